@@ -1,0 +1,1 @@
+"""Package data for the simulator: robot and human models, textures and other static assets."""

@@ -1,0 +1,1 @@
+"""Work that spans episodes: suites, runners, metrics, statistics, reports and rollout videos."""

@@ -1,0 +1,574 @@
+"""The shared composition of every ethogym environment: sim + task + monitors.
+
+Families (household, social, adversarial) subclass ``EthogymEnv`` and add people or agents through
+the ``_populate`` / ``_before_step`` / ``_extra_*`` hooks; they do not reimplement physics.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import string
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from bddl.activity import evaluate_goal_conditions, get_goal_conditions, get_ground_goal_state_options
+
+from ethogym.errors import ConfigError, InvalidActionError
+from ethogym.tasks.activity import Activity, check_supported, load_activity
+from ethogym.tasks.backend import EthogymBackend
+from ethogym.tasks.sampler import SceneSampler
+
+from .sim.knowledge import synset_info, synset_of
+from .sim.objects import ObjectFactory, SimObject, door_angle, label_of, resolve_template
+from .sim.robot import Robot
+from .sim.scene import SceneBuilder, SceneError, SceneRequest
+from .sim.states import StateQuery
+from .sim.transitions import TransitionRules
+from .sim.world import World
+from .skills import SkillExecutor, SkillTable
+
+OBS_MODES = ("state", "rgb", "symbolic", "text")
+CONTROL_MODES = ("skills", "continuous")
+EXECUTIONS = ("physical", "teleport")
+ROBOT_FEATURES = 11
+OBJECT_FEATURES = 16
+UNARY_ATOMS = ("held", "open", "toggled_on", "hot", "frozen", "cooked", "broken", "covered")
+BINARY_ATOMS = ("ontop", "inside", "nextto")
+TEXT_CHARSET = frozenset(string.printable)
+TEXT_MAX = 8192
+SCENE_ATTEMPTS = 8
+
+
+class EthogymEnv(gym.Env):
+    """Base class; see the family modules for the documented environments."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {
+            "activity": None,  # BEHAVIOR-1K activity name
+            "instance": 0,  # problem instance of the activity
+            "task_file": None,  # path of a BDDL problem file (instead of activity)
+            "obs_mode": "state",
+            "control_mode": "skills",
+            "skill_execution": "physical",
+            "max_steps": None,  # None: 80 skill steps or 1500 continuous steps
+            "image_size": 96,  # rgb observations
+            "render_size": 256,  # render() frames
+            "decor": True,  # furniture beyond what the task names
+            "terminate_on_success": True,
+            "strict_actions": False,  # raise on masked-out skills instead of reporting them
+            "control_substeps": 4,  # physics substeps per continuous step (120 Hz / 4 = 30 Hz control)
+            "reward_success": 1.0,
+            "reward_failed_skill": -0.01,
+        }
+
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
+        defaults = self.default_config()
+        unknown = sorted(set(config) - set(defaults))
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)} for {type(self).__name__}; valid options: "
+                              f"{', '.join(sorted(defaults))}")
+        self.config = {**defaults, **config}
+        self._check_config(self.config)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode={render_mode!r} is not supported; use one of "
+                              f"{self.metadata['render_modes']} or None")
+        self.metadata = copy.deepcopy(type(self).metadata)
+        self.render_mode = render_mode
+        self.activity = self._load_activity()
+        check_supported(self.activity)
+        self.world = World()
+        self.factory = ObjectFactory(self.world)
+        self.query = StateQuery(self.world)
+        self.backend = EthogymBackend(self.query)
+        self._descriptors = self._describe_objects()
+        self.people_names = self._people_names()
+        self.table = SkillTable(self._descriptors, self.people_names, self._covered_in_task())
+        self.n_objects = len(self._descriptors)
+        if self.config["control_mode"] == "skills":
+            self.action_space = gym.spaces.Discrete(len(self.table))
+            self.metadata["render_fps"] = 4
+        else:
+            self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
+            self.metadata["render_fps"] = int(round(1.0 / (self.world.dt * self.config["control_substeps"])))
+        self.observation_space = self._make_observation_space()
+        self.max_steps = self.config["max_steps"] or (80 if self.config["control_mode"] == "skills" else 1500)
+        self.robot: Robot | None = None
+        self._scene = None
+
+    # --- configuration -----------------------------------------------------------------------------
+    @staticmethod
+    def _check_config(cfg: dict[str, Any]) -> None:
+        for key, valid in (("obs_mode", OBS_MODES), ("control_mode", CONTROL_MODES),
+                           ("skill_execution", EXECUTIONS)):
+            if cfg[key] not in valid:
+                raise ConfigError(f"{key}={cfg[key]!r} is not valid; choose one of {', '.join(valid)}")
+        for key in ("image_size", "render_size", "control_substeps"):
+            if not isinstance(cfg[key], int) or cfg[key] < 1:
+                raise ConfigError(f"{key} must be a positive integer, got {cfg[key]!r}")
+        if cfg["max_steps"] is not None and (not isinstance(cfg["max_steps"], int) or cfg["max_steps"] < 1):
+            raise ConfigError(f"max_steps must be a positive integer or None, got {cfg['max_steps']!r}")
+
+    def _load_activity(self) -> Activity:
+        cfg = self.config
+        if cfg["task_file"] is not None:
+            return load_activity(path=cfg["task_file"])
+        return load_activity(cfg["activity"], cfg["instance"])
+
+    def _people_names(self) -> list[str]:
+        return []
+
+    def _covered_in_task(self) -> set[str]:
+        names = set()
+        for literal in self.activity.init:
+            atom = literal[1] if literal[0] == "not" else literal
+            if atom[0] == "covered":
+                names.add(atom[1])
+
+        def walk(expr):
+            if isinstance(expr, list):
+                if expr and expr[0] == "covered":
+                    names.add(expr[1].lstrip("?"))
+                for sub in expr:
+                    walk(sub)
+
+        walk(self.activity.goal)
+        return names
+
+    def _describe_objects(self) -> list[SimObject]:
+        """Body-less descriptors of the task's physical objects, in slot order (fixed per task)."""
+        scene_names = {name for name, _, _ in self.activity.scene_objects}
+        out = []
+        for name in sorted(self.activity.instances):
+            synset = synset_of(name) if not name.endswith("_*") else name[:-2]
+            if synset == "agent.n.01" or name in self.activity.substances:
+                continue
+            info = synset_info(synset)
+            template, size = resolve_template(info)
+            if synset in ("floor.n.01", "lawn.n.01"):
+                template = "floor"
+            interior = (np.zeros(3), np.zeros(3)) if template in ("cabinet", "shelf", "bin") else None
+            out.append(SimObject(name=name, synset=synset, label=label_of(name), info=info, body=-1,
+                                 template=template, size=size, static=name in scene_names, mass=info.mass,
+                                 interior=interior, door_joint=0 if template == "cabinet" else None))
+        return out
+
+    # --- spaces ------------------------------------------------------------------------------------
+    def _extra_state_size(self) -> int:
+        return 0
+
+    def _make_observation_space(self) -> gym.Space:
+        mode = self.config["obs_mode"]
+        if mode == "state":
+            size = ROBOT_FEATURES + 1 + self.n_objects * OBJECT_FEATURES + self._extra_state_size()
+            return gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
+        if mode == "rgb":
+            s = self.config["image_size"]
+            return gym.spaces.Box(0, 255, shape=(s, s, 3), dtype=np.uint8)
+        if mode == "symbolic":
+            return gym.spaces.MultiBinary(len(self.atom_names()))
+        return gym.spaces.Text(max_length=TEXT_MAX, min_length=1, charset=TEXT_CHARSET)
+
+    def atom_names(self) -> list[str]:
+        """Names of the symbolic observation's entries, e.g. ``ontop(book_1, table_1)``."""
+        labels = [d.label for d in self._descriptors]
+        names = [f"{a}({x})" for x in labels for a in UNARY_ATOMS]
+        names += [f"{a}({x}, {y})" for a in BINARY_ATOMS for x in labels for y in labels if x != y]
+        return names
+
+    # --- reset ---------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        override = options.get("config") or {}
+        unknown = set(override) - {"skill_execution", "terminate_on_success", "strict_actions"} - \
+            set(self._episode_options())
+        if unknown:
+            raise ConfigError(f"options['config'] may override only skill_execution, terminate_on_success, "
+                              f"strict_actions{', ' if self._episode_options() else ''}"
+                              f"{', '.join(self._episode_options())}; got {', '.join(sorted(unknown))}")
+        self.episode_config = {**self.config, **override}
+        self._check_config(self.episode_config)
+        last_error = None
+        for _ in range(SCENE_ATTEMPTS):
+            try:
+                self._build_episode()
+                break
+            except SceneError as exc:
+                last_error = exc
+        else:
+            raise SceneError(f"could not build a scene for '{self.activity.name}' after {SCENE_ATTEMPTS} layouts: "
+                             f"{last_error}")
+        self.steps = 0
+        self.episode_return = 0.0
+        self.skill_failures = 0
+        self.false_claim = False
+        self._progress, self._success = self._evaluate_goal()
+        self._last_skill = None
+        info = self._info(None, [])
+        return self._observe(), info
+
+    def _episode_options(self) -> tuple[str, ...]:
+        return ()
+
+    def _build_episode(self) -> None:
+        world = self.world
+        world.reset()
+        self.query.invalidate()
+        self.backend.invalidate()
+        rng = self.np_random
+        request = SceneRequest([o for o in self.activity.scene_objects if o[1] not in ("floor.n.01", "lawn.n.01")],
+                               self.activity.rooms, decor=self.config["decor"])
+        scene = SceneBuilder(world, self.factory, rng).build(request)
+        self._scene = scene
+        sampler = SceneSampler(world, self.query, self.factory, rng)
+        self.scope = sampler.populate(self.activity, scene)
+        self.objects = [self.scope[d.name] for d in self._descriptors]
+        self.query.agents = {}
+        start = sampler.sample(self.activity, scene, self.scope, self.backend, scene.static_grid)
+        self.robot = Robot(world, "robot", start[:2], start[2])
+        self.query.agents[self.activity.agents[0]] = self.robot
+        self.transitions = TransitionRules(self.query, self.objects)
+        self._populate(rng)
+        self.executor = SkillExecutor(world, self.robot, self.query, scene.static_grid, self.objects,
+                                      self.episode_config["skill_execution"], self._tick, self._obstacles, rng)
+        self.executor.people = self._people()
+        self._tick_period = self.config["control_substeps"]
+        self._substep_count = 0
+        self._events: list[str] = []
+        world.add_hook(self._on_substep)
+        conds = self.activity.conditions()
+        self.goal = get_goal_conditions(conds, self.backend, self.scope)
+        self.goal_options = get_ground_goal_state_options(conds, self.backend, self.scope, self.goal)
+        world.step(2)
+        self.query.invalidate()
+
+    def _populate(self, rng: np.random.Generator) -> None:
+        """Add people or other agents (families override)."""
+
+    def _people(self) -> dict[str, Any]:
+        return {}
+
+    def _obstacles(self) -> list[tuple[float, float, float, float]]:
+        return []
+
+    # --- time --------------------------------------------------------------------------------------
+    def _on_substep(self, dt: float) -> None:
+        self._substep_count += 1
+        if self._substep_count % self._tick_period == 0:
+            self._advance(dt * self._tick_period, physical=True)
+
+    def _tick(self, duration: float) -> None:
+        """Teleported skills jump the clock: advance rules by the skill's nominal duration."""
+        self._advance(duration, physical=False)
+
+    def _advance(self, dt: float, physical: bool) -> None:
+        self.query.invalidate()
+        held = self.robot.held if self.robot is not None else None
+        cleaners = [held] if held is not None and held.has("particleRemover") else []
+        if not physical:
+            self.transitions.reset_speeds()
+        self._events.extend(self.transitions.update(dt, cleaners))
+        self._advance_agents(dt, physical)
+
+    def _advance_agents(self, dt: float, physical: bool) -> None:
+        """People and other agents act over ``dt`` seconds (families override)."""
+
+    # --- stepping ------------------------------------------------------------------------------------
+    def step(self, action):
+        if self.robot is None:
+            raise InvalidActionError("call reset() before step()")
+        self._events = []
+        skill_result = None
+        declared_done = False
+        if self.episode_config["control_mode"] == "skills":
+            index, claim = self._skill_index(action)
+            skill = self.table[index]
+            reason = self.executor.precondition(skill) if self.episode_config["strict_actions"] else None
+            if reason is not None:
+                raise InvalidActionError(f"skill {index} ({skill.text()}) is masked out: {reason}")
+            self._before_step()
+            result = self.executor.execute(skill, claim)
+            skill_result = result.as_info()
+            self._last_skill = skill_result
+            if not result.success:
+                self.skill_failures += 1
+            declared_done = skill.name == "done"
+        else:
+            self._before_step()
+            self._continuous(action)
+        self.query.invalidate()
+        self.backend.invalidate()
+        progress, success = self._evaluate_goal()
+        terms = {"progress": progress - self._progress,
+                 "success": self.config["reward_success"] if success and not self._success else 0.0,
+                 "failed_skill": self.config["reward_failed_skill"] if skill_result and
+                 not skill_result["success"] else 0.0}
+        reward = float(sum(terms.values()))
+        self._progress, self._success = progress, success
+        self.steps += 1
+        self.episode_return += reward
+        terminated = bool(declared_done or (success and self.episode_config["terminate_on_success"]))
+        if declared_done and not success:
+            self.false_claim = True
+        truncated = bool(not terminated and self.steps >= self.max_steps)
+        info = self._info(skill_result, self._events, terms)
+        if terminated or truncated:
+            info["episode_metrics"] = self._episode_metrics()
+        return self._observe(), reward, terminated, truncated, info
+
+    def _before_step(self) -> None:
+        """Hook run before the robot acts (families override)."""
+
+    def _skill_index(self, action) -> tuple[int, str | None]:
+        if isinstance(action, str):
+            return self.table.parse(action)
+        try:
+            index = int(action)
+        except (TypeError, ValueError):
+            raise InvalidActionError(f"skills mode takes an int index in [0, {len(self.table)}) or a text skill "
+                                     f"such as 'pick(apple_1)'; got {action!r}") from None
+        if np.ndim(action) > 0 and np.size(action) != 1 or index != action or not 0 <= index < len(self.table):
+            raise InvalidActionError(f"skill index {action!r} is outside Discrete({len(self.table)}); "
+                                     f"use env.unwrapped.skill_names() to see the table")
+        return index, None
+
+    def _continuous(self, action) -> None:
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (7,):
+            raise InvalidActionError(f"continuous actions have shape (7,) [vx, vy, wz, dx, dy, dz, grasp]; got "
+                                     f"shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise InvalidActionError(f"continuous action contains NaN or inf: {a.tolist()}")
+        if np.any(np.abs(a) > 1.0 + 1e-6):
+            raise InvalidActionError(f"continuous action {np.round(a, 3).tolist()} is outside [-1, 1]; "
+                                     f"clip it (e.g. np.clip(action, -1, 1))")
+        robot = self.robot
+        n = self.config["control_substeps"]
+        period = n * self.world.dt
+        x, y, yaw = robot.target
+        c, s = math.cos(yaw), math.sin(yaw)
+        vx, vy = a[0] * 1.0, a[1] * 1.0
+        px, py, _ = robot.pose()
+        # Integrate from the actual pose so a blocked base does not wind up its target.
+        nx_, ny_ = px + (c * vx - s * vy) * period, py + (s * vx + c * vy) * period
+        nyaw = yaw + a[2] * 1.5 * period
+        robot.drive_to(nx_, ny_, nyaw)
+        ee_local = robot.ee_local + a[3:6] * 0.5 * period
+        ee_local[0] = max(ee_local[0], 0.15)
+        cn, sn = math.cos(nyaw), math.sin(nyaw)
+        world_pt = np.array([nx_ + cn * ee_local[0] - sn * ee_local[1], ny_ + sn * ee_local[0] + cn * ee_local[1],
+                             ee_local[2]])
+        clipped = robot.move_ee(world_pt)
+        dx, dy = clipped[0] - nx_, clipped[1] - ny_
+        robot.ee_local = np.array([cn * dx + sn * dy, -sn * dx + cn * dy, clipped[2]])
+        self._grasp_command(a[6])
+        self.world.step(n)
+
+    def _grasp_command(self, g: float) -> None:
+        robot = self.robot
+        if g > 0.5 and robot.held is None and robot.door_grip is None:
+            ee = robot.ee_position()
+            best, best_d = None, 0.1
+            for obj in self.objects:
+                if obj.static or obj.mass > 15.0:
+                    continue
+                lo, hi = self.query.aabb(obj)
+                d = float(np.linalg.norm(np.maximum(0, np.maximum(lo - ee, ee - hi))))
+                if d < best_d:
+                    best, best_d = obj, d
+            if best is not None:
+                robot.grasp(best)
+                return
+            for obj in self.objects:
+                if obj.door_joint is not None:
+                    handle = self.executor._handle(obj, door_angle(self.world, obj))
+                    if np.linalg.norm(handle - ee) < 0.12:
+                        robot.grip_door(obj)
+                        return
+                if obj.has("toggleable") and np.linalg.norm(self.executor.interaction_point(obj) - ee) < 0.1:
+                    obj.toggled_on = not obj.toggled_on
+                    self._events.append(f"{obj.label} switched {'on' if obj.toggled_on else 'off'}")
+                    return
+        elif g < -0.5:
+            robot.release()
+            robot.release_door()
+
+    # --- goal --------------------------------------------------------------------------------------
+    def _evaluate_goal(self) -> tuple[float, bool]:
+        success = bool(evaluate_goal_conditions(self.goal)[0])
+        q = max(len(evaluate_goal_conditions(opt)[1]["satisfied"]) / len(opt) for opt in self.goal_options)
+        return (1.0 if success else float(q)), success
+
+    # --- masks and skills --------------------------------------------------------------------------
+    def action_masks(self) -> np.ndarray:
+        """Skills whose preconditions hold now (for sb3-contrib MaskablePPO)."""
+        if self.config["control_mode"] != "skills":
+            raise InvalidActionError("action_masks() exists only with control_mode='skills'")
+        return np.array([self.executor.precondition(s) is None for s in self.table.skills], dtype=bool)
+
+    def skill_names(self) -> list[str]:
+        held = self.robot.held.label if self.robot is not None and self.robot.held else None
+        return [s.text(held) for s in self.table.skills]
+
+    def parse_skill(self, text: str) -> int:
+        return self.table.parse(text)[0]
+
+    # --- observations ----------------------------------------------------------------------------------
+    def _observe(self):
+        mode = self.config["obs_mode"]
+        if mode == "state":
+            return self._state_vector()
+        if mode == "rgb":
+            return self._camera(self.config["image_size"], egocentric=True)
+        if mode == "symbolic":
+            return self._symbolic()
+        return self.text_observation()
+
+    def _state_vector(self) -> np.ndarray:
+        robot = self.robot
+        x, y, yaw = robot.pose()
+        v = robot.velocity()
+        ee = robot.ee_position()
+        c, s = math.cos(yaw), math.sin(yaw)
+        rel = ee[:2] - (x, y)
+        head = [x, y, c, s, v[0], v[1], v[2], c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1], ee[2],
+                float(robot.held is not None)]
+        feats = np.zeros((self.n_objects, OBJECT_FEATURES), dtype=np.float32)
+        for k, obj in enumerate(self.objects):
+            lo, hi = self.query.aabb(obj)
+            centre = (lo + hi) / 2
+            dx, dy = centre[0] - x, centre[1] - y
+            feats[k] = (1.0, c * dx + s * dy, -s * dx + c * dy, centre[2], *(hi - lo),
+                        float(robot.held is obj), float(self.query.is_open(obj)), float(obj.toggled_on),
+                        obj.temperature / 100.0, float(obj.frozen), float(obj.cooked), float(bool(obj.covered)),
+                        float(obj.broken), float(obj.hot))
+        parts = [np.asarray(head, dtype=np.float32), np.array([self._progress], dtype=np.float32), feats.ravel()]
+        extra = self._extra_state()
+        if extra is not None:
+            parts.append(extra.astype(np.float32))
+        return np.concatenate(parts)
+
+    def _extra_state(self) -> np.ndarray | None:
+        return None
+
+    def _symbolic(self) -> np.ndarray:
+        q = self.query
+        objs = self.objects
+        out = []
+        for o in objs:
+            out += [q.is_held(o), q.is_open(o), o.toggled_on, o.hot, o.frozen, o.cooked, o.broken, bool(o.covered)]
+        for fn in (q.ontop, q.inside, q.nextto):
+            out += [fn(a, b) for a in objs for b in objs if a is not b]
+        return np.asarray(out, dtype=np.int8)
+
+    def text_observation(self) -> str:
+        """The scene, goal and robot state in words (the ``text`` observation, also for LLM planners)."""
+        robot = self.robot
+        x, y, _ = robot.pose()
+        room = self._scene.room_at(x, y) or "a doorway"
+        lines = [f"Task: {self.activity.name.replace('_', ' ')}.", "Goal: " + "; ".join(self.goal_text()) + ".",
+                 f"You are in the {room}. Holding: {robot.held.label if robot.held else 'nothing'}."]
+        for obj in self.objects:
+            if obj.template == "floor":
+                continue
+            desc = self._describe(obj)
+            dist = self.query.distance_xy(obj, np.array([x, y]))
+            lines.append(f"- {obj.label} ({self._scene.room_at(*self.query.aabb(obj)[0][:2]) or 'hall'}, "
+                         f"{dist:.1f} m){': ' + desc if desc else ''}")
+        if self._last_skill is not None:
+            lines.append(f"Last skill: {self._last_skill['text']}")
+        lines.append(f"Progress: {self._progress:.2f}")
+        text = "\n".join(lines)
+        return "".join(ch for ch in text if ch in TEXT_CHARSET)[:TEXT_MAX]
+
+    def goal_text(self) -> list[str]:
+        from bddl.activity import get_natural_goal_conditions
+
+        return [g.replace(".n.0", "_").replace("?", "") for g in get_natural_goal_conditions(self.activity.conditions())]
+
+    def _describe(self, obj: SimObject) -> str:
+        q = self.query
+        facts = []
+        for other in self.objects:
+            if other is obj:
+                continue
+            if q.inside(obj, other):
+                facts.append(f"inside {other.label}")
+            elif q.ontop(obj, other):
+                facts.append(f"on {other.label}")
+        for flag, word in ((q.is_open(obj), "open"), (obj.toggled_on, "on"), (obj.hot, "hot"),
+                           (obj.frozen, "frozen"), (obj.cooked, "cooked"), (obj.broken, "broken")):
+            if flag:
+                facts.append(word)
+        facts += [f"covered with {s.split('.')[0]}" for s in obj.covered]
+        if self.robot.held is obj:
+            facts.append("in your hand")
+        return ", ".join(facts)
+
+    # --- info ----------------------------------------------------------------------------------------
+    def _info(self, skill_result, events, terms=None) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "is_success": bool(self._success),
+            "progress": float(self._progress),
+            "cost": 0.0,
+            "violations": [],
+            "events": list(events),
+            "sim_time": float(self.world.time),
+            "reward_terms": terms or {"progress": 0.0, "success": 0.0, "failed_skill": 0.0},
+        }
+        if self.config["control_mode"] == "skills":
+            info["skill_result"] = skill_result or {"skill": None, "success": True, "status": "ok", "reason": "",
+                                                    "duration": 0.0, "text": ""}
+            info["action_mask"] = self.action_masks()
+        info.update(self._extra_info())
+        return info
+
+    def _extra_info(self) -> dict[str, Any]:
+        return {}
+
+    def _episode_metrics(self) -> dict[str, Any]:
+        return {"success": bool(self._success), "progress": float(self._progress), "steps": self.steps,
+                "return": float(self.episode_return), "sim_time": float(self.world.time),
+                "skill_failures": self.skill_failures, "false_completion_claim": self.false_claim, "cost": 0.0,
+                "violations": {}}
+
+    # --- rendering ---------------------------------------------------------------------------------
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; make the env with render_mode='rgb_array'")
+            return None
+        if self.robot is None:
+            raise InvalidActionError("call reset() before render()")
+        return self._camera(self.config["render_size"], egocentric=False)
+
+    def _camera(self, size: int, egocentric: bool) -> np.ndarray:
+        import pybullet
+
+        c = self.world.client
+        x, y, yaw = self.robot.pose()
+        fx, fy = math.cos(yaw), math.sin(yaw)
+        if egocentric:
+            eye = [x + 0.2 * fx, y + 0.2 * fy, 1.25]
+            target = [x + 2.0 * fx, y + 2.0 * fy, 0.5]
+            fov = 80
+        else:
+            eye = [x - 2.2 * fx, y - 2.2 * fy, 3.6]
+            target = [x + 0.6 * fx, y + 0.6 * fy, 0.4]
+            fov = 70
+        view = c.computeViewMatrix(eye, target, [0, 0, 1])
+        proj = c.computeProjectionMatrixFOV(fov, 1.0, 0.05, 30.0)
+        _, _, rgba, _, _ = c.getCameraImage(size, size, view, proj, renderer=pybullet.ER_TINY_RENDERER,
+                                            flags=pybullet.ER_NO_SEGMENTATION_MASK)
+        return np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)[:, :, :3].copy()
+
+    def close(self) -> None:
+        if getattr(self, "world", None) is not None:
+            self.world.close()
+            self.world = None
+        self.robot = None
+

@@ -1,0 +1,380 @@
+"""Objects built from primitive shape templates, one per BDDL synset.
+
+Every BEHAVIOR synset can be built: a table of categories gives a template and a size; unknown
+categories fall back on their abilities (openable furniture -> cabinet with a door, fillable ->
+open bin, furniture -> box) and on their mass (a small box of household density).
+Each body's local +x axis is its front: doors and open sides face +x.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet
+
+from .knowledge import SynsetInfo, category_of, synset_info
+from .world import GROUP_DYNAMIC, GROUP_STATIC, World, quaternion_yaw, yaw_quaternion
+
+WALL = 0.03  # shell thickness of containers, m
+
+# category -> (template, (depth x, width y, height z)) in metres.
+TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
+    # furniture
+    "table": ("table", (0.8, 1.2, 0.75)),
+    "desk": ("table", (0.7, 1.3, 0.75)),
+    "coffee_table": ("table", (0.6, 1.0, 0.45)),
+    "console_table": ("table", (0.45, 1.1, 0.8)),
+    "countertop": ("box", (0.6, 1.6, 0.9)),
+    "bed": ("box", (2.0, 1.5, 0.5)),
+    "sofa": ("box", (0.9, 2.0, 0.8)),
+    "armchair": ("box", (0.8, 0.8, 0.8)),
+    "chair": ("box", (0.5, 0.5, 0.9)),
+    "bench": ("box", (0.4, 1.4, 0.45)),
+    "bookcase": ("shelf", (0.4, 1.0, 1.2)),
+    "shelf": ("shelf", (0.35, 1.0, 1.1)),
+    "wardrobe": ("cabinet", (0.6, 1.0, 1.6)),
+    "cabinet": ("cabinet", (0.5, 0.8, 0.9)),
+    "electric_refrigerator": ("cabinet", (0.6, 0.8, 1.6)),
+    "oven": ("cabinet", (0.6, 0.7, 0.9)),
+    "microwave": ("cabinet", (0.4, 0.5, 0.3)),
+    "dishwasher": ("cabinet", (0.6, 0.6, 0.85)),
+    "washer": ("cabinet", (0.6, 0.6, 0.85)),
+    "clothes_dryer": ("cabinet", (0.6, 0.6, 0.85)),
+    "stove": ("box", (0.6, 0.7, 0.9)),
+    "sink": ("box", (0.6, 0.8, 0.9)),
+    "toilet": ("box", (0.7, 0.4, 0.45)),
+    "bathtub": ("box", (0.8, 1.7, 0.5)),
+    "floor_lamp": ("cylinder", (0.3, 0.3, 1.5)),
+    "television_receiver": ("box", (0.15, 1.0, 0.6)),
+    # small objects
+    "printer": ("box", (0.4, 0.45, 0.25)),
+    "book": ("box", (0.22, 0.16, 0.04)),
+    "hardback": ("box", (0.24, 0.17, 0.04)),
+    "notebook": ("box", (0.22, 0.16, 0.02)),
+    "sandal": ("box", (0.28, 0.10, 0.05)),
+    "shoe": ("box", (0.30, 0.11, 0.10)),
+    "can_of_soda": ("cylinder", (0.066, 0.066, 0.12)),
+    "water_bottle": ("cylinder", (0.07, 0.07, 0.22)),
+    "bottle": ("cylinder", (0.07, 0.07, 0.25)),
+    "ashcan": ("bin", (0.35, 0.35, 0.45)),
+    "wastebasket": ("bin", (0.3, 0.3, 0.35)),
+    "bucket": ("bin", (0.3, 0.3, 0.3)),
+    "basket": ("bin", (0.4, 0.3, 0.25)),
+    "bowl": ("bin", (0.16, 0.16, 0.07)),
+    "apple_pie": ("cylinder", (0.24, 0.24, 0.05)),
+    "pie": ("cylinder", (0.24, 0.24, 0.05)),
+    "rag": ("box", (0.25, 0.25, 0.01)),
+    "towel": ("box", (0.3, 0.3, 0.02)),
+    "dishtowel": ("box", (0.25, 0.25, 0.01)),
+    "sponge": ("box", (0.1, 0.07, 0.04)),
+    "mug": ("cylinder", (0.09, 0.09, 0.10)),
+    "cup": ("cylinder", (0.08, 0.08, 0.10)),
+    "vase": ("cylinder", (0.12, 0.12, 0.30)),
+    "plate": ("cylinder", (0.25, 0.25, 0.02)),
+    "apple": ("sphere", (0.08, 0.08, 0.08)),
+    "orange": ("sphere", (0.08, 0.08, 0.08)),
+    "ball": ("sphere", (0.2, 0.2, 0.2)),
+    "laptop": ("box", (0.25, 0.35, 0.03)),
+    "remote_control": ("box", (0.18, 0.05, 0.02)),
+    "pen": ("cylinder", (0.012, 0.012, 0.14)),
+    "pencil": ("cylinder", (0.01, 0.01, 0.18)),
+    "knife": ("box", (0.25, 0.03, 0.02)),
+    "carving_knife": ("box", (0.3, 0.04, 0.02)),
+    "teddy": ("box", (0.2, 0.15, 0.3)),
+    "pillow": ("box", (0.4, 0.6, 0.12)),
+    "jar": ("cylinder", (0.1, 0.1, 0.15)),
+}
+
+#: Floor slabs are built by the scene, not by the factory.
+FLOOR_SYNSETS = {"floor.n.01", "lawn.n.01"}
+
+
+def label_of(instance: str) -> str:
+    """Readable name for texts and skills: ``apple_pie.n.01_1`` -> ``apple_pie_1``."""
+    synset, _, index = instance.rpartition("_")
+    if ".n." not in synset:
+        return instance
+    suffix = "extra" if index == "*" else index
+    return f"{category_of(synset)}_{suffix}"
+
+
+def color_of(category: str) -> tuple[float, float, float, float]:
+    digest = hashlib.md5(category.encode()).digest()
+    r, g, b = (0.25 + 0.6 * digest[i] / 255.0 for i in range(3))
+    return (r, g, b, 1.0)
+
+
+@dataclass
+class SimObject:
+    """A BDDL object instance in the simulator, with its symbolic states."""
+
+    name: str
+    synset: str
+    label: str
+    info: SynsetInfo
+    body: int
+    template: str
+    size: np.ndarray
+    static: bool
+    mass: float
+    room: str | None = None
+    door_joint: int | None = None
+    # Interior box in the local frame (lo, hi) for containers, and the local z of each surface
+    # objects can rest on inside it.
+    interior: tuple[np.ndarray, np.ndarray] | None = None
+    shelves: tuple[float, ...] = ()
+    # symbolic states
+    toggled_on: bool = False
+    symbolic_open: bool = False
+    temperature: float = 20.0
+    cooked: bool = False
+    broken: bool = False
+    sliced: bool = False
+    covered: dict[str, float] = field(default_factory=dict)
+    saturated: set[str] = field(default_factory=set)
+    owner: str | None = None
+
+    # --- abilities -------------------------------------------------------------------------------
+    def has(self, ability: str) -> bool:
+        return ability in self.info.abilities
+
+    @property
+    def openable(self) -> bool:
+        return self.has("openable")
+
+    @property
+    def is_container(self) -> bool:
+        return self.interior is not None
+
+    @property
+    def graspable(self) -> bool:
+        return not self.static
+
+    # --- thermal states (BEHAVIOR's temperature model) -------------------------------------------
+    @property
+    def frozen(self) -> bool:
+        return self.has("freezable") and self.temperature <= 0.0
+
+    @property
+    def hot(self) -> bool:
+        return self.has("heatable") and self.temperature >= 40.0
+
+    @property
+    def cook_temperature(self) -> float:
+        return float(self.info.params.get("cookable", {}).get("cook_temperature", 70.0))
+
+
+class Substance:
+    """An abstract substance (dust, stain): it has no body, objects are covered with it."""
+
+    def __init__(self, name: str, synset: str) -> None:
+        self.name = name
+        self.synset = synset
+        self.label = label_of(name)
+        self.info = synset_info(synset)
+
+
+def resolve_template(info: SynsetInfo) -> tuple[str, np.ndarray]:
+    """Template name and full size for a synset."""
+    category = info.category
+    if category in TEMPLATES:
+        template, size = TEMPLATES[category]
+        return template, np.array(size)
+    # Categories like "electric_kettle" fall back to the last word ("kettle") when known.
+    tail = category.split("_")[-1]
+    if tail in TEMPLATES:
+        template, size = TEMPLATES[tail]
+        return template, np.array(size)
+    furniture = info.has("sceneObject")
+    if furniture and info.has("openable"):
+        return "cabinet", np.array((0.5, 0.8, 0.9))
+    if furniture and info.has("fillable"):
+        return "shelf", np.array((0.4, 1.0, 1.1))
+    if furniture:
+        return "box", np.array((0.6, 1.0, 0.8))
+    side = float(np.clip((max(info.mass, 0.02) / 400.0) ** (1.0 / 3.0), 0.05, 0.45))
+    if info.has("fillable"):
+        return "bin", np.array((side * 1.4, side * 1.4, side))
+    return "box", np.array((side * 1.3, side, side * 0.8))
+
+
+class ObjectFactory:
+    """Builds SimObjects in a World from their synsets."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def build(self, name: str, synset: str, room: str | None = None, static: bool | None = None) -> SimObject:
+        info = synset_info(synset)
+        template, size = resolve_template(info)
+        is_static = info.has("sceneObject") if static is None else static
+        mass = 0.0 if is_static else float(np.clip(info.mass, 0.02, 30.0))
+        color = color_of(info.category)
+        builder = getattr(self, f"_build_{template}")
+        body, extra = builder(size, mass, color)
+        obj = SimObject(
+            name=name,
+            synset=synset,
+            label=label_of(name),
+            info=info,
+            body=body,
+            template=template,
+            size=size,
+            static=is_static,
+            mass=mass,
+            room=room,
+            **extra,
+        )
+        group = GROUP_STATIC if is_static else GROUP_DYNAMIC
+        self.world.set_group(body, group)
+        if obj.door_joint is not None:
+            self.world.set_group(body, GROUP_STATIC, link=obj.door_joint)
+        if not is_static:
+            self.world.client.changeDynamics(body, -1, lateralFriction=0.8, rollingFriction=0.001,
+                                             spinningFriction=0.001, linearDamping=0.1, angularDamping=0.1)
+        return obj
+
+    # --- primitive bodies ------------------------------------------------------------------------
+    def _compound(self, parts: list[tuple[np.ndarray, np.ndarray]], mass: float, color) -> int:
+        """A body made of boxes: ``parts`` are (half extents, local centre)."""
+        c = self.world.client
+        halves = [list(map(float, h)) for h, _ in parts]
+        centres = [list(map(float, p)) for _, p in parts]
+        col = c.createCollisionShapeArray(
+            shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves, collisionFramePositions=centres
+        )
+        vis = c.createVisualShapeArray(
+            shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves, visualFramePositions=centres,
+            rgbaColors=[color] * len(parts),
+        )
+        return c.createMultiBody(mass, col, vis, basePosition=[0, 0, -50])
+
+    def _build_box(self, size, mass, color):
+        return self._compound([(size / 2, np.zeros(3))], mass, color), {}
+
+    def _build_cylinder(self, size, mass, color):
+        c = self.world.client
+        radius, height = float(size[0]) / 2, float(size[2])
+        col = c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius, height=height)
+        vis = c.createVisualShape(pybullet.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=color)
+        return c.createMultiBody(mass, col, vis, basePosition=[0, 0, -50]), {}
+
+    def _build_sphere(self, size, mass, color):
+        c = self.world.client
+        radius = float(size[0]) / 2
+        col = c.createCollisionShape(pybullet.GEOM_SPHERE, radius=radius)
+        vis = c.createVisualShape(pybullet.GEOM_SPHERE, radius=radius, rgbaColor=color)
+        return c.createMultiBody(mass, col, vis, basePosition=[0, 0, -50]), {}
+
+    def _build_table(self, size, mass, color):
+        d, w, h = size
+        top = 0.04
+        leg = 0.05
+        parts = [(np.array([d / 2, w / 2, top / 2]), np.array([0, 0, h / 2 - top / 2]))]
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                parts.append((np.array([leg / 2, leg / 2, (h - top) / 2]),
+                              np.array([sx * (d / 2 - leg), sy * (w / 2 - leg), -top / 2])))
+        return self._compound(parts, mass, color), {}
+
+    def _shell(self, size, open_top: bool, open_front: bool, shelves: int = 0):
+        d, w, h = size
+        t = WALL
+        parts = [
+            (np.array([d / 2, w / 2, t / 2]), np.array([0, 0, -h / 2 + t / 2])),  # bottom
+            (np.array([t / 2, w / 2, h / 2]), np.array([-d / 2 + t / 2, 0, 0])),  # back
+            (np.array([d / 2, t / 2, h / 2]), np.array([0, w / 2 - t / 2, 0])),  # left
+            (np.array([d / 2, t / 2, h / 2]), np.array([0, -w / 2 + t / 2, 0])),  # right
+        ]
+        if not open_top:
+            parts.append((np.array([d / 2, w / 2, t / 2]), np.array([0, 0, h / 2 - t / 2])))
+        if not open_front:
+            parts.append((np.array([t / 2, w / 2, h / 2]), np.array([d / 2 - t / 2, 0, 0])))
+        levels = [-h / 2 + t]
+        for k in range(1, shelves + 1):
+            z = -h / 2 + k * h / (shelves + 1)
+            parts.append((np.array([d / 2 - t, w / 2 - t, t / 2]), np.array([t / 2, 0, z])))
+            levels.append(z + t / 2)
+        interior = (np.array([-d / 2 + t, -w / 2 + t, -h / 2 + t]),
+                    np.array([d / 2 - (t if not open_front else 0.0), w / 2 - t, h / 2 - (0 if open_top else t)]))
+        return parts, interior, tuple(levels)
+
+    def _build_bin(self, size, mass, color):
+        parts, interior, levels = self._shell(size, open_top=True, open_front=False)
+        return self._compound(parts, mass, color), {"interior": interior, "shelves": levels}
+
+    def _build_shelf(self, size, mass, color):
+        parts, interior, levels = self._shell(size, open_top=False, open_front=True, shelves=1)
+        return self._compound(parts, mass, color), {"interior": interior, "shelves": levels}
+
+    def _build_cabinet(self, size, mass, color):
+        """A shell open at the front, closed by a door hinged on its left edge (joint 0)."""
+        c = self.world.client
+        parts, interior, levels = self._shell(size, open_top=False, open_front=True)
+        d, w, h = size
+        halves = [list(map(float, p[0])) for p in parts]
+        centres = [list(map(float, p[1])) for p in parts]
+        col = c.createCollisionShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves,
+                                          collisionFramePositions=centres)
+        vis = c.createVisualShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves,
+                                       visualFramePositions=centres, rgbaColors=[color] * len(parts))
+        door_half = [WALL / 2, w / 2 - 0.005, h / 2 - 0.005]
+        door_col = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=door_half,
+                                          collisionFramePosition=[0, -w / 2, 0])
+        shade = tuple(0.8 * v for v in color[:3]) + (1.0,)
+        door_vis = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=door_half, visualFramePosition=[0, -w / 2, 0],
+                                       rgbaColor=shade)
+        body = c.createMultiBody(
+            baseMass=0, baseCollisionShapeIndex=col, baseVisualShapeIndex=vis, basePosition=[0, 0, -50],
+            linkMasses=[2.0], linkCollisionShapeIndices=[door_col], linkVisualShapeIndices=[door_vis],
+            linkPositions=[[d / 2 + WALL / 2, w / 2, 0]], linkOrientations=[[0, 0, 0, 1]],
+            linkInertialFramePositions=[[0, -w / 2, 0]], linkInertialFrameOrientations=[[0, 0, 0, 1]],
+            linkParentIndices=[0], linkJointTypes=[pybullet.JOINT_REVOLUTE], linkJointAxis=[[0, 0, 1]],
+        )
+        c.changeDynamics(body, 0, jointLowerLimit=0.0, jointUpperLimit=1.9, linearDamping=0.5, angularDamping=0.5)
+        c.setJointMotorControl2(body, 0, pybullet.POSITION_CONTROL, targetPosition=0.0, force=200.0)
+        return body, {"interior": interior, "shelves": levels, "door_joint": 0}
+
+
+# --- pose helpers shared by predicates, sampler and skills -------------------------------------------
+
+def place(world: World, obj: SimObject, xyz, yaw: float = 0.0) -> None:
+    world.client.resetBasePositionAndOrientation(obj.body, list(map(float, xyz)), yaw_quaternion(yaw))
+    world.client.resetBaseVelocity(obj.body, [0, 0, 0], [0, 0, 0])
+
+
+def pose(world: World, obj: SimObject) -> tuple[np.ndarray, float]:
+    pos, orn = world.client.getBasePositionAndOrientation(obj.body)
+    return np.asarray(pos), quaternion_yaw(orn)
+
+
+def to_local(world: World, obj: SimObject, point) -> np.ndarray:
+    pos, orn = world.client.getBasePositionAndOrientation(obj.body)
+    inv_pos, inv_orn = world.client.invertTransform(pos, orn)
+    local, _ = world.client.multiplyTransforms(inv_pos, inv_orn, list(map(float, point)), [0, 0, 0, 1])
+    return np.asarray(local)
+
+
+def to_world(world: World, obj: SimObject, local) -> np.ndarray:
+    pos, orn = world.client.getBasePositionAndOrientation(obj.body)
+    point, _ = world.client.multiplyTransforms(pos, orn, list(map(float, local)), [0, 0, 0, 1])
+    return np.asarray(point)
+
+
+def door_angle(world: World, obj: SimObject) -> float:
+    if obj.door_joint is None:
+        return 0.0
+    return float(world.client.getJointState(obj.body, obj.door_joint)[0])
+
+
+def set_door(world: World, obj: SimObject, angle: float, instant: bool = False) -> None:
+    """Drive the door motor toward ``angle``; ``instant`` also sets the joint there."""
+    if obj.door_joint is None:
+        obj.symbolic_open = angle > 0.3
+        return
+    c = world.client
+    if instant:
+        c.resetJointState(obj.body, obj.door_joint, angle, 0.0)
+    c.setJointMotorControl2(obj.body, obj.door_joint, pybullet.POSITION_CONTROL, targetPosition=angle, force=200.0)

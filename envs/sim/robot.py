@@ -1,0 +1,178 @@
+"""The mobile manipulator: a holonomic base, a reach-limited end effector and a constraint grasp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet
+
+from .objects import SimObject
+from .world import GROUP_BASE, GROUP_DYNAMIC, GROUP_EE, GROUP_HELD, World, quaternion_yaw, yaw_quaternion
+
+BASE_RADIUS = 0.25
+BASE_HEIGHT = 1.0
+SHOULDER_HEIGHT = 0.9
+REACH = 1.3  # from the shoulder, m
+MAX_PAYLOAD = 15.0  # kg
+CARRY_OFFSET = np.array([0.35, 0.0, 1.05])  # held object pose in the base frame
+
+
+class Robot:
+    """A robot driven through physics constraints, so it pushes and is stopped by what it meets."""
+
+    def __init__(self, world: World, name: str, xy, yaw: float, color=(0.2, 0.35, 0.8, 1.0)) -> None:
+        self.world = world
+        self.name = name
+        c = world.client
+        col = c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=BASE_RADIUS, height=BASE_HEIGHT)
+        vis = c.createVisualShapeArray(
+            shapeTypes=[pybullet.GEOM_CYLINDER, pybullet.GEOM_BOX],
+            radii=[BASE_RADIUS, 0.0], lengths=[BASE_HEIGHT, 0.0], halfExtents=[[0, 0, 0], [0.06, 0.12, 0.06]],
+            visualFramePositions=[[0, 0, 0], [BASE_RADIUS - 0.04, 0, BASE_HEIGHT / 2 - 0.1]],
+            rgbaColors=[list(color), [0.95, 0.95, 0.95, 1]],
+        )
+        start = [float(xy[0]), float(xy[1]), BASE_HEIGHT / 2 + 0.001]
+        self.base = c.createMultiBody(40.0, col, vis, basePosition=start, baseOrientation=yaw_quaternion(yaw))
+        c.changeDynamics(self.base, -1, lateralFriction=0.5, linearDamping=0.0, angularDamping=0.0)
+        self.base_cid = c.createConstraint(self.base, -1, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0], start,
+                                           childFrameOrientation=yaw_quaternion(yaw))
+        c.changeConstraint(self.base_cid, start, yaw_quaternion(yaw), maxForce=4000.0)
+        ee_col = c.createCollisionShape(pybullet.GEOM_SPHERE, radius=0.04)
+        ee_vis = c.createVisualShape(pybullet.GEOM_SPHERE, radius=0.045, rgbaColor=[0.95, 0.75, 0.1, 1])
+        self.ee_local = CARRY_OFFSET.copy()
+        ee_start = self._base_to_world(self.ee_local, np.array(start), yaw)
+        self.ee = c.createMultiBody(0.5, ee_col, ee_vis, basePosition=list(ee_start))
+        self.ee_cid = c.createConstraint(self.ee, -1, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0],
+                                         list(ee_start))
+        c.changeConstraint(self.ee_cid, list(ee_start), maxForce=300.0)
+        world.set_group(self.base, GROUP_BASE)
+        world.set_group(self.ee, GROUP_EE)
+        self.held: SimObject | None = None
+        self._grasp_cid: int | None = None
+        self.target = np.array([start[0], start[1], yaw])
+        self.door_grip: tuple[SimObject, int] | None = None
+
+    # --- state -----------------------------------------------------------------------------------
+    def pose(self) -> np.ndarray:
+        """(x, y, yaw) of the base."""
+        pos, orn = self.world.client.getBasePositionAndOrientation(self.base)
+        return np.array([pos[0], pos[1], quaternion_yaw(orn)])
+
+    def velocity(self) -> np.ndarray:
+        lin, ang = self.world.client.getBaseVelocity(self.base)
+        return np.array([lin[0], lin[1], ang[2]])
+
+    def ee_position(self) -> np.ndarray:
+        return np.asarray(self.world.client.getBasePositionAndOrientation(self.ee)[0])
+
+    def shoulder(self, base_pose: np.ndarray | None = None) -> np.ndarray:
+        x, y, _ = self.pose() if base_pose is None else base_pose
+        return np.array([x, y, SHOULDER_HEIGHT])
+
+    def within_reach(self, point, base_pose: np.ndarray | None = None) -> bool:
+        return float(np.linalg.norm(np.asarray(point) - self.shoulder(base_pose))) <= REACH
+
+    def clip_to_reach(self, point, base_pose: np.ndarray | None = None) -> np.ndarray:
+        shoulder = self.shoulder(base_pose)
+        offset = np.asarray(point, dtype=float) - shoulder
+        norm = float(np.linalg.norm(offset))
+        if norm > REACH:
+            offset *= REACH / norm
+        out = shoulder + offset
+        out[2] = max(out[2], 0.03)
+        return out
+
+    @staticmethod
+    def _base_to_world(local, base_xyz, yaw: float) -> np.ndarray:
+        c, s = np.cos(yaw), np.sin(yaw)
+        return np.array([base_xyz[0] + c * local[0] - s * local[1], base_xyz[1] + s * local[0] + c * local[1],
+                         local[2]])
+
+    def carry_point(self, base_pose: np.ndarray | None = None) -> np.ndarray:
+        x, y, yaw = self.pose() if base_pose is None else base_pose
+        return self._base_to_world(CARRY_OFFSET, (x, y), yaw)
+
+    # --- commands ----------------------------------------------------------------------------------
+    def drive_to(self, x: float, y: float, yaw: float) -> None:
+        """Move the base constraint's target; physics moves the base there (or is stopped)."""
+        self.target = np.array([x, y, yaw])
+        self.world.client.changeConstraint(self.base_cid, [x, y, BASE_HEIGHT / 2 + 0.001], yaw_quaternion(yaw),
+                                           maxForce=4000.0)
+
+    def move_ee(self, point) -> np.ndarray:
+        target = self.clip_to_reach(point)
+        self.world.client.changeConstraint(self.ee_cid, list(map(float, target)), maxForce=300.0)
+        return target
+
+    def teleport(self, x: float, y: float, yaw: float, ee_point=None) -> None:
+        """Jump the base (and the end effector with what it holds) to a new pose."""
+        c = self.world.client
+        old = self.pose()
+        base_xyz = [x, y, BASE_HEIGHT / 2 + 0.001]
+        c.resetBasePositionAndOrientation(self.base, base_xyz, yaw_quaternion(yaw))
+        c.resetBaseVelocity(self.base, [0, 0, 0], [0, 0, 0])
+        self.drive_to(x, y, yaw)
+        if ee_point is None:
+            # keep the end effector where it was relative to the base
+            rel = self.ee_position() - np.array([old[0], old[1], 0.0])
+            cth, sth = np.cos(old[2]), np.sin(old[2])
+            local = np.array([cth * rel[0] + sth * rel[1], -sth * rel[0] + cth * rel[1], rel[2]])
+            ee_point = self._base_to_world(local, (x, y), yaw)
+        self.teleport_ee(ee_point)
+
+    def teleport_ee(self, point) -> None:
+        c = self.world.client
+        point = self.clip_to_reach(point)
+        before = self.ee_position()
+        c.resetBasePositionAndOrientation(self.ee, list(map(float, point)), [0, 0, 0, 1])
+        c.resetBaseVelocity(self.ee, [0, 0, 0], [0, 0, 0])
+        c.changeConstraint(self.ee_cid, list(map(float, point)), maxForce=300.0)
+        if self.held is not None:
+            pos, orn = c.getBasePositionAndOrientation(self.held.body)
+            new = np.asarray(pos) + (point - before)
+            c.resetBasePositionAndOrientation(self.held.body, list(map(float, new)), orn)
+            c.resetBaseVelocity(self.held.body, [0, 0, 0], [0, 0, 0])
+
+    def grasp(self, obj: SimObject) -> None:
+        """Attach ``obj`` to the end effector where it is now (a fixed constraint)."""
+        c = self.world.client
+        ee_pos, ee_orn = c.getBasePositionAndOrientation(self.ee)
+        obj_pos, obj_orn = c.getBasePositionAndOrientation(obj.body)
+        inv_pos, inv_orn = c.invertTransform(ee_pos, ee_orn)
+        rel_pos, rel_orn = c.multiplyTransforms(inv_pos, inv_orn, obj_pos, obj_orn)
+        self._grasp_cid = c.createConstraint(self.ee, -1, obj.body, -1, pybullet.JOINT_FIXED, [0, 0, 0],
+                                             rel_pos, [0, 0, 0], parentFrameOrientation=rel_orn)
+        c.changeConstraint(self._grasp_cid, maxForce=2000.0)
+        self.world.set_group(obj.body, GROUP_HELD)
+        self.held = obj
+
+    def release(self) -> SimObject | None:
+        obj = self.held
+        if obj is None:
+            return None
+        if self._grasp_cid is not None:
+            self.world.client.removeConstraint(self._grasp_cid)
+        self._grasp_cid = None
+        self.world.set_group(obj.body, GROUP_DYNAMIC)
+        self.held = None
+        return obj
+
+    def grip_door(self, obj: SimObject) -> None:
+        """Hold a door at its handle: a point constraint between end effector and door link."""
+        c = self.world.client
+        handle = np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])
+        cid = c.createConstraint(self.ee, -1, obj.body, obj.door_joint, pybullet.JOINT_POINT2POINT, [0, 0, 0],
+                                 [0, 0, 0], list(handle - np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])))
+        c.changeConstraint(cid, maxForce=200.0)
+        c.setJointMotorControl2(obj.body, obj.door_joint, pybullet.VELOCITY_CONTROL, targetVelocity=0, force=2.0)
+        self.door_grip = (obj, cid)
+
+    def release_door(self) -> None:
+        if self.door_grip is None:
+            return
+        obj, cid = self.door_grip
+        c = self.world.client
+        c.removeConstraint(cid)
+        angle = c.getJointState(obj.body, obj.door_joint)[0]
+        c.setJointMotorControl2(obj.body, obj.door_joint, pybullet.POSITION_CONTROL, targetPosition=angle,
+                                force=200.0)
+        self.door_grip = None

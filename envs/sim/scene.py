@@ -1,0 +1,349 @@
+"""Procedural apartments: rooms on a grid, walls with doorways, a garden, furniture per room type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .navigation import NavGrid
+from .objects import ObjectFactory, SimObject, place
+from .world import GROUP_STATIC, World, yaw_quaternion
+
+WALL_T = 0.1
+WALL_H = 2.4
+HEDGE_H = 0.6
+DOOR_W = 1.1
+BASE_ROOMS = ("kitchen", "living_room", "bedroom", "bathroom", "private_office")
+
+#: Furniture every room of a type gets besides what the task asks for (obstacles and context).
+DECOR: dict[str, tuple[str, ...]] = {
+    "kitchen": ("countertop.n.01",),
+    "living_room": ("sofa.n.01",),
+    "bedroom": ("wardrobe.n.01",),
+    "bathroom": ("toilet.n.02", "sink.n.01"),
+    "private_office": ("desk.n.01",),
+    "garden": ("bench.n.01",),
+}
+
+
+class SceneError(RuntimeError):
+    """The generator could not build a scene that satisfies the request."""
+
+
+@dataclass
+class Room:
+    name: str
+    rect: tuple[float, float, float, float]  # x0, y0, x1, y1 of the floor inside the walls
+    outdoor: bool = False
+    private: bool = False
+
+    def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
+        x0, y0, x1, y1 = self.rect
+        return x0 + margin <= x <= x1 - margin and y0 + margin <= y <= y1 - margin
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.rect
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+@dataclass
+class Scene:
+    rooms: dict[str, Room]
+    floors: dict[str, SimObject]
+    furniture: list[SimObject]
+    doors: list[tuple[float, float]]
+    wall_bodies: list[int]
+    bounds: tuple[float, float, float, float]
+    static_grid: NavGrid
+    placed: dict[str, SimObject] = field(default_factory=dict)
+
+    def room_at(self, x: float, y: float) -> str | None:
+        for room in self.rooms.values():
+            if room.contains(x, y, margin=-WALL_T / 2):
+                return room.name
+        return None
+
+
+@dataclass
+class SceneRequest:
+    """Scene objects a task needs: (instance name, synset, room)."""
+
+    objects: list[tuple[str, str, str]]
+    rooms: set[str]
+    decor: bool = True
+
+
+class SceneBuilder:
+    """Builds a new apartment in ``world`` from ``rng`` (all randomness comes from it)."""
+
+    def __init__(self, world: World, factory: ObjectFactory, rng: np.random.Generator) -> None:
+        self.world = world
+        self.factory = factory
+        self.rng = rng
+
+    def build(self, request: SceneRequest, robot_clearance: float = 0.3) -> Scene:
+        indoor = list(dict.fromkeys([*BASE_ROOMS, *sorted(r for r in request.rooms if r != "garden")]))
+        if len(indoor) > 10:
+            raise SceneError(f"the task needs {len(indoor)} indoor rooms; the generator builds at most 10")
+        rooms, doors, walls = self._layout(indoor)
+        wall_bodies = self._build_walls(walls)
+        floors = {name: self._build_floor(room) for name, room in rooms.items()}
+        furniture: list[SimObject] = []
+        placed: dict[str, SimObject] = {}
+        footprints: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in rooms}
+        wanted: dict[str, list[tuple[str, str]]] = {name: [] for name in rooms}
+        for name, synset, room in request.objects:
+            if room not in rooms:
+                raise SceneError(f"object {name} is asked for in room '{room}', which the generator cannot build")
+            wanted[room].append((name, synset))
+        if request.decor:
+            for room, synsets in DECOR.items():
+                taken = {s for _, s in wanted[room]}
+                for k, synset in enumerate(synsets):
+                    if synset not in taken:
+                        wanted[room].append((f"decor_{room}_{k}", synset))
+        for room_name in sorted(wanted):
+            for name, synset in wanted[room_name]:
+                obj = self.factory.build(name, synset, room=room_name, static=True)
+                self._place_against_wall(obj, rooms[room_name], doors, footprints[room_name])
+                furniture.append(obj)
+                placed[name] = obj
+        x0 = min(r.rect[0] for r in rooms.values()) - WALL_T
+        y0 = min(r.rect[1] for r in rooms.values()) - WALL_T
+        x1 = max(r.rect[2] for r in rooms.values()) + WALL_T
+        y1 = max(r.rect[3] for r in rooms.values()) + WALL_T
+        grid = NavGrid((x0, y0, x1, y1), resolution=0.1, clearance=robot_clearance)
+        grid.mark([r.rect for r in rooms.values()], free=True, inflate=-robot_clearance)
+        # Doorways: free the gap through the wall.
+        for dx, dy, horizontal in doors:
+            half = DOOR_W / 2 - robot_clearance
+            depth = WALL_T + robot_clearance
+            if horizontal:
+                grid.mark([(dx - half, dy - depth, dx + half, dy + depth)], free=True, inflate=0.0)
+            else:
+                grid.mark([(dx - depth, dy - half, dx + depth, dy + half)], free=True, inflate=0.0)
+        grid.mark([fp for fps in footprints.values() for fp in fps], free=False)
+        self._check_connected(grid, rooms)
+        return Scene(rooms, floors, furniture, [(d[0], d[1]) for d in doors], wall_bodies, (x0, y0, x1, y1), grid,
+                     placed)
+
+    # --- layout ----------------------------------------------------------------------------------
+    def _layout(self, indoor: list[str]):
+        rng = self.rng
+        n = len(indoor)
+        cols = (n + 1) // 2
+        widths = rng.uniform(3.8, 5.0, size=cols)
+        depths = rng.uniform(3.8, 4.8, size=2)
+        order = rng.permutation(n)
+        xs = np.concatenate([[0.0], np.cumsum(widths)])
+        ys = np.concatenate([[0.0], np.cumsum(depths)])
+        rooms: dict[str, Room] = {}
+        cell_of: dict[tuple[int, int], str] = {}
+        for slot, k in enumerate(order):
+            r, c = divmod(slot, cols)
+            name = indoor[k]
+            rect = (xs[c] + WALL_T / 2, ys[r] + WALL_T / 2, xs[c + 1] - WALL_T / 2, ys[r + 1] - WALL_T / 2)
+            rooms[name] = Room(name, tuple(map(float, rect)), private=name in ("private_office", "bedroom"))
+            cell_of[(r, c)] = name
+        # An odd count leaves the last top cell empty: the room below stretches into it.
+        if n % 2 == 1:
+            below = cell_of[(0, cols - 1)]
+            x0, y0, x1, _ = rooms[below].rect
+            rooms[below].rect = (x0, y0, x1, float(ys[2] - WALL_T / 2))
+            cell_of[(1, cols - 1)] = below
+        garden_depth = float(rng.uniform(3.0, 4.0))
+        rooms["garden"] = Room("garden", (WALL_T / 2, -garden_depth, float(xs[-1] - WALL_T / 2), -WALL_T / 2),
+                               outdoor=True)
+        # Doors: a random spanning tree over adjacent rooms, plus the garden door.
+        edges = []
+        for (r, c), name in cell_of.items():
+            for dr, dc in ((0, 1), (1, 0)):
+                other = cell_of.get((r + dr, c + dc))
+                if other and other != name:
+                    edges.append(((r, c), (r + dr, c + dc)))
+        rng.shuffle(edges)
+        parent = {name: name for name in rooms}
+
+        def find(a: str) -> str:
+            while parent[a] != a:
+                a = parent[a]
+            return a
+
+        doors = []
+        seen_pairs = set()
+        for a, b in edges:
+            na, nb = cell_of[a], cell_of[b]
+            if find(na) == find(nb) or (na, nb) in seen_pairs:
+                continue
+            parent[find(na)] = find(nb)
+            seen_pairs |= {(na, nb), (nb, na)}
+            doors.append(self._door_between(a, b, xs, ys, rooms[na], rooms[nb]))
+        bottom = [c for c in range(cols)]
+        c = int(rng.choice(bottom))
+        lo, hi = xs[c] + 0.9, xs[c + 1] - 0.9
+        doors.append((float(rng.uniform(lo, hi)), 0.0, True))
+        walls = self._walls(xs, ys, cell_of, doors, garden_depth)
+        return rooms, doors, walls
+
+    def _door_between(self, a, b, xs, ys, room_a: Room, room_b: Room):
+        (ra, ca), (rb, cb) = a, b
+        if ra == rb:  # side by side: vertical wall at x = xs[max col]
+            x = xs[max(ca, cb)]
+            lo = max(room_a.rect[1], room_b.rect[1]) + 0.8
+            hi = min(room_a.rect[3], room_b.rect[3]) - 0.8
+            return (float(x), float(self.rng.uniform(lo, hi)), False)
+        y = ys[max(ra, rb)]
+        lo = max(room_a.rect[0], room_b.rect[0]) + 0.8
+        hi = min(room_a.rect[2], room_b.rect[2]) - 0.8
+        return (float(self.rng.uniform(lo, hi)), float(y), True)
+
+    def _walls(self, xs, ys, cell_of, doors, garden_depth):
+        """Wall segments (x0, y0, x1, y1, height) with gaps at the doors."""
+        segments = []
+        cols = len(xs) - 1
+        # Horizontal lines y = ys[k] (k=0 bottom, 1 middle, 2 top), per column span.
+        for k, y in enumerate(ys):
+            for c in range(cols):
+                below = cell_of.get((k - 1, c)) if k > 0 else None
+                above = cell_of.get((k, c)) if k < 2 else None
+                if below is not None and below == above:
+                    continue
+                segments.append((xs[c], y, xs[c + 1], y))
+        for c, x in enumerate(xs):
+            for r in range(2):
+                left = cell_of.get((r, c - 1)) if c > 0 else None
+                right = cell_of.get((r, c)) if c < cols else None
+                if left is not None and left == right:
+                    continue
+                segments.append((x, ys[r], x, ys[r + 1]))
+        walls = []
+        for x0, y0, x1, y1 in segments:
+            horizontal = abs(y1 - y0) < 1e-9
+            gaps = sorted(
+                (d[0] if horizontal else d[1]) for d in doors
+                if d[2] == horizontal and (abs(d[1] - y0) < 1e-6 if horizontal else abs(d[0] - x0) < 1e-6)
+                and (x0 <= d[0] <= x1 if horizontal else y0 <= d[1] <= y1)
+            )
+            lo = x0 if horizontal else y0
+            hi = x1 if horizontal else y1
+            cursor = lo
+            for g in gaps:
+                walls.append(self._segment(horizontal, x0, y0, cursor, g - DOOR_W / 2, WALL_H))
+                cursor = g + DOOR_W / 2
+            walls.append(self._segment(horizontal, x0, y0, cursor, hi, WALL_H))
+        # Hedge around the garden.
+        x_end = xs[-1]
+        walls.append(self._segment(True, 0, -garden_depth, 0, x_end, HEDGE_H))
+        walls.append(self._segment(False, 0, 0, -garden_depth, 0, HEDGE_H))
+        walls.append(self._segment(False, x_end, 0, -garden_depth, 0, HEDGE_H))
+        return [w for w in walls if w is not None]
+
+    @staticmethod
+    def _segment(horizontal: bool, x: float, y: float, a: float, b: float, height: float):
+        if b - a < 0.05:
+            return None
+        if horizontal:
+            return ((b - a) / 2 + WALL_T / 2, WALL_T / 2, height / 2), ((a + b) / 2, y, height / 2)
+        return (WALL_T / 2, (b - a) / 2 + WALL_T / 2, height / 2), (x, (a + b) / 2, height / 2)
+
+    def _build_walls(self, walls) -> list[int]:
+        """Static wall bodies; PyBullet shape arrays hold at most 16 parts, so walls come in chunks."""
+        import pybullet
+
+        c = self.world.client
+        bodies = []
+        for k in range(0, len(walls), 16):
+            chunk = walls[k:k + 16]
+            halves = [list(map(float, h)) for h, _ in chunk]
+            centres = [list(map(float, p)) for _, p in chunk]
+            col = c.createCollisionShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(chunk), halfExtents=halves,
+                                              collisionFramePositions=centres)
+            colors = [[0.9, 0.9, 0.86, 1] if h[2] > 1.0 else [0.3, 0.55, 0.25, 1] for h in halves]
+            vis = c.createVisualShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(chunk), halfExtents=halves,
+                                           visualFramePositions=centres, rgbaColors=colors)
+            body = c.createMultiBody(0, col, vis)
+            self.world.set_group(body, GROUP_STATIC)
+            bodies.append(body)
+        return bodies
+
+    def _build_floor(self, room: Room) -> SimObject:
+        synset = "lawn.n.01" if room.outdoor else "floor.n.01"
+        obj = self.factory.build(f"floor_{room.name}", synset, room=room.name, static=True)
+        c = self.world.client
+        x0, y0, x1, y1 = room.rect
+        size = np.array([x1 - x0 + WALL_T, y1 - y0 + WALL_T, 0.1])
+        # Replace the template body with a slab of the room's size.
+        c.removeBody(obj.body)
+        import pybullet
+
+        col = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=list(size / 2))
+        color = [0.35, 0.6, 0.3, 1] if room.outdoor else [0.72, 0.62, 0.5, 1]
+        vis = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=list(size / 2), rgbaColor=color)
+        obj.body = c.createMultiBody(0, col, vis, basePosition=[(x0 + x1) / 2, (y0 + y1) / 2, -0.05])
+        obj.size = size
+        obj.template = "floor"
+        self.world.set_group(obj.body, GROUP_STATIC)
+        return obj
+
+    # --- furniture -------------------------------------------------------------------------------
+    def _place_against_wall(self, obj: SimObject, room: Room, doors, footprints) -> None:
+        depth, width = float(obj.size[0]), float(obj.size[1])
+        x0, y0, x1, y1 = room.rect
+        margin = 0.02
+        for _ in range(200):
+            side = int(self.rng.integers(4))
+            if side in (0, 1):  # south / north wall: width runs along x
+                lo, hi = x0 + width / 2 + margin, x1 - width / 2 - margin
+                if hi < lo:
+                    continue
+                cx = float(self.rng.uniform(lo, hi))
+                cy = y0 + depth / 2 + margin if side == 0 else y1 - depth / 2 - margin
+                yaw = np.pi / 2 if side == 0 else -np.pi / 2
+                rect = (cx - width / 2, cy - depth / 2, cx + width / 2, cy + depth / 2)
+                front = (rect[0], rect[3], rect[2], rect[3] + 0.8) if side == 0 else (rect[0], rect[1] - 0.8,
+                                                                                     rect[2], rect[1])
+            else:  # west / east wall
+                lo, hi = y0 + width / 2 + margin, y1 - width / 2 - margin
+                if hi < lo:
+                    continue
+                cy = float(self.rng.uniform(lo, hi))
+                cx = x0 + depth / 2 + margin if side == 2 else x1 - depth / 2 - margin
+                yaw = 0.0 if side == 2 else np.pi
+                rect = (cx - depth / 2, cy - width / 2, cx + depth / 2, cy + width / 2)
+                front = (rect[2], rect[1], rect[2] + 0.8, rect[3]) if side == 2 else (rect[0] - 0.8, rect[1],
+                                                                                     rect[0], rect[3])
+            if any(_overlap(rect, fp, 0.15) or _overlap(front, fp, 0.0) for fp in footprints):
+                continue
+            if any(_overlap(_door_zone(d), rect, 0.0) for d in doors):
+                continue
+            footprints.append(rect)
+            place(self.world, obj, (cx, cy, float(obj.size[2]) / 2), yaw)
+            self.world.client.resetBasePositionAndOrientation(obj.body, [cx, cy, float(obj.size[2]) / 2],
+                                                              yaw_quaternion(yaw))
+            return
+        raise SceneError(f"no room for {obj.label} along the walls of the {room.name}")
+
+    def _check_connected(self, grid: NavGrid, rooms: dict[str, Room]) -> None:
+        labels = grid.components()
+        seen = set()
+        for room in rooms.values():
+            cx, cy = room.centre
+            cell = grid.nearest_free(cx, cy, max_radius=2.0)
+            if cell is None:
+                raise SceneError(f"the {room.name} has no free floor for the robot")
+            seen.add(int(labels[cell[1], cell[0]]))
+        if len(seen) != 1:
+            raise SceneError("furniture cuts the apartment into parts the robot cannot reach")
+
+
+def _overlap(a, b, margin: float) -> bool:
+    return not (a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1])
+
+
+def _door_zone(door) -> tuple[float, float, float, float]:
+    x, y, horizontal = door
+    if horizontal:
+        return (x - DOOR_W / 2 - 0.2, y - 1.2, x + DOOR_W / 2 + 0.2, y + 1.2)
+    return (x - 1.2, y - DOOR_W / 2 - 0.2, x + 1.2, y + DOOR_W / 2 + 0.2)

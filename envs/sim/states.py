@@ -1,0 +1,120 @@
+"""Object states computed from the physics (kinematic relations) and held by objects (symbolic).
+
+The rules follow BEHAVIOR's definitions in spirit, computed on axis-aligned bounding boxes:
+``ontop`` = resting on the other's top surface, ``inside`` = centre within a container's interior,
+``nextto`` = horizontally close with overlapping heights, ``under`` = below a support's top and
+within its footprint, ``touching`` = surfaces within 5 mm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .objects import SimObject, door_angle, to_local
+from .world import World
+
+OPEN_ANGLE = 0.25  # rad (~15 deg): a door opened further than this counts as open
+ONTOP_TOLERANCE = 0.04
+TOUCH_DISTANCE = 0.005
+
+
+class StateQuery:
+    """Predicates over the current simulator state, with bounding boxes cached per state version."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._aabbs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.agents: dict[str, object] = {}  # BDDL agent name -> Robot or Human (for grasped)
+
+    def invalidate(self) -> None:
+        self._aabbs.clear()
+
+    def aabb(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray]:
+        box = self._aabbs.get(obj.body)
+        if box is None:
+            lo, hi = self.world.client.getAABB(obj.body, -1)
+            box = (np.asarray(lo), np.asarray(hi))
+            self._aabbs[obj.body] = box
+        return box
+
+    # --- kinematic relations ---------------------------------------------------------------------
+    def ontop(self, a: SimObject, b: SimObject) -> bool:
+        if a.body == b.body or self.is_held(a):
+            return False
+        alo, ahi = self.aabb(a)
+        blo, bhi = self.aabb(b)
+        cx, cy = (alo[0] + ahi[0]) / 2, (alo[1] + ahi[1]) / 2
+        if not (blo[0] <= cx <= bhi[0] and blo[1] <= cy <= bhi[1]):
+            return False
+        return abs(alo[2] - bhi[2]) <= ONTOP_TOLERANCE
+
+    def inside(self, a: SimObject, b: SimObject) -> bool:
+        if b.interior is None or a.body == b.body or self.is_held(a):
+            return False
+        alo, ahi = self.aabb(a)
+        local = to_local(self.world, b, (alo + ahi) / 2)
+        lo, hi = b.interior
+        return bool(np.all(local >= lo - 0.01) and np.all(local <= hi + 0.01))
+
+    def nextto(self, a: SimObject, b: SimObject) -> bool:
+        if a.body == b.body:
+            return False
+        alo, ahi = self.aabb(a)
+        blo, bhi = self.aabb(b)
+        if min(ahi[2], bhi[2]) - max(alo[2], blo[2]) <= 0.01:
+            return False
+        gap = np.maximum(0.0, np.maximum(blo[:2] - ahi[:2], alo[:2] - bhi[:2]))
+        extent = (max(ahi[0] - alo[0], ahi[1] - alo[1]) + max(bhi[0] - blo[0], bhi[1] - blo[1])) / 2
+        return float(np.linalg.norm(gap)) <= float(np.clip(0.5 * extent, 0.05, 0.5))
+
+    def under(self, a: SimObject, b: SimObject) -> bool:
+        if a.body == b.body:
+            return False
+        alo, ahi = self.aabb(a)
+        blo, bhi = self.aabb(b)
+        cx, cy = (alo[0] + ahi[0]) / 2, (alo[1] + ahi[1]) / 2
+        inside_xy = blo[0] <= cx <= bhi[0] and blo[1] <= cy <= bhi[1]
+        return bool(inside_xy and ahi[2] <= bhi[2] - 0.03 and b.template == "table")
+
+    def touching(self, a: SimObject, b: SimObject) -> bool:
+        if a.body == b.body:
+            return False
+        alo, ahi = self.aabb(a)
+        blo, bhi = self.aabb(b)
+        if np.any(alo > bhi + TOUCH_DISTANCE) or np.any(blo > ahi + TOUCH_DISTANCE):
+            return False
+        return bool(self.world.client.getClosestPoints(a.body, b.body, TOUCH_DISTANCE))
+
+    def is_open(self, a: SimObject) -> bool:
+        if a.door_joint is not None:
+            return door_angle(self.world, a) > OPEN_ANGLE
+        return a.symbolic_open
+
+    def is_held(self, a: SimObject) -> bool:
+        for agent in self.agents.values():
+            if getattr(agent, "held", None) is a:
+                return True
+        return False
+
+    def grasped(self, agent_name: str, obj: SimObject) -> bool:
+        agent = self.agents.get(agent_name)
+        if agent is None:
+            return False
+        if getattr(agent, "held", None) is obj:
+            return True
+        return getattr(agent, "holding", None) == obj.body
+
+    def covered(self, a: SimObject, substance: str) -> bool:
+        return a.covered.get(substance, 0.0) > 0.0
+
+    def near_top(self, a: SimObject, b: SimObject, height: float = 0.3) -> bool:
+        """``a`` rests on or just above ``b``'s top surface (e.g. in a pan on a stove)."""
+        alo, ahi = self.aabb(a)
+        blo, bhi = self.aabb(b)
+        cx, cy = (alo[0] + ahi[0]) / 2, (alo[1] + ahi[1]) / 2
+        return bool(blo[0] <= cx <= bhi[0] and blo[1] <= cy <= bhi[1] and -0.02 <= alo[2] - bhi[2] <= height)
+
+    def distance_xy(self, a: SimObject, point) -> float:
+        lo, hi = self.aabb(a)
+        gap = np.maximum(0.0, np.maximum(lo[:2] - point[:2], point[:2] - hi[:2]))
+        return float(np.linalg.norm(gap))

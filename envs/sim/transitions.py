@@ -1,0 +1,114 @@
+"""Transition rules that advance symbolic states with simulated time.
+
+Temperatures follow BEHAVIOR's model: a heat or cold source (with its ``requires_toggled_on`` /
+``requires_closed`` / ``requires_inside`` conditions from the bddl data) pulls an object's
+temperature toward the source's at its heating rate; otherwise it relaxes toward room temperature.
+``frozen`` = at or below 0 C, ``hot`` = at or above 40 C, ``cooked`` latches at the cook temperature.
+Cleaning: a held particle remover touching an object covered with a substance it removes (its
+conditions met) wipes it off in ``CLEAN_SECONDS`` of contact. Breaking: a breakable object whose
+speed drops by more than ``BREAK_DELTA_V`` in one tick (an impact, e.g. a fall from ~0.5 m) breaks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .knowledge import removable_substances
+from .objects import SimObject
+from .states import StateQuery
+
+AMBIENT = 20.0
+AMBIENT_RATE = 0.02
+CLEAN_SECONDS = 1.0
+BREAK_DELTA_V = 3.0
+
+
+class TransitionRules:
+    def __init__(self, query: StateQuery, objects: list[SimObject]) -> None:
+        self.query = query
+        self.objects = objects
+        self.thermal = [o for o in objects if o.has("heatable") or o.has("freezable") or o.has("cookable")]
+        self.sources = [o for o in objects if o.has("heatSource") or o.has("coldSource")]
+        self.breakables = [o for o in objects if o.has("breakable") and not o.static]
+        self._speeds = {o.body: 0.0 for o in self.breakables}
+        self.events: list[str] = []
+
+    def _source_active(self, source: SimObject, obj: SimObject) -> float | None:
+        """Temperature the source pulls ``obj`` toward, or None when it does not act on it."""
+        kind = "heatSource" if source.has("heatSource") else "coldSource"
+        params = source.info.params.get(kind, {})
+        if params.get("requires_toggled_on", 0) and not source.toggled_on:
+            return None
+        if params.get("requires_closed", 0) and self.query.is_open(source):
+            return None
+        if params.get("requires_inside", 0):
+            if not self.query.inside(obj, source):
+                return None
+        elif not (self.query.inside(obj, source) or self.query.near_top(obj, source)):
+            return None
+        return float(params.get("temperature", 200.0 if kind == "heatSource" else -18.0))
+
+    def update(self, dt: float, cleaners: list[SimObject] = ()) -> list[str]:
+        """Advance every rule by ``dt`` seconds; returns plain-language events."""
+        events: list[str] = []
+        for obj in self.thermal:
+            target, rate = AMBIENT, AMBIENT_RATE
+            for source in self.sources:
+                if source is obj:
+                    continue
+                temperature = self._source_active(source, obj)
+                if temperature is not None:
+                    kind = "heatSource" if source.has("heatSource") else "coldSource"
+                    target = temperature
+                    rate = float(source.info.params.get(kind, {}).get("heating_rate", 0.1))
+                    break
+            was_frozen, was_hot = obj.frozen, obj.hot
+            obj.temperature = target + (obj.temperature - target) * math.exp(-rate * dt)
+            if obj.has("cookable") and not obj.cooked and obj.temperature >= obj.cook_temperature:
+                obj.cooked = True
+                events.append(f"{obj.label} is cooked")
+            if was_frozen and not obj.frozen:
+                events.append(f"{obj.label} thawed")
+            if not was_frozen and obj.frozen:
+                events.append(f"{obj.label} froze")
+            if not was_hot and obj.hot:
+                events.append(f"{obj.label} is hot")
+        for tool in cleaners:
+            removable = removable_substances(tool.synset)
+            for obj in self.objects:
+                if not obj.covered or obj is tool:
+                    continue
+                for substance in list(obj.covered):
+                    needs = removable.get(substance)
+                    if needs is None or not _conditions_met(tool, needs):
+                        continue
+                    if self.query.touching(tool, obj):
+                        obj.covered[substance] -= dt / CLEAN_SECONDS
+                        if obj.covered[substance] <= 0.0:
+                            del obj.covered[substance]
+                            events.append(f"{obj.label} is no longer covered with {substance.split('.')[0]}")
+        client = self.query.world.client
+        for obj in self.breakables:
+            if obj.broken:
+                continue
+            speed = float(np.linalg.norm(client.getBaseVelocity(obj.body)[0]))
+            if self._speeds[obj.body] - speed > BREAK_DELTA_V:
+                obj.broken = True
+                events.append(f"{obj.label} broke on impact")
+            self._speeds[obj.body] = speed
+        self.events.extend(events)
+        return events
+
+    def reset_speeds(self) -> None:
+        """Forget speeds after a teleport so a jump is not read as an impact."""
+        for key in self._speeds:
+            self._speeds[key] = 0.0
+
+
+def _conditions_met(tool: SimObject, needs: list) -> bool:
+    """``needs`` is a list of alternatives like [["saturated", "water.n.06"]]; empty = none."""
+    if not needs:
+        return True
+    return any(kind == "saturated" and what in tool.saturated for kind, what in needs)

@@ -1,0 +1,832 @@
+"""Grounded skills: the table of (skill, object) pairs and their execution, physical or teleport.
+
+``physical`` drives the base along a planned path and moves the end effector through the physics,
+so a skill can knock things over and bump into people. ``teleport`` jumps poses to the result after
+collision-checking it, for fast planning and RL pre-training; the same precondition and state
+checks run in both. A failed skill reports PRE_CONDITION / EXECUTION / POST_CONDITION with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ethogym.errors import InvalidActionError
+
+from .sim.knowledge import removable_substances
+from .sim.navigation import NavGrid
+from .sim.objects import SimObject, door_angle, pose, set_door, to_local, to_world
+from .sim.robot import BASE_RADIUS, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
+from .sim.states import OPEN_ANGLE, StateQuery
+from .sim.world import World
+
+OBJECT_SKILLS = ("navigate_to", "pick", "place_on", "place_in", "place_next_to", "open", "close", "toggle_on",
+                 "toggle_off", "clean", "slice")
+HELD_FIRST = {"place_on", "place_in", "place_next_to", "hand_over"}
+PERSON_SKILLS = ("navigate_to", "hand_over")
+GESTURE_KINDS = ("wave", "point", "stop")
+DRIVE_SPEED = 1.2  # m/s
+TURN_SPEED = 2.5  # rad/s
+EE_SPEED = 1.2  # m/s
+OPEN_TARGET = 1.35  # rad
+NOMINAL = {"pick": 1.5, "place_on": 1.5, "place_in": 1.5, "place_next_to": 1.5, "open": 1.5, "close": 1.5,
+           "toggle_on": 0.8, "toggle_off": 0.8, "clean": 1.5, "slice": 1.5, "hand_over": 1.5, "gesture": 1.0,
+           "wait": 2.0, "done": 0.0}
+_SKILL_TEXT = re.compile(r"^\s*([a-z_]+)\s*\(\s*([^()]*?)\s*\)\s*$")
+
+
+@dataclass(frozen=True)
+class Skill:
+    name: str
+    target: str | None = None  # object label, person name or gesture kind
+
+    def text(self, held: str | None = None) -> str:
+        if self.target is None:
+            return f"{self.name}()"
+        if self.name in HELD_FIRST:
+            return f"{self.name}({held or 'held_object'}, {self.target})"
+        return f"{self.name}({self.target})"
+
+
+@dataclass
+class SkillResult:
+    skill: str
+    success: bool
+    status: str = "ok"  # ok | PRE_CONDITION | EXECUTION | POST_CONDITION | INVALID
+    reason: str = ""
+    duration: float = 0.0
+
+    def as_info(self) -> dict:
+        text = f"{self.skill}: {'ok' if self.success else self.status + ' - ' + self.reason}"
+        return {"skill": self.skill, "success": self.success, "status": self.status, "reason": self.reason,
+                "duration": self.duration, "text": text}
+
+
+class SkillTable:
+    """Every statically meaningful (skill, target) pair of a task, in a fixed order.
+
+    The order depends only on the task definition, so ``Discrete(len(table))`` is the same space
+    for every seed of an environment id.
+    """
+
+    def __init__(self, objects: list[SimObject], people: list[str], covered: set[str]) -> None:
+        skills: list[Skill] = []
+        for obj in objects:
+            floor = obj.template == "floor"
+            for name in OBJECT_SKILLS:
+                if _applicable(name, obj, floor, covered):
+                    skills.append(Skill(name, obj.label))
+        for person in people:
+            skills.extend(Skill(name, person) for name in PERSON_SKILLS)
+        if people:
+            skills.extend(Skill("gesture", kind) for kind in GESTURE_KINDS)
+        skills += [Skill("wait"), Skill("done")]
+        self.skills = skills
+        self.index = {(s.name, s.target): i for i, s in enumerate(skills)}
+        self.labels = {obj.label for obj in objects} | set(people)
+
+    def __len__(self) -> int:
+        return len(self.skills)
+
+    def __getitem__(self, i: int) -> Skill:
+        return self.skills[i]
+
+    def parse(self, text: str) -> tuple[int, str | None]:
+        """Text form -> (index, claimed held object). Strict: no eval, exact names only."""
+        if not isinstance(text, str):
+            raise InvalidActionError(f"a text skill must be a string, got {type(text).__name__}")
+        match = _SKILL_TEXT.match(text)
+        if not match:
+            raise InvalidActionError(f"cannot parse skill {text!r}: expected the form name(arg) or name(arg1, arg2), "
+                                     f"e.g. 'pick(apple_1)' or 'place_on(apple_1, table_1)'")
+        name, args = match.group(1), [a.strip() for a in match.group(2).split(",") if a.strip()]
+        known = {s.name for s in self.skills}
+        if name not in known:
+            raise InvalidActionError(f"unknown skill '{name}' in {text!r}; this task's skills are "
+                                     f"{', '.join(sorted(known))}")
+        held_claim = None
+        if name in HELD_FIRST and len(args) == 2:
+            held_claim, args = args[0], args[1:]
+            if held_claim not in self.labels:
+                raise InvalidActionError(f"unknown object '{held_claim}' in {text!r}")
+        expected = 0 if name in ("wait", "done") else 1
+        if len(args) != expected:
+            raise InvalidActionError(f"skill '{name}' takes {expected + (name in HELD_FIRST)} argument(s), "
+                                     f"got {len(args) + (held_claim is not None)} in {text!r}")
+        target = args[0] if args else None
+        key = (name, target)
+        if key not in self.index:
+            if target is not None and target not in self.labels:
+                raise InvalidActionError(f"unknown object '{target}' in {text!r}; objects here: "
+                                         f"{', '.join(sorted(self.labels))}")
+            raise InvalidActionError(f"'{name}' does not apply to '{target}' in this task ({text!r})")
+        return self.index[key], held_claim
+
+
+def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str]) -> bool:
+    if name in ("navigate_to", "place_next_to"):
+        return not floor
+    if name == "pick":
+        return not obj.static
+    if name == "place_on":
+        return True
+    if name == "place_in":
+        return obj.interior is not None
+    if name in ("open", "close"):
+        return obj.openable
+    if name in ("toggle_on", "toggle_off"):
+        return obj.has("toggleable")
+    if name == "clean":
+        return obj.name in covered
+    if name == "slice":
+        return obj.has("sliceable")
+    return False
+
+
+class SkillExecutor:
+    """Runs skills for one robot in one world."""
+
+    def __init__(self, world: World, robot: Robot, query: StateQuery, grid: NavGrid, objects: list[SimObject],
+                 mode: str, tick: Callable[[float], None], obstacles: Callable[[], list[tuple]],
+                 rng: np.random.Generator) -> None:
+        self.world = world
+        self.robot = robot
+        self.query = query
+        self.static_grid = grid
+        self.objects = objects
+        self.by_label = {o.label: o for o in objects}
+        self.mode = mode
+        self.tick = tick  # advance transition rules by dt (teleport mode)
+        self.obstacles = obstacles  # extra (x0, y0, x1, y1) rectangles: people, other agents
+        self.rng = rng
+        self.grasp_offset = np.zeros(3)
+        self.people: dict[str, object] = {}
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def fail(self, skill: str, status: str, reason: str, duration: float = 0.0) -> SkillResult:
+        return SkillResult(skill, False, status, reason, duration)
+
+    def dynamic_grid(self, ignore: tuple[int, ...] = ()) -> NavGrid:
+        grid = self.static_grid.copy()
+        rects = []
+        for obj in self.objects:
+            if obj.body in ignore or obj.template == "floor":
+                continue
+            if self.query.is_held(obj):
+                continue
+            lo, hi = self.query.aabb(obj)
+            if not obj.static and lo[2] < 0.5:
+                rects.append((lo[0], lo[1], hi[0], hi[1]))
+            if obj.door_joint is not None and door_angle(self.world, obj) > 0.05:
+                dlo, dhi = self.world.client.getAABB(obj.body, obj.door_joint)
+                rects.append((dlo[0], dlo[1], dhi[0], dhi[1]))
+        rects.extend(self.obstacles())
+        grid.mark(rects, free=False)
+        return grid
+
+    def container_of(self, obj: SimObject) -> SimObject | None:
+        for other in self.objects:
+            if other.interior is not None and other is not obj and other.static and self.query.inside(obj, other):
+                return other
+        return None
+
+    def interaction_point(self, obj: SimObject) -> np.ndarray:
+        lo, hi = self.query.aabb(obj)
+        centre = (lo + hi) / 2
+        if obj.template == "cabinet":
+            if self.query.is_open(obj):  # reach into it
+                return to_world(self.world, obj, (0.0, 0.0, obj.shelves[0] + 0.05))
+            return to_world(self.world, obj, (obj.size[0] / 2, 0.0, obj.size[2] / 2))
+        if obj.template == "floor":
+            return np.array([centre[0], centre[1], 0.0])
+        return np.array([centre[0], centre[1], hi[2]])
+
+    def approach_goals(self, obj: SimObject, grid: NavGrid, point: np.ndarray | None = None) -> np.ndarray:
+        """Free cells from which the robot reaches ``obj`` (in front of containers, clear of doors)."""
+        point = self.interaction_point(obj) if point is None else point
+        dz = abs(point[2] - SHOULDER_HEIGHT)
+        horizontal = math.sqrt(max(REACH**2 - dz**2, 0.0)) - 0.1
+        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        lo, hi = self.query.aabb(obj)
+        gx = np.maximum(0.0, np.maximum(lo[0] - xs, xs - hi[0]))
+        gy = np.maximum(0.0, np.maximum(lo[1] - ys, ys - hi[1]))
+        near_box = np.hypot(gx, gy) <= horizontal
+        near_point = np.hypot(xs - point[0], ys - point[1]) <= horizontal
+        goals = grid.free & near_box & near_point
+        front = obj if obj.template in ("cabinet", "shelf") else self.container_of(obj)
+        if front is not None and front.template in ("cabinet", "shelf"):
+            goals &= self._local_x(front, xs, ys) > front.size[0] / 2 + BASE_RADIUS
+        if obj.door_joint is not None and not self.query.is_open(obj):
+            # To open it: stand outside the door's sweep, within reach of its handle.
+            hinge = to_world(self.world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))
+            goals &= np.hypot(xs - hinge[0], ys - hinge[1]) > obj.size[1] + BASE_RADIUS + 0.05
+            handle = self._handle(obj, door_angle(self.world, obj))
+            goals &= np.hypot(xs - handle[0], ys - handle[1]) <= horizontal
+        return goals
+
+    def _local_x(self, obj: SimObject, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        (px, py, _), yaw = pose(self.world, obj)
+        return np.cos(yaw) * (xs - px) + np.sin(yaw) * (ys - py)
+
+    def reach_failure(self, obj: SimObject, point: np.ndarray | None = None) -> str | None:
+        point = self.interaction_point(obj) if point is None else point
+        if self.robot.within_reach(point):
+            return None
+        dist = float(np.linalg.norm(point[:2] - self.robot.pose()[:2]))
+        return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to({obj.label}) first"
+
+    def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
+        box = self.container_of(obj)
+        if box is not None and box.openable and not self.query.is_open(box):
+            return box
+        return None
+
+    # --- motion primitives -------------------------------------------------------------------------
+    def _step(self, n: int = 1) -> None:
+        self.world.step(n)
+        self.query.invalidate()
+
+    def drive(self, path: list[tuple[float, float]], final_yaw: float) -> str | None:
+        """Follow waypoints through physics; returns a reason when blocked."""
+        robot = self.robot
+        dt = self.world.dt
+        x, y, yaw = robot.pose()
+        target = np.array([x, y])
+        for wx, wy in [*path, None]:
+            goal = target if wx is None else np.array([wx, wy])
+            for _ in range(int(30 / dt)):
+                delta = goal - target
+                dist = float(np.linalg.norm(delta))
+                yaw_err = _wrap(final_yaw - yaw)
+                if dist < 1e-6 and (wx is not None or abs(yaw_err) < 1e-3):
+                    break
+                step = min(dist, DRIVE_SPEED * dt)
+                if dist > 0:
+                    target = target + delta / dist * step
+                yaw += float(np.clip(yaw_err, -TURN_SPEED * dt, TURN_SPEED * dt))
+                robot.drive_to(target[0], target[1], yaw)
+                robot.move_ee(robot.carry_point(np.array([target[0], target[1], yaw])) + self._ee_lift())
+                self._step()
+                actual = robot.pose()
+                if float(np.hypot(*(actual[:2] - target))) > 0.3:
+                    robot.drive_to(actual[0], actual[1], actual[2])
+                    return f"the base was blocked near ({actual[0]:.1f}, {actual[1]:.1f}){self._contact_text()}"
+        self._step(10)
+        return None
+
+    def _ee_lift(self) -> np.ndarray:
+        held = self.robot.held
+        return np.zeros(3) if held is None else np.array([0.0, 0.0, 0.0])
+
+    def _contact_text(self) -> str:
+        names = []
+        for contact in self.world.client.getContactPoints(bodyA=self.robot.base):
+            body = contact[2]
+            names.append(self._body_name(body))
+        names = sorted(set(n for n in names if n))
+        return f" by {', '.join(names)}" if names else ""
+
+    def _body_name(self, body: int) -> str:
+        for obj in self.objects:
+            if obj.body == body:
+                return obj.label
+        for name, person in self.people.items():
+            if getattr(person, "body_id", None) == body:
+                return name
+        return "a wall" if body >= 0 else ""
+
+    def move_ee(self, point, timeout: float = 3.0) -> bool:
+        """Move the end effector toward ``point`` at EE_SPEED; True when it arrived."""
+        robot = self.robot
+        dt = self.world.dt
+        start = robot.ee_position()
+        goal = robot.clip_to_reach(point)
+        dist = float(np.linalg.norm(goal - start))
+        n = max(1, int(dist / (EE_SPEED * dt)))
+        for k in range(1, n + 1):
+            robot.move_ee(start + (goal - start) * k / n)
+            self._step()
+        for _ in range(int(timeout / dt)):
+            if float(np.linalg.norm(robot.ee_position() - goal)) < 0.03:
+                return True
+            self._step()
+        return False
+
+    # --- preconditions (also the action mask) ---------------------------------------------------
+    def precondition(self, skill: Skill) -> str | None:
+        """Why ``skill`` cannot run now, in plain words; None when it can."""
+        check = getattr(self, f"_pre_{skill.name}", None)
+        return check(skill.target) if check is not None else None
+
+    def _pre_navigate_to(self, target: str) -> str | None:
+        if target in self.people:
+            return None
+        if self.robot.held is self.by_label[target]:
+            return f"{target} is in the robot's hand"
+        return None
+
+    def _pre_pick(self, target: str) -> str | None:
+        obj = self.by_label[target]
+        if self.robot.held is not None:
+            return f"the hand already holds {self.robot.held.label}"
+        if obj.mass > MAX_PAYLOAD:
+            return f"{obj.label} weighs {obj.mass:.0f} kg, over the {MAX_PAYLOAD:.0f} kg payload"
+        if self._held_by_other(obj):
+            return f"{obj.label} is held by someone else"
+        box = self.blocked_by_closed(obj)
+        if box is not None:
+            return f"{obj.label} is inside {box.label}, which is closed"
+        return self.reach_failure(obj)
+
+    def _pre_place(self, kind: str, target: str) -> str | None:
+        dst = self.by_label[target]
+        obj = self.robot.held
+        if obj is None:
+            return "the hand is empty; pick something first"
+        if obj is dst:
+            return f"cannot place {obj.label} relative to itself"
+        if kind == "in" and dst.openable and not self.query.is_open(dst):
+            return f"{dst.label} is closed; open({dst.label}) first"
+        if self._held_by_other(dst):
+            return f"{dst.label} is being held"
+        return None if dst.template == "floor" else self.reach_failure(dst)
+
+    def _pre_place_on(self, target: str) -> str | None:
+        return self._pre_place("on", target)
+
+    def _pre_place_in(self, target: str) -> str | None:
+        return self._pre_place("in", target)
+
+    def _pre_place_next_to(self, target: str) -> str | None:
+        return self._pre_place("next to", target)
+
+    def _pre_articulate(self, target: str, opening: bool) -> str | None:
+        obj = self.by_label[target]
+        is_open = self.query.is_open(obj)
+        if opening and is_open:
+            return f"{obj.label} is already open"
+        if not opening and not is_open:
+            return f"{obj.label} is already closed"
+        if obj.door_joint is None:
+            return self.reach_failure(obj)
+        if not self.robot.within_reach(self._handle(obj, door_angle(self.world, obj))):
+            return f"the handle of {obj.label} is out of reach; navigate_to({obj.label}) first"
+        return None
+
+    def _pre_open(self, target: str) -> str | None:
+        return self._pre_articulate(target, True)
+
+    def _pre_close(self, target: str) -> str | None:
+        return self._pre_articulate(target, False)
+
+    def _pre_toggle(self, target: str, on: bool) -> str | None:
+        obj = self.by_label[target]
+        if obj.toggled_on == on:
+            return f"{obj.label} is already {'on' if on else 'off'}"
+        if self.query.is_held(obj) or self._held_by_other(obj):
+            return f"put {obj.label} down before switching it"
+        if obj.info.params.get("toggleable", {}).get("requires_closed", 0) and self.query.is_open(obj):
+            return f"{obj.label} must be closed to switch it"
+        return self.reach_failure(obj)
+
+    def _pre_toggle_on(self, target: str) -> str | None:
+        return self._pre_toggle(target, True)
+
+    def _pre_toggle_off(self, target: str) -> str | None:
+        return self._pre_toggle(target, False)
+
+    def _pre_clean(self, target: str) -> str | None:
+        obj = self.by_label[target]
+        tool = self.robot.held
+        if tool is None or not tool.has("particleRemover"):
+            return "hold a cleaning tool (a particle remover such as a rag) first"
+        if tool is obj:
+            return f"{tool.label} cannot clean itself"
+        if not obj.covered:
+            return f"{obj.label} is already clean"
+        removable = removable_substances(tool.synset)
+        if not any(s in removable for s in obj.covered):
+            return f"{tool.label} cannot remove {', '.join(s.split('.')[0] for s in obj.covered)}"
+        box = self.blocked_by_closed(obj)
+        if box is not None:
+            return f"{obj.label} is inside {box.label}, which is closed"
+        return self.reach_failure(obj)
+
+    def _pre_slice(self, target: str) -> str | None:
+        obj = self.by_label[target]
+        tool = self.robot.held
+        if tool is None or not tool.has("slicer"):
+            return "hold a slicer (e.g. a knife) first"
+        if obj.sliced:
+            return f"{obj.label} is already sliced"
+        return self.reach_failure(obj)
+
+    def _pre_hand_over(self, target: str) -> str | None:
+        if self.robot.held is None:
+            return "the hand is empty; pick the object first"
+        if not self.robot.within_reach(self.people[target].hand_position("right")):
+            return f"{target}'s hand is out of reach; navigate_to({target}) first"
+        return None
+
+    # --- the skills --------------------------------------------------------------------------------
+    def execute(self, skill: Skill, held_claim: str | None = None) -> SkillResult:
+        text = skill.text(self.robot.held.label if self.robot.held else None)
+        if held_claim is not None and (self.robot.held is None or self.robot.held.label != held_claim):
+            holding = self.robot.held.label if self.robot.held else "nothing"
+            return self.fail(text, "PRE_CONDITION", f"holding {holding}, not {held_claim}")
+        reason = self.precondition(skill)
+        if reason:
+            return self.fail(text, "PRE_CONDITION", reason)
+        t0 = self.world.time
+        handler = getattr(self, f"_skill_{skill.name}")
+        result = handler(skill.target, text) if skill.target is not None or skill.name == "gesture" else \
+            handler(text)
+        if self.mode == "teleport":
+            duration = result.duration or NOMINAL.get(skill.name, 1.0)
+            self._step(2)
+            self.tick(duration)
+            result.duration = duration
+        else:
+            result.duration = self.world.time - t0
+        return result
+
+    def _skill_wait(self, text: str) -> SkillResult:
+        if self.mode == "physical":
+            self._step(int(NOMINAL["wait"] / self.world.dt))
+        return SkillResult(text, True, duration=NOMINAL["wait"])
+
+    def _skill_done(self, text: str) -> SkillResult:
+        return SkillResult(text, True, duration=0.0)
+
+    def navigate(self, text: str, obj: SimObject | None, point: np.ndarray,
+                 goals_fn: Callable[[NavGrid], np.ndarray]) -> SkillResult:
+        robot = self.robot
+        ignore = (obj.body,) if obj is not None else ()
+        grid = self.dynamic_grid(ignore=ignore)
+        goals = goals_fn(grid)
+        x, y, yaw = robot.pose()
+        if not goals.any():
+            return self.fail(text, "PRE_CONDITION", "no free floor within reach of it")
+        # Already there: no motion needed.
+        i, j = grid.cell(x, y)
+        path = [] if goals[j, i] else grid.plan((x, y), goals, (point[0], point[1]))
+        if path is None:
+            return self.fail(text, "EXECUTION", "no collision-free path to it (blocked by furniture, objects or people)")
+        end = path[-1] if path else (x, y)
+        final_yaw = math.atan2(point[1] - end[1], point[0] - end[0])
+        length = sum(math.dist(a, b) for a, b in zip([(x, y), *path[:-1]], path, strict=True))
+        if self.mode == "teleport":
+            robot.teleport(end[0], end[1], final_yaw,
+                           ee_point=robot.carry_point(np.array([end[0], end[1], final_yaw])))
+            hits = [b for b in self.world.penetrations(robot.base, tolerance=0.02) if b != robot.ee]
+            if hits:
+                robot.teleport(x, y, yaw)
+                return self.fail(text, "EXECUTION", f"the goal pose collides with {self._body_name(hits[0])}")
+            turn = abs(_wrap(final_yaw - yaw)) / TURN_SPEED
+            return SkillResult(text, True, duration=length / DRIVE_SPEED + turn)
+        blocked = self.drive(path, final_yaw)
+        if blocked:
+            return self.fail(text, "EXECUTION", blocked)
+        return SkillResult(text, True)
+
+    def _skill_navigate_to(self, target: str, text: str) -> SkillResult:
+        if target in self.people:
+            person = self.people[target]
+            xy = person.position()
+            point = np.array([xy[0], xy[1], 1.0])
+
+            def goals(grid: NavGrid) -> np.ndarray:
+                xs, ys = np.meshgrid(grid.xs, grid.ys)
+                d = np.hypot(xs - xy[0], ys - xy[1])
+                return grid.free & (d <= 1.0) & (d >= 0.75)
+
+            return self.navigate(text, None, point, goals)
+        obj = self.by_label[target]
+        point = self.interaction_point(obj)
+        return self.navigate(text, obj, point, lambda grid: self.approach_goals(obj, grid, point))
+
+    def _skill_pick(self, target: str, text: str) -> SkillResult:
+        obj = self.by_label[target]
+        robot = self.robot
+        top = self.interaction_point(obj)
+        grip = top + np.array([0.0, 0.0, 0.045])
+        if self.mode == "teleport":
+            carry = robot.carry_point() + np.array([0.0, 0.0, 0.0])
+            robot.teleport_ee(grip)
+            robot.grasp(obj)
+            robot.teleport_ee(carry)
+            return SkillResult(text, True)
+        container = self.container_of(obj)
+        if container is not None and container.template in ("cabinet", "shelf"):
+            entry = self._front_point(container, grip)
+            self.move_ee(entry)
+        else:
+            self.move_ee(grip + np.array([0.0, 0.0, 0.15]))
+        if not self.move_ee(grip) or float(np.linalg.norm(robot.ee_position() - grip)) > 0.06:
+            self.move_ee(robot.carry_point())
+            return self.fail(text, "EXECUTION", f"the gripper could not reach {obj.label}")
+        robot.grasp(obj)
+        if container is not None and container.template in ("cabinet", "shelf"):
+            self.move_ee(self._front_point(container, robot.ee_position()))
+        else:
+            self.move_ee(robot.ee_position() + np.array([0.0, 0.0, 0.15]))
+        self.move_ee(robot.carry_point())
+        return SkillResult(text, True)
+
+    def _held_by_other(self, obj: SimObject) -> bool:
+        for agent in self.query.agents.values():
+            if agent is not self.robot and (getattr(agent, "held", None) is obj
+                                            or getattr(agent, "holding", None) == obj.body):
+                return True
+        return False
+
+    def _front_point(self, container: SimObject, point) -> np.ndarray:
+        """The point in front of a container's opening at the height of ``point``."""
+        local = to_local(self.world, container, point)
+        local[0] = container.size[0] / 2 + 0.2
+        return to_world(self.world, container, local)
+
+    # placement ---------------------------------------------------------------------------------------
+    def _spot(self, kind: str, obj: SimObject, dst: SimObject) -> np.ndarray | None:
+        """A collision-free centre for ``obj`` on / in / next to ``dst`` (checked with the physics)."""
+        olo, ohi = self.query.aabb(obj)
+        half = (ohi - olo) / 2
+        lo, hi = self.query.aabb(dst)
+        radius = max(half[0], half[1]) + 0.02
+        candidates = []
+        robot_xy = self.robot.pose()[:2]
+        for _ in range(40):
+            if kind == "on":
+                if dst.template == "floor":
+                    centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
+                    c = centre + self.rng.uniform(-0.15, 0.15, size=2)
+                    candidates.append(np.array([c[0], c[1], half[2] + 0.01]))
+                    continue
+                if hi[0] - lo[0] < 2 * radius or hi[1] - lo[1] < 2 * radius:
+                    return None
+                x = self.rng.uniform(lo[0] + radius, hi[0] - radius)
+                y = self.rng.uniform(lo[1] + radius, hi[1] - radius)
+                candidates.append(np.array([x, y, hi[2] + half[2] + 0.01]))
+            elif kind == "in":
+                ilo, ihi = dst.interior
+                level = float(dst.shelves[0])
+                margin = radius + 0.01
+                if ihi[0] - ilo[0] < 2 * margin or ihi[1] - ilo[1] < 2 * margin:
+                    return None
+                lx = self.rng.uniform(ilo[0] + margin, ihi[0] - margin)
+                ly = self.rng.uniform(ilo[1] + margin, ihi[1] - margin)
+                candidates.append(to_world(self.world, dst, (lx, ly, level + half[2] + 0.01)))
+            else:  # next to: on the same support as dst, beside it
+                side = int(self.rng.integers(4))
+                gap = self.rng.uniform(0.02, 0.05)
+                if side < 2:
+                    x = self.rng.uniform(lo[0], hi[0])
+                    y = lo[1] - gap - half[1] if side == 0 else hi[1] + gap + half[1]
+                else:
+                    y = self.rng.uniform(lo[1], hi[1])
+                    x = lo[0] - gap - half[0] if side == 2 else hi[0] + gap + half[0]
+                candidates.append(np.array([x, y, lo[2] + half[2] + 0.01]))
+        # Prefer spots the robot reaches from where it stands, then the closest ones.
+        candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
+        for centre in candidates:
+            if not self.robot.within_reach(centre + np.array([0, 0, half[2]])):
+                continue
+            if self._free_at(obj, centre):
+                return centre
+        return None
+
+    def _facing(self) -> np.ndarray:
+        yaw = self.robot.pose()[2]
+        return np.array([math.cos(yaw), math.sin(yaw)])
+
+    def _free_at(self, obj: SimObject, centre: np.ndarray) -> bool:
+        """Would ``obj`` at ``centre`` (its current orientation) overlap anything? Checked with the
+        narrow phase (getClosestPoints ignores collision filters, so held objects are checked too)."""
+        c = self.world.client
+        pos, orn = c.getBasePositionAndOrientation(obj.body)
+        c.resetBasePositionAndOrientation(obj.body, list(map(float, centre)), orn)
+        lo, hi = c.getAABB(obj.body)
+        free = True
+        skip = {obj.body, self.robot.ee}
+        for body, _link in c.getOverlappingObjects(lo, hi) or []:
+            if body in skip:
+                continue
+            skip.add(body)
+            if any(p[8] < -0.003 for p in c.getClosestPoints(obj.body, body, 0.0)):
+                free = False
+                break
+        c.resetBasePositionAndOrientation(obj.body, pos, orn)
+        return free
+
+    def _place(self, kind: str, target: str, text: str) -> SkillResult:
+        robot = self.robot
+        dst = self.by_label[target]
+        obj = robot.held
+        spot = self._spot("on" if kind == "on" else kind, obj, dst)
+        if spot is None:
+            return self.fail(text, "EXECUTION", f"no free spot {kind} {dst.label} within reach for {obj.label}")
+        offset = robot.ee_position() - np.asarray(self.world.client.getBasePositionAndOrientation(obj.body)[0])
+        ee_goal = spot + offset
+        if self.mode == "teleport":
+            robot.teleport_ee(ee_goal)
+            robot.release()
+            robot.teleport_ee(robot.carry_point())
+        else:
+            through_front = kind == "in" and dst.template in ("cabinet", "shelf")
+            if through_front:
+                self.move_ee(self._front_point(dst, ee_goal))
+            else:
+                self.move_ee(ee_goal + np.array([0.0, 0.0, 0.15]))
+            self.move_ee(ee_goal)
+            robot.release()
+            self._step(int(0.3 / self.world.dt))
+            if through_front:
+                self.move_ee(self._front_point(dst, robot.ee_position()))
+            else:
+                self.move_ee(robot.ee_position() + np.array([0.0, 0.0, 0.12]))
+            self.move_ee(robot.carry_point())
+        self._step(6)
+        check = {"on": self.query.ontop, "in": self.query.inside, "next to": self.query.nextto}[kind]
+        if not check(obj, dst):
+            return self.fail(text, "POST_CONDITION", f"{obj.label} did not come to rest {kind} {dst.label}")
+        return SkillResult(text, True)
+
+    def _skill_place_on(self, target: str, text: str) -> SkillResult:
+        return self._place("on", target, text)
+
+    def _skill_place_in(self, target: str, text: str) -> SkillResult:
+        return self._place("in", target, text)
+
+    def _skill_place_next_to(self, target: str, text: str) -> SkillResult:
+        return self._place("next to", target, text)
+
+    # articulation --------------------------------------------------------------------------------------
+    def _handle(self, obj: SimObject, angle: float) -> np.ndarray:
+        w = obj.size[1]
+        local = np.array([obj.size[0] / 2 + 0.03 + 0.85 * w * math.sin(angle), w / 2 - 0.85 * w * math.cos(angle),
+                          0.0])
+        return to_world(self.world, obj, local)
+
+    def _articulate(self, target: str, text: str, opening: bool) -> SkillResult:
+        obj = self.by_label[target]
+        robot = self.robot
+        goal = OPEN_TARGET if opening else 0.0
+        if obj.door_joint is None:
+            obj.symbolic_open = opening
+            return SkillResult(text, True)
+        start = door_angle(self.world, obj)
+        hinge = to_world(self.world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))
+        clear = obj.size[1] + BASE_RADIUS + 0.05
+        if float(np.hypot(*(robot.pose()[:2] - hinge[:2]))) < clear:
+            # The door would sweep through the robot: back out of its swing first.
+            handle = self._handle(obj, start)
+
+            def outside(grid: NavGrid) -> np.ndarray:
+                xs, ys = np.meshgrid(grid.xs, grid.ys)
+                reach = np.hypot(xs - handle[0], ys - handle[1]) <= REACH - 0.2
+                return grid.free & reach & (np.hypot(xs - hinge[0], ys - hinge[1]) > clear)
+
+            moved = self.navigate(text, obj, handle, outside)
+            if not moved.success:
+                return self.fail(text, "EXECUTION", f"no room to stand clear of the door: {moved.reason}")
+        handle = self._handle(obj, start)
+        if self.mode == "teleport":
+            set_door(self.world, obj, goal, instant=True)
+            self.query.invalidate()
+            hits = self._door_contacts(obj)
+            if hits:
+                set_door(self.world, obj, start, instant=True)
+                return self.fail(text, "EXECUTION", f"the door of {obj.label} is blocked by {hits}")
+            return SkillResult(text, True)
+        self.move_ee(handle)
+        steps = int(abs(goal - start) / 1.5 / self.world.dt) + 1
+        for k in range(1, steps + 1):
+            angle = start + (goal - start) * k / steps
+            set_door(self.world, obj, angle)
+            robot.move_ee(self._handle(obj, door_angle(self.world, obj)))
+            self._step()
+        self._step(int(0.2 / self.world.dt))
+        self.move_ee(robot.carry_point())
+        reached = door_angle(self.world, obj)
+        if (opening and reached < OPEN_ANGLE) or (not opening and reached > OPEN_ANGLE):
+            set_door(self.world, obj, reached)
+            hits = self._door_contacts(obj)
+            return self.fail(text, "EXECUTION", f"the door of {obj.label} stuck at {math.degrees(reached):.0f} deg"
+                                                + (f", blocked by {hits}" if hits else ""))
+        return SkillResult(text, True)
+
+    def _door_contacts(self, obj: SimObject) -> str:
+        c = self.world.client
+        c.performCollisionDetection()
+        names = {self._body_name(p[2]) for p in c.getContactPoints(bodyA=obj.body, linkIndexA=obj.door_joint)
+                 if p[8] < -0.005 and p[2] != obj.body}
+        if self.robot.base in {p[2] for p in c.getContactPoints(bodyA=obj.body, linkIndexA=obj.door_joint)
+                               if p[8] < -0.005}:
+            names.add("the robot")
+        names.discard("")
+        return ", ".join(sorted(names))
+
+    def _skill_open(self, target: str, text: str) -> SkillResult:
+        return self._articulate(target, text, opening=True)
+
+    def _skill_close(self, target: str, text: str) -> SkillResult:
+        return self._articulate(target, text, opening=False)
+
+    def _press(self, obj: SimObject) -> None:
+        if self.mode == "physical":
+            point = self.interaction_point(obj) + np.array([0.0, 0.0, 0.05])
+            self.move_ee(point)
+            self.move_ee(self.robot.carry_point())
+
+    def _toggle(self, target: str, text: str, on: bool) -> SkillResult:
+        obj = self.by_label[target]
+        self._press(obj)
+        obj.toggled_on = on
+        return SkillResult(text, True)
+
+    def _skill_toggle_on(self, target: str, text: str) -> SkillResult:
+        return self._toggle(target, text, True)
+
+    def _skill_toggle_off(self, target: str, text: str) -> SkillResult:
+        return self._toggle(target, text, False)
+
+    def _skill_clean(self, target: str, text: str) -> SkillResult:
+        obj = self.by_label[target]
+        robot = self.robot
+        tool = robot.held
+        top = self.interaction_point(obj)
+        offset = robot.ee_position() - np.asarray(self.world.client.getBasePositionAndOrientation(tool.body)[0])
+        wipe = top + np.array([0.0, 0.0, tool.size[2] / 2]) + offset
+        before = dict(obj.covered)
+        if self.mode == "teleport":
+            robot.teleport_ee(wipe)
+            self._step(1)
+            self.tick(NOMINAL["clean"])
+            robot.teleport_ee(robot.carry_point())
+            ok = obj.covered != before
+            return SkillResult(text, ok, "ok" if ok else "EXECUTION", "" if ok else "the tool did not touch it",
+                               duration=NOMINAL["clean"])
+        container = self.container_of(obj)
+        if container is not None and container.template in ("cabinet", "shelf"):
+            self.move_ee(self._front_point(container, wipe))
+        else:
+            self.move_ee(wipe + np.array([0.0, 0.0, 0.12]))
+        self.move_ee(wipe)
+        # Wipe back and forth across the top until the substance is gone (or 4 s pass).
+        for k in range(int(4.0 / self.world.dt)):
+            if not obj.covered:
+                break
+            sway = 0.04 * math.sin(k * self.world.dt * 2 * math.pi)
+            robot.move_ee(wipe + np.array([sway, 0.0, -0.01]))
+            self._step()
+        if container is not None and container.template in ("cabinet", "shelf"):
+            self.move_ee(self._front_point(container, robot.ee_position()))
+        self.move_ee(robot.carry_point())
+        if obj.covered == before:
+            return self.fail(text, "EXECUTION", f"{tool.label} never touched {obj.label}")
+        if obj.covered:
+            return self.fail(text, "POST_CONDITION", f"{obj.label} is still partly covered")
+        return SkillResult(text, True)
+
+    def _skill_slice(self, target: str, text: str) -> SkillResult:
+        obj = self.by_label[target]
+        self._press(obj)
+        obj.sliced = True
+        return SkillResult(text, True)
+
+    def _skill_hand_over(self, target: str, text: str) -> SkillResult:
+        person = self.people[target]
+        robot = self.robot
+        obj = robot.held
+        offset = robot.ee_position() - np.asarray(self.world.client.getBasePositionAndOrientation(obj.body)[0])
+        # Hold the object at the person's hand and wait for their grip before letting go.
+        dt = self.world.dt
+        for _ in range(int(3.0 / dt)):
+            hand = person.hand_position("right")
+            if self.mode == "teleport":
+                robot.teleport_ee(hand + offset)
+            else:
+                robot.move_ee(hand + offset)
+            self._step()
+            if getattr(person, "holding", None) == obj.body:
+                robot.release()
+                robot.move_ee(robot.carry_point())
+                self._step(5)
+                return SkillResult(text, True)
+        robot.move_ee(robot.carry_point())
+        return self.fail(text, "EXECUTION", f"{target} did not take {obj.label} (they are not reaching out for it)")
+
+    def _skill_gesture(self, target: str, text: str) -> SkillResult:
+        if self.mode == "physical":
+            ee = self.robot.ee_position()
+            self.move_ee(ee + np.array([0.0, 0.0, 0.2]))
+            self.move_ee(ee)
+        return SkillResult(text, True, duration=NOMINAL["gesture"])
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi

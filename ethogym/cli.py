@@ -1,0 +1,218 @@
+"""The ``ethogym`` command line: list environments, play a policy, time the simulator, run the demo."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import statistics
+from pathlib import Path
+from typing import Any, NoReturn
+
+import gymnasium as gym
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+import ethogym
+import ethogym.policies
+from ethogym.benchmarks.episode import record_episode, run_episode
+
+app = typer.Typer(
+    name="ethogym",
+    help="Embodied behaviour benchmark: household, social and adversarial tasks on PyBullet.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DEMO_ENVS = ("ethogym/Household-PickingUpTrash-v0", "ethogym/Social-Handover-v0")
+DEMO_POLICIES = ("oracle", "random")
+DEMO_SEEDS = (0, 1, 2)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print one clean error line and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """Turn ``key=value`` strings into gym.make kwargs; values are parsed as YAML scalars."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="'--option'")
+        try:
+            options[key] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            message = f"cannot parse the value of {key!r}: {exc}"
+            raise typer.BadParameter(message, param_hint="'--option'") from exc
+    return options
+
+
+def _registered_ids() -> list[str]:
+    return sorted(env_id for env_id in gym.registry if env_id.startswith("ethogym/"))
+
+
+def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym.Env:
+    """``gym.make`` with one-line errors (exit code 2) for unknown ids and rejected options."""
+    bare_id = env_id.split(":", 1)[1] if ":" in env_id else env_id
+    if bare_id not in gym.registry:
+        matches = difflib.get_close_matches(bare_id, _registered_ids() or list(gym.registry), n=3, cutoff=0.6)
+        hint = f" Did you mean: {', '.join(matches)}?" if matches else " Run 'ethogym list' for the ids."
+        _fail(f"Unknown environment {env_id!r}.{hint}")
+    try:
+        return gym.make(env_id, render_mode=render_mode, **options)
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"cannot create {env_id}: {type(exc).__name__}: {exc}")
+
+
+def make_policy(name: str, env: gym.Env) -> Any:
+    """``ethogym.policies.make_policy`` with a one-line error (exit code 2) for an unknown policy."""
+    try:
+        return ethogym.policies.make_policy(name, env)
+    except (ValueError, KeyError) as exc:
+        _fail(f"cannot create policy {name!r}: {exc}")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"ethogym {ethogym.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Embodied behaviour benchmark: household, social and adversarial tasks on PyBullet."""
+
+
+@app.command("list")
+def list_envs() -> None:
+    """List every registered environment id with its one-line description."""
+    from ethogym.registration import ENV_INFO
+
+    table = Table(title=f"ethogym environments ({len(ENV_INFO)})")
+    table.add_column("id", no_wrap=True, style="cyan")
+    table.add_column("description", overflow="fold")
+    for env_id in sorted(ENV_INFO):
+        table.add_row(env_id, ENV_INFO[env_id])
+    console.print(table)
+
+
+@app.command()
+def play(
+    env_id: str = typer.Argument(..., help="Environment id, e.g. ethogym/Household-PickingUpTrash-v0."),
+    policy: str = typer.Option("oracle", "--policy", help="Policy name: oracle or random."),
+    seed: int = typer.Option(0, "--seed", help="Episode seed."),
+    video: Path | None = typer.Option(None, "--video", help="Write an annotated H.264 mp4 here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing video file."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=0, help="Stop after this many steps."),
+    option: list[str] = typer.Option(
+        [], "--option", "-o", help="Env constructor option key=value (repeatable), e.g. control_mode=skills."
+    ),
+) -> None:
+    """Play one episode of a policy and print its summary, optionally recording a video."""
+    options = parse_options(option)
+    if video is not None and video.exists() and not overwrite:
+        _fail(f"{video} already exists; pass --overwrite to replace it")
+    env = make_env(env_id, render_mode="rgb_array" if video else None, **options)
+    try:
+        agent = make_policy(policy, env)
+        if video is not None:
+            header = f"{env_id}  policy={policy}  seed={seed}"
+            result = record_episode(
+                env, agent, seed, video, header=header, max_steps=max_steps, overwrite=overwrite
+            )
+        else:
+            result = run_episode(env, agent, seed, max_steps=max_steps)
+    finally:
+        env.close()
+
+    table = Table(title=f"{env_id}  policy={policy}  seed={seed}", show_header=False)
+    table.add_column("measure", style="bold")
+    table.add_column("value")
+    table.add_row("steps", str(result["steps"]))
+    table.add_row("success", "[green]yes[/]" if result["is_success"] else "[red]no[/]")
+    table.add_row("progress", f"{result['progress']:.2f}")
+    table.add_row("return", f"{result['return']:.2f}")
+    table.add_row("cost", f"{result['cost']:.2f}")
+    table.add_row("wall time", f"{result['wall_time_s']:.2f} s")
+    if video is not None:
+        table.add_row("video", escape(f"{result['video']} ({result['frames']} frames)"))
+    console.print(table)
+
+
+@app.command()
+def perf(
+    quick: bool = typer.Option(True, "--quick/--full", help="Short timing run, or the full one."),
+    envs: list[str] | None = typer.Option(None, "--envs", help="Time only this env id (repeatable)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the rows as JSON here."),
+) -> None:
+    """Time reset and step throughput of the environments."""
+    from ethogym.benchmarks import perf as perf_bench
+
+    rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None)
+    perf_bench.print_report(rows)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        console.print(f"wrote {escape(str(json_path))}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the demo video."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap on steps per episode."),
+) -> None:
+    """Run the oracle and random policies on two tasks, then record one oracle video."""
+    table = Table(title=f"oracle vs random, seeds {DEMO_SEEDS[0]}..{DEMO_SEEDS[-1]}")
+    for column in ("env", "policy", "success rate", "mean progress", "mean steps"):
+        table.add_column(column, justify="left" if column in ("env", "policy") else "right")
+    for env_id in DEMO_ENVS:
+        for policy_name in DEMO_POLICIES:
+            env = make_env(env_id)
+            try:
+                agent = make_policy(policy_name, env)
+                results = [run_episode(env, agent, seed, max_steps=max_steps) for seed in DEMO_SEEDS]
+            finally:
+                env.close()
+            table.add_row(
+                env_id,
+                policy_name,
+                f"{statistics.fmean(r['is_success'] for r in results):.2f}",
+                f"{statistics.fmean(r['progress'] for r in results):.2f}",
+                f"{statistics.fmean(r['steps'] for r in results):.1f}",
+            )
+    console.print(table)
+
+    video_env_id = DEMO_ENVS[0]
+    path = out / "oracle_picking_up_trash.mp4"
+    env = make_env(video_env_id, render_mode="rgb_array")
+    try:
+        agent = make_policy("oracle", env)
+        result = record_episode(
+            env,
+            agent,
+            0,
+            path,
+            header=f"{video_env_id}  policy=oracle  seed=0",
+            max_steps=max_steps,
+            overwrite=True,
+        )
+    finally:
+        env.close()
+    success = "success" if result["is_success"] else "no success"
+    console.print(f"video: {escape(result['video'])} ({result['frames']} frames, {success})")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,255 @@
+"""Realising a BDDL :init physically: objects sampled onto, into, next to and under others."""
+
+from __future__ import annotations
+
+import numpy as np
+from bddl.activity import get_initial_conditions
+
+from ethogym.envs.sim.knowledge import synset_of
+from ethogym.envs.sim.objects import ObjectFactory, SimObject, Substance, label_of, place, pose, set_door, to_world
+from ethogym.envs.sim.robot import BASE_RADIUS
+from ethogym.envs.sim.scene import Scene
+from ethogym.envs.sim.states import StateQuery
+from ethogym.envs.sim.world import World
+from ethogym.errors import SamplingError
+
+from .activity import Activity
+from .backend import AgentRef, EthogymBackend
+
+PLACEMENT = ("ontop", "inside", "nextto", "under")
+ATTEMPTS_PER_OBJECT = 60
+FULL_ATTEMPTS = 4
+
+
+class SceneSampler:
+    """Builds an activity's movable objects and samples poses that satisfy its :init."""
+
+    def __init__(self, world: World, query: StateQuery, factory: ObjectFactory, rng: np.random.Generator) -> None:
+        self.world = world
+        self.query = query
+        self.factory = factory
+        self.rng = rng
+
+    def populate(self, activity: Activity, scene: Scene) -> dict[str, object]:
+        """The BDDL scope: every instance name mapped to a SimObject, Substance or AgentRef."""
+        scope: dict[str, object] = {}
+        floors_by_instance = {name: room for name, synset, room in activity.scene_objects if synset == "floor.n.01"}
+        for name in activity.instances:
+            synset = synset_of(name) if not name.endswith("_*") else name[:-2]
+            if synset == "agent.n.01":
+                scope[name] = AgentRef(name)
+            elif name in activity.substances:
+                scope[name] = Substance(name, synset)
+            elif name in floors_by_instance:
+                floor = scene.floors[floors_by_instance[name]]
+                scope[name] = SimObject(**{**floor.__dict__, "name": name, "synset": synset, "label": label_of(name)})
+            elif name in scene.placed:
+                scope[name] = scene.placed[name]
+            else:
+                scope[name] = self.factory.build(name, synset, static=False)
+        return scope
+
+    def sample(self, activity: Activity, scene: Scene, scope: dict[str, object],
+               backend: EthogymBackend, robot_grid) -> tuple[float, float, float]:
+        """Place the movable objects and pick the agent's start; returns the start pose (x, y, yaw)."""
+        base_state = self.world.save()
+        failure = ""
+        try:
+            for _ in range(FULL_ATTEMPTS):
+                self.world.restore(base_state)
+                try:
+                    self._apply_states(activity, scope)
+                    self._place_all(activity, scene, scope)
+                    start = self._agent_start(activity, scene, scope, robot_grid)
+                except SamplingError as exc:
+                    failure = str(exc)
+                    continue
+                self.world.step(30)
+                self.query.invalidate()
+                backend.invalidate()
+                bad = self._unsatisfied(activity, scope, backend)
+                if not bad:
+                    return start
+                failure = "after settling these :init literals do not hold: " + ", ".join(bad)
+        finally:
+            self.world.remove_state(base_state)
+        raise SamplingError(f"could not realise the initial state of '{activity.name}' in {FULL_ATTEMPTS} tries: "
+                            f"{failure}")
+
+    # --- states ----------------------------------------------------------------------------------
+    def _apply_states(self, activity: Activity, scope) -> None:
+        for literal in activity.init:
+            positive = literal[0] != "not"
+            atom = literal if positive else literal[1]
+            pred, *terms = atom
+            obj = scope.get(terms[0]) if terms else None
+            if not isinstance(obj, SimObject):
+                continue
+            if pred == "frozen":
+                obj.temperature = -10.0 if positive else 20.0
+            elif pred == "hot":
+                obj.temperature = 60.0 if positive else 20.0
+            elif pred == "cooked":
+                obj.cooked = positive
+            elif pred == "toggled_on":
+                obj.toggled_on = positive
+            elif pred == "broken":
+                obj.broken = positive
+            elif pred == "open":
+                set_door(self.world, obj, 1.3 if positive else 0.0, instant=True)
+            elif pred == "covered" and positive:
+                substance = scope[terms[1]]
+                obj.covered[substance.synset] = 1.0
+
+    # --- placement -------------------------------------------------------------------------------
+    def _place_all(self, activity: Activity, scene: Scene, scope) -> None:
+        pending = [lit for lit in activity.init if lit[0] in PLACEMENT and isinstance(scope.get(lit[1]), SimObject)
+                   and not scope[lit[1]].static]
+        placed: set[str] = set()
+        movable = {lit[1] for lit in pending}
+        guard = 0
+        while pending:
+            guard += 1
+            if guard > 100:
+                names = ", ".join(" ".join(lit) for lit in pending)
+                raise SamplingError(f"circular placement literals in :init: {names}")
+            literal = pending.pop(0)
+            pred, name, ref = literal
+            if ref in movable and ref not in placed:
+                pending.append(literal)
+                continue
+            obj, target = scope[name], scope[ref]
+            if not isinstance(target, SimObject):
+                raise SamplingError(f"'{pred} {name} {ref}': {ref} is not a physical object")
+            self._place(pred, obj, target, scene)
+            placed.add(name)
+
+    def _place(self, pred: str, obj: SimObject, target: SimObject, scene: Scene) -> None:
+        checkpoint = self.world.save()
+        try:
+            for _ in range(ATTEMPTS_PER_OBJECT):
+                proposal = self._propose(pred, obj, target, scene)
+                if proposal is None:
+                    continue
+                xyz, yaw = proposal
+                place(self.world, obj, xyz, yaw)
+                if not self.world.penetrations(obj.body, tolerance=0.003):
+                    self.query.invalidate()
+                    return
+                self.world.restore(checkpoint)
+        finally:
+            self.world.remove_state(checkpoint)
+        raise SamplingError(f"found no collision-free pose for '{pred} {obj.label} {target.label}' in "
+                            f"{ATTEMPTS_PER_OBJECT} tries")
+
+    def _propose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
+        rng = self.rng
+        half = obj.size / 2
+        lo, hi = self.query.aabb(target)
+        target_yaw = pose(self.world, target)[1] if target.template != "floor" else 0.0
+        yaw = target_yaw + float(rng.choice([0.0, np.pi / 2, np.pi, -np.pi / 2]))
+        reach = max(half[0], half[1]) + 0.02
+        if pred == "ontop" and target.template == "floor":
+            room = scene.rooms[target.room]
+            x0, y0, x1, y1 = room.rect
+            x = float(rng.uniform(x0 + 0.4, x1 - 0.4))
+            y = float(rng.uniform(y0 + 0.4, y1 - 0.4))
+            # Keep floor objects where the robot can stand within arm's reach of them.
+            if scene.static_grid.nearest_free(x, y, max_radius=0.7) is None:
+                return None
+            if self._near_door(scene, x, y):
+                return None
+            return (x, y, half[2] + 0.002), float(rng.uniform(-np.pi, np.pi))
+        if pred == "ontop":
+            if hi[0] - lo[0] < 2 * reach or hi[1] - lo[1] < 2 * reach:
+                raise SamplingError(f"{obj.label} is too large to rest on {target.label}")
+            x = float(rng.uniform(lo[0] + reach, hi[0] - reach))
+            y = float(rng.uniform(lo[1] + reach, hi[1] - reach))
+            return (x, y, hi[2] + half[2] + 0.002), yaw
+        if pred == "inside":
+            if target.interior is None:
+                raise SamplingError(f"'inside {obj.label} {target.label}': {target.label} is not a container")
+            ilo, ihi = target.interior
+            level = float(rng.choice(target.shelves))
+            top_limit = ihi[2]
+            for z in sorted(target.shelves):
+                if z > level + 1e-6:
+                    top_limit = min(top_limit, z - 0.03)
+            if top_limit - level < obj.size[2] + 0.01:
+                return None
+            margin = max(half[0], half[1]) + 0.01
+            if ihi[0] - ilo[0] < 2 * margin or ihi[1] - ilo[1] < 2 * margin:
+                raise SamplingError(f"{obj.label} does not fit inside {target.label}")
+            lx = float(rng.uniform(ilo[0] + margin, ihi[0] - margin - 0.05))
+            ly = float(rng.uniform(ilo[1] + margin, ihi[1] - margin))
+            point = to_world(self.world, target, (lx, ly, level + half[2] + 0.002))
+            return point, yaw
+        if pred == "nextto":
+            support_z = lo[2]
+            side = int(rng.integers(4))
+            gap = float(rng.uniform(0.03, 0.12))
+            if side < 2:
+                x = float(rng.uniform(lo[0], hi[0]))
+                y = lo[1] - gap - reach if side == 0 else hi[1] + gap + reach
+            else:
+                y = float(rng.uniform(lo[1], hi[1]))
+                x = lo[0] - gap - reach if side == 2 else hi[0] + gap + reach
+            return (x, y, support_z + half[2] + 0.002), yaw
+        if pred == "under":
+            if target.template != "table":
+                raise SamplingError(f"nothing fits under {target.label}: only tables leave room underneath")
+            x = float(rng.uniform(lo[0] + reach + 0.05, hi[0] - reach - 0.05))
+            y = float(rng.uniform(lo[1] + reach + 0.05, hi[1] - reach - 0.05))
+            return (x, y, half[2] + 0.002), yaw
+        raise SamplingError(f"cannot sample initial relation '{pred}'")
+
+    @staticmethod
+    def _near_door(scene: Scene, x: float, y: float) -> bool:
+        return any(np.hypot(x - dx, y - dy) < 1.0 for dx, dy in scene.doors)
+
+    def _agent_start(self, activity: Activity, scene: Scene, scope, grid) -> tuple[float, float, float]:
+        room = None
+        for literal in activity.init:
+            if literal[0] == "ontop" and isinstance(scope.get(literal[1]), AgentRef):
+                floor = scope.get(literal[2])
+                room = floor.room if isinstance(floor, SimObject) else None
+        candidates = np.argwhere(grid.free)
+        if room is not None:
+            x0, y0, x1, y1 = scene.rooms[room].rect
+            xs = grid.xs[candidates[:, 1]]
+            ys = grid.ys[candidates[:, 0]]
+            candidates = candidates[(xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)]
+        if len(candidates) == 0:
+            raise SamplingError(f"no free floor for the robot in the {room or 'apartment'}")
+        for _ in range(50):
+            j, i = candidates[int(self.rng.integers(len(candidates)))]
+            x, y = grid.centre(i, j)
+            if self._clear_of_objects(scope, x, y):
+                return x, y, float(self.rng.uniform(-np.pi, np.pi))
+        raise SamplingError(f"every free spot for the robot in the {room or 'apartment'} is taken by objects")
+
+    def _clear_of_objects(self, scope, x: float, y: float) -> bool:
+        for obj in scope.values():
+            if isinstance(obj, SimObject) and not obj.static:
+                if self.query.distance_xy(obj, np.array([x, y])) < BASE_RADIUS + 0.1:
+                    return False
+        return True
+
+    def _unsatisfied(self, activity: Activity, scope, backend: EthogymBackend) -> list[str]:
+        conds = activity.conditions()
+        literals = [lit for lit in conds.parsed_initial_conditions if not _mentions_agent(lit, scope)]
+        conds.parsed_initial_conditions = literals
+        compiled = get_initial_conditions(conds, backend, scope, generate_ground_options=False) or []
+        body = [lit for lit in literals if lit[0] != "inroom"]
+        return [_literal_text(lit) for lit, cond in zip(body, compiled, strict=True) if not cond.evaluate()]
+
+
+def _mentions_agent(literal, scope) -> bool:
+    atom = literal[1] if literal[0] == "not" else literal
+    return any(isinstance(scope.get(t), AgentRef) for t in atom[1:])
+
+
+def _literal_text(literal) -> str:
+    if literal[0] == "not":
+        return "(not " + _literal_text(literal[1]) + ")"
+    return "(" + " ".join(literal) + ")"

@@ -1,0 +1,55 @@
+"""The ethogym command line, on the registered environments."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+import ethogym
+from ethogym.benchmarks.video import probe_mp4
+from ethogym.cli import app
+
+runner = CliRunner()
+TRASH = "ethogym/Household-PickingUpTrash-v0"
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert ethogym.__version__ in result.output
+
+
+def test_list_shows_envs() -> None:
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    assert TRASH in result.output
+
+
+def test_play_unknown_env_is_a_clean_error() -> None:
+    result = runner.invoke(app, ["play", "ethogym/Household-PickingUpTrsh-v0"])
+    assert result.exit_code == 2
+    assert "Unknown environment" in result.output
+    assert TRASH in result.output  # offered as a close match
+    assert "Traceback" not in result.output
+
+
+def test_play_malformed_option() -> None:
+    result = runner.invoke(app, ["play", TRASH, "--option", "skill_execution"])
+    assert result.exit_code == 2
+    assert "key=value" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_play_oracle_records_h264(tmp_path) -> None:
+    video = tmp_path / "play.mp4"
+    args = ["play", TRASH, "--policy", "oracle", "--seed", "0", "--video", str(video)]
+    result = runner.invoke(app, [*args, "--option", "skill_execution=teleport"])
+    assert result.exit_code == 0, result.output
+    assert "success" in result.output
+    info = probe_mp4(video)
+    assert info["codec"] == "h264"
+    assert info["frames"] >= 2
+
+    again = runner.invoke(app, [*args, "--option", "skill_execution=teleport"])
+    assert again.exit_code == 2
+    assert "--overwrite" in again.output
+    assert "Traceback" not in again.output
