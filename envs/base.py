@@ -237,6 +237,7 @@ class EthogymEnv(gym.Env):
         self.executor = SkillExecutor(world, self.robot, self.query, scene.static_grid, self.objects,
                                       self.episode_config["skill_execution"], self._tick, self._obstacles, rng)
         self.executor.people = self._people()
+        self.executor.rooms = scene.rooms
         self._tick_period = self.config["control_substeps"]
         self._substep_count = 0
         self._events: list[str] = []

@@ -165,6 +165,7 @@ class SkillExecutor:
         self.rng = rng
         self.grasp_offset = np.zeros(3)
         self.people: dict[str, object] = {}
+        self.rooms: dict[str, object] = {}
 
     # --- helpers ---------------------------------------------------------------------------------
     def fail(self, skill: str, status: str, reason: str, duration: float = 0.0) -> SkillResult:
@@ -174,18 +175,17 @@ class SkillExecutor:
         grid = self.static_grid.copy()
         rects = []
         for obj in self.objects:
-            if obj.body in ignore or obj.template == "floor":
-                continue
-            if self.query.is_held(obj):
+            if obj.template == "floor" or self.query.is_held(obj):
                 continue
             lo, hi = self.query.aabb(obj)
-            if not obj.static and lo[2] < 0.5:
+            if not obj.static and lo[2] < 0.5 and obj.body not in ignore:
                 rects.append((lo[0], lo[1], hi[0], hi[1]))
             if obj.door_joint is not None and door_angle(self.world, obj) > 0.05:
                 dlo, dhi = self.world.client.getAABB(obj.body, obj.door_joint)
                 rects.append((dlo[0], dlo[1], dhi[0], dhi[1]))
         rects.extend(self.obstacles())
-        grid.mark(rects, free=False)
+        # Movable things get a tighter margin than walls so small clutter does not wall the robot in.
+        grid.mark(rects, free=False, inflate=BASE_RADIUS + 0.03)
         return grid
 
     def container_of(self, obj: SimObject) -> SimObject | None:
@@ -208,6 +208,8 @@ class SkillExecutor:
     def approach_goals(self, obj: SimObject, grid: NavGrid, point: np.ndarray | None = None) -> np.ndarray:
         """Free cells from which the robot reaches ``obj`` (in front of containers, clear of doors)."""
         point = self.interaction_point(obj) if point is None else point
+        if obj.template == "bin":  # things go in at the bottom
+            point = np.array([point[0], point[1], self.query.aabb(obj)[0][2] + 0.15])
         dz = abs(point[2] - SHOULDER_HEIGHT)
         horizontal = math.sqrt(max(REACH**2 - dz**2, 0.0)) - 0.1
         xs, ys = np.meshgrid(grid.xs, grid.ys)
@@ -215,15 +217,21 @@ class SkillExecutor:
         gx = np.maximum(0.0, np.maximum(lo[0] - xs, xs - hi[0]))
         gy = np.maximum(0.0, np.maximum(lo[1] - ys, ys - hi[1]))
         near_box = np.hypot(gx, gy) <= horizontal
-        near_point = np.hypot(xs - point[0], ys - point[1]) <= horizontal
-        goals = grid.free & near_box & near_point
+        goals = grid.free & near_box
+        # Arms do not reach through walls: stand in the object's room.
+        centre = (lo + hi) / 2
+        for room in self.rooms.values():
+            if room.contains(centre[0], centre[1]):
+                x0, y0, x1, y1 = room.rect
+                goals &= (xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)
+                break
+        if not obj.static or obj.template == "cabinet":
+            goals &= np.hypot(xs - point[0], ys - point[1]) <= horizontal
         front = obj if obj.template in ("cabinet", "shelf") else self.container_of(obj)
         if front is not None and front.template in ("cabinet", "shelf"):
             goals &= self._local_x(front, xs, ys) > front.size[0] / 2 + BASE_RADIUS
         if obj.door_joint is not None and not self.query.is_open(obj):
-            # To open it: stand outside the door's sweep, within reach of its handle.
-            hinge = to_world(self.world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))
-            goals &= np.hypot(xs - hinge[0], ys - hinge[1]) > obj.size[1] + BASE_RADIUS + 0.05
+            # To open it: within reach of its handle (the skill steps out of the door's sweep).
             handle = self._handle(obj, door_angle(self.world, obj))
             goals &= np.hypot(xs - handle[0], ys - handle[1]) <= horizontal
         return goals
@@ -232,8 +240,16 @@ class SkillExecutor:
         (px, py, _), yaw = pose(self.world, obj)
         return np.cos(yaw) * (xs - px) + np.sin(yaw) * (ys - py)
 
+    def reach_point(self, obj: SimObject) -> np.ndarray:
+        """Where the arm touches ``obj``: big furniture anywhere on its top, others at their point."""
+        if obj.static and obj.template not in ("cabinet", "floor"):
+            lo, hi = self.query.aabb(obj)
+            x, y, _ = self.robot.pose()
+            return np.array([np.clip(x, lo[0], hi[0]), np.clip(y, lo[1], hi[1]), hi[2]])
+        return self.interaction_point(obj)
+
     def reach_failure(self, obj: SimObject, point: np.ndarray | None = None) -> str | None:
-        point = self.interaction_point(obj) if point is None else point
+        point = self.reach_point(obj) if point is None else point
         if self.robot.within_reach(point):
             return None
         dist = float(np.linalg.norm(point[:2] - self.robot.pose()[:2]))
@@ -478,7 +494,7 @@ class SkillExecutor:
             return self.fail(text, "EXECUTION", "no collision-free path to it (blocked by furniture, objects or people)")
         end = path[-1] if path else (x, y)
         final_yaw = math.atan2(point[1] - end[1], point[0] - end[0])
-        length = sum(math.dist(a, b) for a, b in zip([(x, y), *path[:-1]], path, strict=True))
+        length = sum(math.dist(a, b) for a, b in zip([(x, y), *path], path, strict=False))
         if self.mode == "teleport":
             robot.teleport(end[0], end[1], final_yaw,
                            ee_point=robot.carry_point(np.array([end[0], end[1], final_yaw])))
@@ -559,7 +575,7 @@ class SkillExecutor:
         radius = max(half[0], half[1]) + 0.02
         candidates = []
         robot_xy = self.robot.pose()[:2]
-        for _ in range(40):
+        for _ in range(150):
             if kind == "on":
                 if dst.template == "floor":
                     centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)

@@ -327,6 +327,11 @@ class SceneBuilder:
 
     def _check_connected(self, grid: NavGrid, rooms: dict[str, Room]) -> None:
         labels = grid.components()
+        # Pockets behind furniture are unreachable: keep only the largest free region.
+        counts = np.bincount(labels.ravel())
+        counts[0] = 0
+        main = int(np.argmax(counts))
+        grid.free &= labels == main
         seen = set()
         for room in rooms.values():
             cx, cy = room.centre

@@ -1,0 +1,59 @@
+"""Shared fixtures: environments that are always closed, and numpy-aware deep equality."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import ethogym  # noqa: F401  (registers the ids)
+from ethogym.registration import ENV_INFO
+
+#: Extra gym.make kwargs an id needs to be constructible.
+REQUIRED_KWARGS: dict[str, dict[str, Any]] = {"ethogym/Behavior-v0": {"activity": "picking_up_trash"}}
+HOUSEHOLD_IDS = sorted(i for i in ENV_INFO if i.startswith("ethogym/Household-"))
+ALL_IDS = sorted(ENV_INFO)
+
+
+def make_kwargs(env_id: str, **overrides: Any) -> dict[str, Any]:
+    return {**REQUIRED_KWARGS.get(env_id, {}), **overrides}
+
+
+@pytest.fixture
+def make_env() -> Iterator[Callable[..., gym.Env]]:
+    """``make_env(env_id, **kwargs)``: ``gym.make`` with the id's required kwargs; closed at teardown."""
+    envs: list[gym.Env] = []
+
+    def factory(env_id: str, **kwargs: Any) -> gym.Env:
+        env = gym.make(env_id, **make_kwargs(env_id, **kwargs))
+        envs.append(env)
+        return env
+
+    yield factory
+    for env in envs:
+        env.close()
+
+
+def assert_same(a: Any, b: Any, path: str = "value") -> None:
+    """Exact structural equality of observations / infos, comparing arrays element by element."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a_arr, b_arr = np.asarray(a), np.asarray(b)
+        assert a_arr.dtype == b_arr.dtype, f"{path}: dtype {a_arr.dtype} != {b_arr.dtype}"
+        assert np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind in "fc"), f"{path}: arrays differ"
+        return
+    assert type(a) is type(b), f"{path}: type {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, Mapping):
+        assert set(a) == set(b), f"{path}: keys {sorted(map(str, a))} != {sorted(map(str, b))}"
+        for key in a:
+            assert_same(a[key], b[key], f"{path}[{key!r}]")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{path}[{k}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert np.isnan(b), f"{path}: nan != {b!r}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"

@@ -1,0 +1,295 @@
+"""Bad input raises the documented ethogym error with a message that names the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import ethogym  # noqa: F401
+from ethogym.envs.base import EthogymEnv
+from ethogym.errors import (
+    ConfigError,
+    EthogymError,
+    InvalidActionError,
+    TaskDefinitionError,
+    UnsupportedActivityError,
+)
+from ethogym.tasks.activity import check_supported, load_activity, predicates_used
+from ethogym.tasks.backend import UNSUPPORTED
+
+TRASH = "ethogym/Household-PickingUpTrash-v0"
+
+GOOD_PROBLEM = """(define (problem tiny_trash-0)
+    (:domain omnigibson)
+    (:objects
+        ashcan.n.01_1 - ashcan.n.01
+        can__of__soda.n.01_1 can__of__soda.n.01_2 - can__of__soda.n.01
+        floor.n.01_1 floor.n.01_2 - floor.n.01
+        agent.n.01_1 - agent.n.01
+    )
+    (:init
+        (ontop ashcan.n.01_1 floor.n.01_2)
+        (ontop can__of__soda.n.01_1 floor.n.01_1)
+        (ontop can__of__soda.n.01_2 floor.n.01_1)
+        (inroom floor.n.01_2 kitchen)
+        (inroom floor.n.01_1 living_room)
+        (ontop agent.n.01_1 floor.n.01_2)
+    )
+    (:goal
+        (and
+            (inside can__of__soda.n.01_1 ashcan.n.01_1)
+        )
+    )
+)
+"""
+
+
+@pytest.mark.parametrize(
+    "error", [ConfigError, TaskDefinitionError, UnsupportedActivityError, InvalidActionError]
+)
+def test_errors_are_value_errors(error: type[Exception]) -> None:
+    assert issubclass(error, ValueError)
+    assert issubclass(error, EthogymError)
+
+
+@pytest.fixture
+def trash_env():
+    env = gym.make(TRASH, skill_execution="teleport")
+    env.reset(seed=0)
+    yield env
+    env.close()
+
+
+@pytest.fixture
+def continuous_env():
+    env = gym.make(TRASH, control_mode="continuous")
+    env.reset(seed=0)
+    yield env
+    env.close()
+
+
+# --- ids and task definitions ------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", ["ethogym/Household-NotATask-v0", "ethogym/NoSuchFamily-v0"])
+def test_unknown_id(env_id: str) -> None:
+    with pytest.raises(gym.error.NameNotFound):
+        gym.make(env_id)
+
+
+def test_unknown_version() -> None:
+    with pytest.raises(gym.error.UnregisteredEnv):
+        gym.make("ethogym/Household-PickingUpTrash-v99")
+
+
+def test_unknown_activity() -> None:
+    with pytest.raises(TaskDefinitionError, match="not_an_activity"):
+        gym.make("ethogym/Behavior-v0", activity="not_an_activity")
+
+
+def test_behavior_without_activity() -> None:
+    with pytest.raises(ConfigError, match="activity"):
+        gym.make("ethogym/Behavior-v0")
+
+
+@pytest.mark.parametrize("activity", ["boil_water", "filling_salt"])
+def test_unsupported_activity_names_the_predicate(activity: str) -> None:
+    definition = load_activity(activity)
+    init, goal = predicates_used(definition)
+    missing = sorted((init | goal) & set(UNSUPPORTED))
+    assert missing, f"{activity} was expected to use an unsupported predicate"
+    with pytest.raises(UnsupportedActivityError) as direct:
+        check_supported(definition)
+    with pytest.raises(UnsupportedActivityError) as made:
+        gym.make("ethogym/Behavior-v0", activity=activity)
+    for excinfo in (direct, made):
+        message = str(excinfo.value)
+        assert activity in message
+        for predicate in missing:
+            assert f"'{predicate}'" in message
+
+
+def test_well_formed_task_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "problem0.bddl"
+    path.write_text(GOOD_PROBLEM)
+    env = gym.make("ethogym/Behavior-v0", task_file=str(path), skill_execution="teleport")
+    try:
+        _, info = env.reset(seed=0)
+        assert not info["is_success"]
+    finally:
+        env.close()
+
+
+def _bad_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "bad.bddl"
+    path.write_text(text)
+    return str(path)
+
+
+def test_task_file_unbalanced_parentheses(tmp_path: Path) -> None:
+    text = GOOD_PROBLEM.rstrip().removesuffix(")")
+    with pytest.raises(TaskDefinitionError, match="unbalanced parentheses") as excinfo:
+        gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, text))
+    assert "bad.bddl" in str(excinfo.value)
+
+
+def test_task_file_undeclared_goal_object(tmp_path: Path) -> None:
+    text = GOOD_PROBLEM.replace("(inside can__of__soda.n.01_1 ashcan.n.01_1)",
+                                "(inside can__of__soda.n.01_1 ashcan.n.01_7)")
+    with pytest.raises(TaskDefinitionError, match="ashcan.n.01_7"):
+        gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, text))
+
+
+def test_task_file_undeclared_quantified_type(tmp_path: Path) -> None:
+    text = GOOD_PROBLEM.replace(
+        "(inside can__of__soda.n.01_1 ashcan.n.01_1)",
+        "(forall (?apple.n.01 - apple.n.01) (inside ?apple.n.01 ashcan.n.01_1))",
+    )
+    with pytest.raises(TaskDefinitionError, match="apple.n.01"):
+        gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, text))
+
+
+def test_task_file_missing_goal(tmp_path: Path) -> None:
+    start = GOOD_PROBLEM.index("    (:goal")
+    text = GOOD_PROBLEM[:start] + ")\n"
+    with pytest.raises(TaskDefinitionError, match=":goal"):
+        gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, text))
+
+
+def test_task_file_missing(tmp_path: Path) -> None:
+    with pytest.raises(TaskDefinitionError, match="does not exist"):
+        gym.make("ethogym/Behavior-v0", task_file=str(tmp_path / "absent.bddl"))
+
+
+def test_task_file_not_bddl(tmp_path: Path) -> None:
+    with pytest.raises(TaskDefinitionError, match="not a BDDL problem"):
+        gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, "hello world\n"))
+
+
+# --- options -----------------------------------------------------------------------------------------
+def test_unknown_option_lists_valid_options() -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        gym.make(TRASH, obs_mod="rgb")
+    message = str(excinfo.value)
+    assert "obs_mod" in message
+    for option in EthogymEnv.default_config():
+        if option not in ("activity",):
+            assert option in message
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("obs_mode", "pixels"), ("control_mode", "torque"), ("skill_execution", "magic"), ("image_size", 0),
+     ("max_steps", -3)],
+)
+def test_invalid_option_value(option: str, value) -> None:
+    with pytest.raises(ConfigError, match=option):
+        gym.make(TRASH, **{option: value})
+
+
+def test_invalid_render_mode() -> None:
+    with pytest.raises(ConfigError, match="render_mode"):
+        gym.make(TRASH, render_mode="human_eye")
+
+
+def test_invalid_reset_config_override(trash_env) -> None:
+    with pytest.raises(ConfigError, match="obs_mode"):
+        trash_env.reset(seed=0, options={"config": {"obs_mode": "rgb"}})
+
+
+# --- continuous actions --------------------------------------------------------------------------------
+def test_continuous_nan_action(continuous_env) -> None:
+    action = np.zeros(7, dtype=np.float32)
+    action[2] = np.nan
+    with pytest.raises(InvalidActionError, match="NaN"):
+        continuous_env.step(action)
+
+
+def test_continuous_inf_action(continuous_env) -> None:
+    action = np.zeros(7, dtype=np.float32)
+    action[0] = np.inf
+    with pytest.raises(InvalidActionError):
+        continuous_env.step(action)
+
+
+@pytest.mark.parametrize("value", [1.5, -2.0])
+def test_continuous_out_of_range_action(continuous_env, value: float) -> None:
+    action = np.zeros(7, dtype=np.float32)
+    action[4] = value
+    with pytest.raises(InvalidActionError, match=r"\[-1, 1\]"):
+        continuous_env.step(action)
+
+
+@pytest.mark.parametrize("shape", [(6,), (8,), (1, 7), ()])
+def test_continuous_wrong_shape(continuous_env, shape: tuple[int, ...]) -> None:
+    with pytest.raises(InvalidActionError, match="shape"):
+        continuous_env.step(np.zeros(shape, dtype=np.float32))
+
+
+# --- skill actions -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("offset", [0, 5])
+def test_skill_index_too_large(trash_env, offset: int) -> None:
+    with pytest.raises(InvalidActionError, match="Discrete"):
+        trash_env.step(trash_env.action_space.n + offset)
+
+
+def test_skill_index_negative(trash_env) -> None:
+    with pytest.raises(InvalidActionError):
+        trash_env.step(-1)
+
+
+@pytest.mark.parametrize("action", [1.5, None, [0, 1]])
+def test_skill_action_of_wrong_kind(trash_env, action) -> None:
+    with pytest.raises(InvalidActionError):
+        trash_env.step(action)
+
+
+def test_masked_skill_with_strict_actions_raises() -> None:
+    env = gym.make(TRASH, skill_execution="teleport", strict_actions=True)
+    try:
+        env.reset(seed=0)
+        index = env.unwrapped.parse_skill("place_on(ashcan_1)")
+        assert not env.unwrapped.action_masks()[index]
+        with pytest.raises(InvalidActionError, match="the hand is empty"):
+            env.step(index)
+    finally:
+        env.close()
+
+
+def test_masked_skill_by_default_reports_failure(trash_env) -> None:
+    index = trash_env.unwrapped.parse_skill("place_on(ashcan_1)")
+    assert not trash_env.unwrapped.action_masks()[index]
+    _, reward, terminated, truncated, info = trash_env.step(index)
+    result = info["skill_result"]
+    assert result["success"] is False
+    assert "the hand is empty" in result["reason"]
+    assert reward < 0
+    assert not terminated and not truncated
+
+
+@pytest.mark.parametrize(
+    "text", ["pick apple", "eval(1)", "pick(not_an_object_1)", "", "pick(can_of_soda_1", "__import__('os')",
+             "pick(can_of_soda_1, ashcan_1, floor_1)"],
+)
+def test_unparseable_text_skill(trash_env, text: str) -> None:
+    with pytest.raises(InvalidActionError):
+        trash_env.step(text)
+
+
+def test_step_before_reset() -> None:
+    env = gym.make(TRASH)
+    try:
+        with pytest.raises(InvalidActionError, match="reset"):
+            env.unwrapped.step(0)
+    finally:
+        env.close()
+
+
+def test_step_before_reset_continuous() -> None:
+    env = gym.make(TRASH, control_mode="continuous")
+    try:
+        with pytest.raises(InvalidActionError, match="reset"):
+            env.unwrapped.step(np.zeros(7, dtype=np.float32))
+    finally:
+        env.close()
