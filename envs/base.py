@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import string
 from typing import Any
 
@@ -488,9 +489,8 @@ class EthogymEnv(gym.Env):
         return "".join(ch for ch in text if ch in TEXT_CHARSET)[:TEXT_MAX]
 
     def goal_text(self) -> list[str]:
-        from bddl.activity import get_natural_goal_conditions
-
-        return [g.replace(".n.0", "_").replace("?", "") for g in get_natural_goal_conditions(self.activity.conditions())]
+        """The goal in words, naming objects by their skill labels."""
+        return [_expression_text(expr) for expr in self.activity.goal]
 
     def _describe(self, obj: SimObject) -> str:
         q = self.query
@@ -573,3 +573,39 @@ class EthogymEnv(gym.Env):
             self.world = None
         self.robot = None
 
+
+
+_WORDS = {"ontop": "{0} on top of {1}", "inside": "{0} inside {1}", "nextto": "{0} next to {1}",
+          "under": "{0} under {1}", "touching": "{0} touching {1}", "covered": "{0} covered with {1}",
+          "grasped": "{0} holding {1}", "open": "{0} open", "toggled_on": "{0} switched on", "hot": "{0} hot",
+          "frozen": "{0} frozen", "cooked": "{0} cooked", "broken": "{0} broken"}
+
+
+def _term_text(term: str) -> str:
+    term = term.lstrip("?")
+    if ".n." in term and re.search(r"_(\d+|\*)$", term):
+        return label_of(term)
+    return term.split(".")[0].replace("__", "_")
+
+
+def _expression_text(expr) -> str:
+    head = expr[0]
+    if head == "and":
+        return " and ".join(_expression_text(e) for e in expr[1:])
+    if head == "or":
+        return "(" + " or ".join(_expression_text(e) for e in expr[1:]) + ")"
+    if head == "not":
+        return "not (" + _expression_text(expr[1]) + ")"
+    if head == "imply":
+        return f"if {_expression_text(expr[1])} then {_expression_text(expr[2])}"
+    if head in ("forall", "exists"):
+        word = "every" if head == "forall" else "some"
+        return f"for {word} {_term_text(expr[1][2])}: {_expression_text(expr[2])}"
+    if head == "forn":
+        return f"for {expr[1][0]} {_term_text(expr[2][2])}: {_expression_text(expr[3])}"
+    if head in ("forpairs", "fornpairs"):
+        body = expr[-1]
+        return f"pairing {_term_text(expr[-3][2])} with {_term_text(expr[-2][2])}: {_expression_text(body)}"
+    args = [_term_text(t) for t in expr[1:]]
+    template = _WORDS.get(head)
+    return template.format(*args) if template and len(args) == template.count("{") else f"{head}({', '.join(args)})"

@@ -47,8 +47,8 @@ class Skill:
     def text(self, held: str | None = None) -> str:
         if self.target is None:
             return f"{self.name}()"
-        if self.name in HELD_FIRST:
-            return f"{self.name}({held or 'held_object'}, {self.target})"
+        if self.name in HELD_FIRST and held:
+            return f"{self.name}({held}, {self.target})"
         return f"{self.name}({self.target})"
 
 
@@ -216,7 +216,8 @@ class SkillExecutor:
         lo, hi = self.query.aabb(obj)
         gx = np.maximum(0.0, np.maximum(lo[0] - xs, xs - hi[0]))
         gy = np.maximum(0.0, np.maximum(lo[1] - ys, ys - hi[1]))
-        near_box = np.hypot(gx, gy) <= horizontal
+        # Stand close to furniture so spots across its top stay in reach (A* stops at the first goal cell).
+        near_box = np.hypot(gx, gy) <= (min(horizontal, 0.7) if obj.static else horizontal)
         goals = grid.free & near_box
         # Arms do not reach through walls: stand in the object's room.
         centre = (lo + hi) / 2
@@ -272,8 +273,9 @@ class SkillExecutor:
         dt = self.world.dt
         x, y, yaw = robot.pose()
         target = np.array([x, y])
-        for wx, wy in [*path, None]:
-            goal = target if wx is None else np.array([wx, wy])
+        for waypoint in [*path, None]:
+            wx = None if waypoint is None else waypoint[0]
+            goal = target if waypoint is None else np.array(waypoint)
             for _ in range(int(30 / dt)):
                 delta = goal - target
                 dist = float(np.linalg.norm(delta))

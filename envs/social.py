@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from ethogym.errors import ConfigError, TaskDefinitionError
-from ethogym.tasks.activity import Activity, load_activity
+from ethogym.tasks.activity import Activity
 
 from .base import EthogymEnv
-from .sim.human import PERSONAS, Human
+from .sim.human import HEAD_LIMIT, PERSONAS, Human
 from .sim.objects import SimObject
 from .sim.robot import BASE_RADIUS
 from .sim.scene import SceneError
@@ -24,8 +24,7 @@ ROOM_MARGIN = 0.6  # m from the walls where the person may stand
 MIN_START_GAP = 1.5  # m between the robot's start and the person
 APPROACH_RING = (0.75, 1.0)  # m, where navigate_to(person) stops (to check the person can be reached)
 HOLD_OUT = 0.1  # m the end effector is away from its carry pose when the robot holds an object out
-FACING_TOLERANCE = 0.5  # rad; a person reaching out who faces further away turns towards the robot
-TURN_STEP = 0.3  # m, the step a person takes towards the robot to turn to it
+FACING_TOLERANCE = 0.25  # rad; a person reaching out who faces further away turns towards the robot
 
 
 class HandoverEnv(EthogymEnv):
@@ -188,7 +187,6 @@ class HandoverEnv(EthogymEnv):
         self._requested_objects = [self.scope[name] for name in self._requested_names
                                    if isinstance(self.scope.get(name), SimObject)]
         self._social_events: list[str] = []
-        self._stepping = False
         self._min_distance = self._distance()
 
     def _clear_of_objects(self, x: float, y: float) -> bool:
@@ -234,14 +232,10 @@ class HandoverEnv(EthogymEnv):
         near = float(np.linalg.norm(person.position() - robot_xy)) <= REACH_OUT_DISTANCE
         wants = person.holding is None and carrying and near
         person.set_gesture("reach_out" if wants or person.holding is not None else "none")
-        person.look_at(robot_xy)
-        self._turn_to(robot_xy if wants else None)
+        self._face(robot_xy, turn=wants)
         events = person.update(dt, robot_xy, robot.velocity()[:2], BASE_RADIUS,
                                self._scene.static_grid.is_free, offered)
         for event in events:
-            if event == "reached the goal" and self._stepping:
-                self._stepping = False
-                continue
             if event.startswith("gripped body"):
                 label = next((o.label for o in self.objects if o.body == person.holding), "an object")
                 event = f"took {label}"
@@ -249,27 +243,25 @@ class HandoverEnv(EthogymEnv):
             self._events.append(f"{PERSON_NAME} {event}")
         self._min_distance = min(self._min_distance, self._distance())
 
-    def _turn_to(self, target: np.ndarray | None) -> None:
-        """A person reaching out turns to face the robot by stepping towards it."""
+    def _face(self, robot_xy: np.ndarray, turn: bool) -> None:
+        """Watch the robot; a person reaching out also turns the torso to face it.
+
+        A standing person turns the torso only for what the head cannot follow, so the gaze is led
+        just past the head's limit on the robot's side until the torso faces the robot.
+        """
         person = self.person
-        if target is None:
-            if self._stepping:
-                person.set_goal(None)
-                self._stepping = False
-            return
         pos = person.position()
-        offset = target - pos
-        dist = float(np.linalg.norm(offset))
-        if dist < 1e-6:
+        offset = robot_xy - pos
+        if not turn or float(np.linalg.norm(offset)) < 1e-6:
+            person.look_at(robot_xy)
             return
-        error = abs((math.atan2(offset[1], offset[0]) - person.yaw() + math.pi) % (2 * math.pi) - math.pi)
-        if self._stepping and error < FACING_TOLERANCE / 2:
-            person.set_goal(None)
-            self._stepping = False
-        elif self._stepping or (person.goal() is None and error > FACING_TOLERANCE):
-            # The goal stays a step ahead, towards where the robot is now, until the person faces it.
-            person.set_goal(pos + offset / dist * TURN_STEP)
-            self._stepping = True
+        bearing = math.atan2(offset[1], offset[0])
+        error = (bearing - person.yaw() + math.pi) % (2 * math.pi) - math.pi
+        if abs(error) <= FACING_TOLERANCE:
+            person.look_at(robot_xy)
+            return
+        lead = person.yaw() + math.copysign(HEAD_LIMIT + min(abs(error), 0.3), error)
+        person.look_at(pos + np.array([math.cos(lead), math.sin(lead)]))
 
     def _distance(self) -> float:
         return float(self.person.surface_distance(self.robot.pose()[:2], BASE_RADIUS))

@@ -146,7 +146,7 @@ def predicates_used(activity: Activity) -> tuple[set[str], set[str]]:
     def collect(expr, out):
         if isinstance(expr, list) and expr:
             if isinstance(expr[0], str) and expr[0] not in OPERATORS and not expr[0].startswith("?") \
-                    and expr[0] != "-" and all(isinstance(t, str) for t in expr):
+                    and expr[0] != "-" and not expr[0].isdigit() and all(isinstance(t, str) for t in expr):
                 out.add(expr[0])
                 return
             for sub in expr:

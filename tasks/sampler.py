@@ -6,7 +6,16 @@ import numpy as np
 from bddl.activity import get_initial_conditions
 
 from ethogym.envs.sim.knowledge import synset_of
-from ethogym.envs.sim.objects import ObjectFactory, SimObject, Substance, label_of, place, pose, set_door, to_world
+from ethogym.envs.sim.objects import (
+    ObjectFactory,
+    SimObject,
+    Substance,
+    label_of,
+    place,
+    pose,
+    set_door,
+    to_world,
+)
 from ethogym.envs.sim.robot import BASE_RADIUS
 from ethogym.envs.sim.scene import Scene
 from ethogym.envs.sim.states import StateQuery

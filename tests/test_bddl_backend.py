@@ -54,10 +54,14 @@ CASES = {
     "exists": (f"(exists (?{CAN} - {CAN}) (inside ?{CAN} {A1}))", (False, True, True)),
     "forall_not": (f"(forall (?{CAN} - {CAN}) (not (inside ?{CAN} {A1})))", (True, False, False)),
     "forn": (f"(forn (2) (?{CAN} - {CAN}) (inside ?{CAN} {A1}))", (False, True, False)),
-    "forpairs": (f"(forpairs (?{CAN} - {CAN}) (?{ASHCAN} - {ASHCAN}) (inside ?{CAN} ?{ASHCAN}))",
-                 (False, True, True)),
-    "fornpairs": (f"(fornpairs (1) (?{CAN} - {CAN}) (?{ASHCAN} - {ASHCAN}) (inside ?{CAN} ?{ASHCAN}))",
-                  (False, True, True)),
+    "forpairs": (
+        f"(forpairs (?{CAN} - {CAN}) (?{ASHCAN} - {ASHCAN}) (inside ?{CAN} ?{ASHCAN}))",
+        (False, True, True),
+    ),
+    "fornpairs": (
+        f"(fornpairs (1) (?{CAN} - {CAN}) (?{ASHCAN} - {ASHCAN}) (inside ?{CAN} ?{ASHCAN}))",
+        (False, True, True),
+    ),
     "exists_forall_mixed": (
         f"(and (exists (?{CAN} - {CAN}) (not (inside ?{CAN} {A1}))) (inside {C2} {A1}))",
         (False, True, False),
@@ -79,8 +83,9 @@ def _make_operator_env(tmp_path: Path, goal: str) -> gym.Env:
     path = tmp_path / "operator_check" / "problem0.bddl"
     path.parent.mkdir()
     path.write_text(PROBLEM.replace("GOAL", goal))
-    return gym.make("ethogym/Behavior-v0", task_file=str(path), skill_execution="teleport",
-                    terminate_on_success=False)
+    return gym.make(
+        "ethogym/Behavior-v0", task_file=str(path), skill_execution="teleport", terminate_on_success=False
+    )
 
 
 @pytest.mark.parametrize(("goal", "expected"), list(CASES.values()), ids=list(CASES))
@@ -115,8 +120,12 @@ def _check_operator(env: gym.Env, expected: tuple[bool, bool, bool]) -> None:
 
 @pytest.fixture
 def trash_env():
-    env = gym.make("ethogym/Behavior-v0", activity="picking_up_trash", skill_execution="teleport",
-                   terminate_on_success=False)
+    env = gym.make(
+        "ethogym/Behavior-v0",
+        activity="picking_up_trash",
+        skill_execution="teleport",
+        terminate_on_success=False,
+    )
     env.reset(seed=0)
     yield env
     env.close()
@@ -155,7 +164,12 @@ def test_goal_literals_match_the_state(trash_env) -> None:
 def test_progress_reward_is_the_change_of_progress(trash_env) -> None:
     _, info = trash_env.reset(seed=0)
     last = info["progress"]
-    for text in ("navigate_to(can_of_soda_1)", "pick(can_of_soda_1)", "navigate_to(ashcan_1)", "place_in(ashcan_1)"):
+    for text in (
+        "navigate_to(can_of_soda_1)",
+        "pick(can_of_soda_1)",
+        "navigate_to(ashcan_1)",
+        "place_in(ashcan_1)",
+    ):
         _, _, _, _, info = trash_env.step(text)
         assert info["reward_terms"]["progress"] == pytest.approx(info["progress"] - last)
         last = info["progress"]

@@ -135,8 +135,9 @@ def test_task_file_unbalanced_parentheses(tmp_path: Path) -> None:
 
 
 def test_task_file_undeclared_goal_object(tmp_path: Path) -> None:
-    text = GOOD_PROBLEM.replace("(inside can__of__soda.n.01_1 ashcan.n.01_1)",
-                                "(inside can__of__soda.n.01_1 ashcan.n.01_7)")
+    text = GOOD_PROBLEM.replace(
+        "(inside can__of__soda.n.01_1 ashcan.n.01_1)", "(inside can__of__soda.n.01_1 ashcan.n.01_7)"
+    )
     with pytest.raises(TaskDefinitionError, match="ashcan.n.01_7"):
         gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, text))
 
@@ -180,8 +181,13 @@ def test_unknown_option_lists_valid_options() -> None:
 
 @pytest.mark.parametrize(
     "option, value",
-    [("obs_mode", "pixels"), ("control_mode", "torque"), ("skill_execution", "magic"), ("image_size", 0),
-     ("max_steps", -3)],
+    [
+        ("obs_mode", "pixels"),
+        ("control_mode", "torque"),
+        ("skill_execution", "magic"),
+        ("image_size", 0),
+        ("max_steps", -3),
+    ],
 )
 def test_invalid_option_value(option: str, value) -> None:
     with pytest.raises(ConfigError, match=option):
@@ -269,8 +275,16 @@ def test_masked_skill_by_default_reports_failure(trash_env) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["pick apple", "eval(1)", "pick(not_an_object_1)", "", "pick(can_of_soda_1", "__import__('os')",
-             "pick(can_of_soda_1, ashcan_1, floor_1)"],
+    "text",
+    [
+        "pick apple",
+        "eval(1)",
+        "pick(not_an_object_1)",
+        "",
+        "pick(can_of_soda_1",
+        "__import__('os')",
+        "pick(can_of_soda_1, ashcan_1, floor_1)",
+    ],
 )
 def test_unparseable_text_skill(trash_env, text: str) -> None:
     with pytest.raises(InvalidActionError):

@@ -31,7 +31,9 @@ def _rollout(env: gym.Env, seed: int, actions: list[Any]) -> list[tuple]:
     return trace
 
 
-def _record_policy(env: gym.Env, policy_name: str, seed: int, max_steps: int) -> tuple[list[Any], list[tuple]]:
+def _record_policy(
+    env: gym.Env, policy_name: str, seed: int, max_steps: int
+) -> tuple[list[Any], list[tuple]]:
     policy = make_policy(policy_name, env)
     obs, info = env.reset(seed=seed)
     policy.reset(seed)
@@ -176,7 +178,9 @@ def test_different_seeds_different_scenes(make_env, env_id: str) -> None:
     observations = [env.reset(seed=seed)[0] for seed in (0, 1, 2)]
     for k in range(len(observations)):
         for j in range(k):
-            assert not np.array_equal(observations[k], observations[j]), f"seeds {j} and {k} give the same scene"
+            assert not np.array_equal(observations[k], observations[j]), (
+                f"seeds {j} and {k} give the same scene"
+            )
 
 
 # --- oracle, noop, random ---------------------------------------------------------------------------
@@ -295,7 +299,12 @@ def test_text_skill_steps_like_its_index(make_env) -> None:
     by_text, by_index = make_env(TRASH, **FAST), make_env(TRASH, **FAST)
     by_text.reset(seed=0)
     by_index.reset(seed=0)
-    for text in ("navigate_to(can_of_soda_1)", "pick(can_of_soda_1)", "navigate_to(ashcan_1)", "place_in(ashcan_1)"):
+    for text in (
+        "navigate_to(can_of_soda_1)",
+        "pick(can_of_soda_1)",
+        "navigate_to(ashcan_1)",
+        "place_in(ashcan_1)",
+    ):
         a = by_text.step(text)
         b = by_index.step(by_index.unwrapped.parse_skill(text))
         assert a[4]["skill_result"]["success"], a[4]["skill_result"]
@@ -316,7 +325,7 @@ def test_text_observation_mentions_goal(make_env, env_id: str) -> None:
 def test_text_observation_mentions_goal_objects(make_env) -> None:
     env = make_env(TRASH, obs_mode="text", **FAST)
     obs, _ = env.reset(seed=0)
-    goal = obs[obs.index("Goal:"):]
+    goal = obs[obs.index("Goal:") :]
     assert "ashcan" in goal and "inside" in goal
 
 

@@ -1,0 +1,46 @@
+"""``ethogym perf`` runs end to end on a tiny budget (no timing assertions)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from ethogym.benchmarks import perf
+
+MEASURES = (
+    "continuous_steps_per_s",
+    "raw_steps_per_s",
+    "overhead_ratio",
+    "teleport_skills_per_s",
+    "physical_skills_per_s",
+    "reset_median_ms",
+    "reset_p90_ms",
+    "render_fps",
+)
+
+
+def test_perf_quick_smoke() -> None:
+    rows = perf.run(quick=True, env_ids=None, budget=0.05)
+    assert [row["env_id"] for row in rows] == perf.QUICK_ENVS
+    row = rows[0]
+    for measure in MEASURES:
+        assert isinstance(row[measure], float), measure
+        assert row[measure] > 0, measure
+    assert set(row["pass"]) == set(row["targets"])
+    assert all(isinstance(ok, bool) for ok in row["pass"].values())
+    for key in ("platform", "cpu_count", "python", "pybullet"):
+        assert row["machine"][key]
+    assert json.loads(json.dumps(rows)) == rows
+
+    buffer = io.StringIO()
+    perf.print_report(rows, console=Console(file=buffer, width=120))
+    report = buffer.getvalue()
+    assert "overhead" in report and "pybullet" in report
+    assert "pass" in report or "fail" in report
+
+
+def test_perf_env_ids_argument() -> None:
+    rows = perf.run(quick=True, env_ids=["ethogym/Behavior-v0"], budget=0.02)
+    assert [row["env_id"] for row in rows] == ["ethogym/Behavior-v0"]
