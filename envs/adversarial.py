@@ -88,7 +88,8 @@ class ThiefEnv(EthogymEnv):
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
         self.adversary: Robot | None = None
         super().__init__(render_mode=render_mode, **config)
-        self.max_steps = self.config["max_steps"] or (120 if self.config["control_mode"] == "skills" else 1500)
+        skills = self.config["control_mode"] == "skills"
+        self.max_steps = self.config["max_steps"] or (120 if skills else 1500)
 
     # --- configuration -----------------------------------------------------------------------------
     @staticmethod
@@ -106,7 +107,9 @@ class ThiefEnv(EthogymEnv):
         self._adv_rng = np.random.default_rng(int(rng.integers(2**32)))
         self.aggressiveness = float(self.episode_config["aggressiveness"])
         self._speed = BASE_SPEED + SPEED_GAIN * self.aggressiveness
-        self._targets = [o for o in self.objects if not o.static and o.template != "floor" and o.interior is None]
+        self._targets = [
+            o for o in self.objects if not o.static and o.template != "floor" and o.interior is None
+        ]
         self._bins = [o for o in self.objects if o.interior is not None]
         robot_room = self._scene.room_at(*self.robot.pose()[:2])
         rooms = [name for name, room in self._scene.rooms.items() if name != robot_room and not room.outdoor]
@@ -117,8 +120,13 @@ class ThiefEnv(EthogymEnv):
                 break
         if start is None:
             raise SceneError("no free floor for the adversary")
-        self.adversary = Robot(self.world, ADVERSARY, start, float(self._adv_rng.uniform(-math.pi, math.pi)),
-                               color=ADVERSARY_COLOR)
+        self.adversary = Robot(
+            self.world,
+            ADVERSARY,
+            start,
+            float(self._adv_rng.uniform(-math.pi, math.pi)),
+            color=ADVERSARY_COLOR,
+        )
         self.query.agents[ADVERSARY] = self.adversary
         self._mode = IDLE
         self._path: list[tuple[float, float]] = []
@@ -135,16 +143,25 @@ class ThiefEnv(EthogymEnv):
         x0, y0, x1, y1 = scene.rooms[room_name].rect
         xs, ys = np.meshgrid(grid.xs, grid.ys)
         rx, ry, _ = self.robot.pose()
-        ok = grid.free & (xs > x0 + ROOM_MARGIN) & (xs < x1 - ROOM_MARGIN) & (ys > y0 + ROOM_MARGIN) & \
-            (ys < y1 - ROOM_MARGIN) & (np.hypot(xs - rx, ys - ry) > 2 * KEEP_CLEAR)
+        ok = (
+            grid.free
+            & (xs > x0 + ROOM_MARGIN)
+            & (xs < x1 - ROOM_MARGIN)
+            & (ys > y0 + ROOM_MARGIN)
+            & (ys < y1 - ROOM_MARGIN)
+            & (np.hypot(xs - rx, ys - ry) > 2 * KEEP_CLEAR)
+        )
         for dx, dy in scene.doors:
             ok &= np.hypot(xs - dx, ys - dy) > DOOR_CLEARANCE
         cells = np.argwhere(ok)
         for k in self._adv_rng.permutation(len(cells))[:40]:
             j, i = cells[k]
             x, y = grid.centre(i, j)
-            if all(self.query.distance_xy(o, np.array([x, y])) > BASE_RADIUS + 0.15
-                   for o in self.objects if not o.static and o.template != "floor"):
+            if all(
+                self.query.distance_xy(o, np.array([x, y])) > BASE_RADIUS + 0.15
+                for o in self.objects
+                if not o.static and o.template != "floor"
+            ):
                 return x, y
         return None
 
@@ -282,7 +299,8 @@ class ThiefEnv(EthogymEnv):
                 self._path.pop(0)
         if pos[0] != x or pos[1] != y:
             self._blocked = 0.0
-            adv.teleport(float(pos[0]), float(pos[1]), yaw, ee_point=adv.carry_point(np.array([pos[0], pos[1], yaw])))
+            base = np.array([pos[0], pos[1], yaw])
+            adv.teleport(float(pos[0]), float(pos[1]), yaw, ee_point=adv.carry_point(base))
         return not self._path
 
     def _take(self, obj: SimObject) -> None:
@@ -301,7 +319,9 @@ class ThiefEnv(EthogymEnv):
         self.thefts += 1
         self._events.append(f"{ADVERSARY} took {obj.label}")
         room = self._scene.room_at(*xy)
-        rooms = [name for name, r in self._scene.rooms.items() if name not in ("kitchen", room) and not r.outdoor]
+        rooms = [
+            name for name, r in self._scene.rooms.items() if name not in ("kitchen", room) and not r.outdoor
+        ]
         for name in self._adv_rng.permutation(sorted(rooms)):
             spot = self._free_spot(str(name))
             if spot is None:
@@ -330,7 +350,8 @@ class ThiefEnv(EthogymEnv):
                 spot = (cx, cy)
                 break
         if spot is None:
-            place(self.world, obj, (x + DROP_GAP * math.cos(yaw), y + DROP_GAP * math.sin(yaw), half + 0.002), 0.0)
+            ahead = (x + DROP_GAP * math.cos(yaw), y + DROP_GAP * math.sin(yaw), half + 0.002)
+            place(self.world, obj, ahead, 0.0)
         adv.teleport_ee(adv.carry_point())
         self.query.invalidate()
         self._events.append(f"{ADVERSARY} left {obj.label} in the {self._scene.room_at(x, y) or 'hall'}")
@@ -347,12 +368,19 @@ class ThiefEnv(EthogymEnv):
         ax, ay, _ = self.adversary.pose()
         c, s = math.cos(yaw), math.sin(yaw)
         dx, dy = ax - x, ay - y
-        return np.array([c * dx + s * dy, -s * dx + c * dy, float(self.adversary.held is not None),
-                         self.aggressiveness], dtype=np.float32)
+        return np.array(
+            [c * dx + s * dy, -s * dx + c * dy, float(self.adversary.held is not None), self.aggressiveness],
+            dtype=np.float32,
+        )
 
     def _extra_info(self) -> dict[str, Any]:
         adv = self.adversary
         gap = self._robot_distance() - 2 * BASE_RADIUS
-        return {"adversary": {"aggressiveness": self.aggressiveness, "thefts": self.thefts,
-                              "holding": adv.held.label if adv.held is not None else None,
-                              "distance": max(0.0, gap)}}
+        return {
+            "adversary": {
+                "aggressiveness": self.aggressiveness,
+                "thefts": self.thefts,
+                "holding": adv.held.label if adv.held is not None else None,
+                "distance": max(0.0, gap),
+            }
+        }

@@ -71,13 +71,17 @@ class EthogymEnv(gym.Env):
         defaults = self.default_config()
         unknown = sorted(set(config) - set(defaults))
         if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join(unknown)} for {type(self).__name__}; valid options: "
-                              f"{', '.join(sorted(defaults))}")
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for {type(self).__name__}; valid options: "
+                f"{', '.join(sorted(defaults))}"
+            )
         self.config = {**defaults, **config}
         self._check_config(self.config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode={render_mode!r} is not supported; use one of "
-                              f"{self.metadata['render_modes']} or None")
+            raise ConfigError(
+                f"render_mode={render_mode!r} is not supported; use one of "
+                f"{self.metadata['render_modes']} or None"
+            )
         self.metadata = copy.deepcopy(type(self).metadata)
         self.render_mode = render_mode
         self.activity = self._load_activity()
@@ -104,8 +108,11 @@ class EthogymEnv(gym.Env):
     # --- configuration -----------------------------------------------------------------------------
     @staticmethod
     def _check_config(cfg: dict[str, Any]) -> None:
-        for key, valid in (("obs_mode", OBS_MODES), ("control_mode", CONTROL_MODES),
-                           ("skill_execution", EXECUTIONS)):
+        for key, valid in (
+            ("obs_mode", OBS_MODES),
+            ("control_mode", CONTROL_MODES),
+            ("skill_execution", EXECUTIONS),
+        ):
             if cfg[key] not in valid:
                 raise ConfigError(f"{key}={cfg[key]!r} is not valid; choose one of {', '.join(valid)}")
         for key in ("image_size", "render_size", "control_substeps"):
@@ -153,9 +160,21 @@ class EthogymEnv(gym.Env):
             if synset in ("floor.n.01", "lawn.n.01"):
                 template = "floor"
             interior = (np.zeros(3), np.zeros(3)) if template in ("cabinet", "shelf", "bin") else None
-            out.append(SimObject(name=name, synset=synset, label=label_of(name), info=info, body=-1,
-                                 template=template, size=size, static=name in scene_names, mass=info.mass,
-                                 interior=interior, door_joint=0 if template == "cabinet" else None))
+            out.append(
+                SimObject(
+                    name=name,
+                    synset=synset,
+                    label=label_of(name),
+                    info=info,
+                    body=-1,
+                    template=template,
+                    size=size,
+                    static=name in scene_names,
+                    mass=info.mass,
+                    interior=interior,
+                    door_joint=0 if template == "cabinet" else None,
+                )
+            )
         return out
 
     # --- spaces ------------------------------------------------------------------------------------
@@ -186,12 +205,17 @@ class EthogymEnv(gym.Env):
         super().reset(seed=seed)
         options = options or {}
         override = options.get("config") or {}
-        unknown = set(override) - {"skill_execution", "terminate_on_success", "strict_actions"} - \
-            set(self._episode_options())
+        unknown = (
+            set(override)
+            - {"skill_execution", "terminate_on_success", "strict_actions"}
+            - set(self._episode_options())
+        )
         if unknown:
-            raise ConfigError(f"options['config'] may override only skill_execution, terminate_on_success, "
-                              f"strict_actions{', ' if self._episode_options() else ''}"
-                              f"{', '.join(self._episode_options())}; got {', '.join(sorted(unknown))}")
+            raise ConfigError(
+                f"options['config'] may override only skill_execution, terminate_on_success, "
+                f"strict_actions{', ' if self._episode_options() else ''}"
+                f"{', '.join(self._episode_options())}; got {', '.join(sorted(unknown))}"
+            )
         self.episode_config = {**self.config, **override}
         self._check_config(self.episode_config)
         last_error = None
@@ -202,8 +226,10 @@ class EthogymEnv(gym.Env):
             except SceneError as exc:
                 last_error = exc
         else:
-            raise SceneError(f"could not build a scene for '{self.activity.name}' after {SCENE_ATTEMPTS} layouts: "
-                             f"{last_error}")
+            raise SceneError(
+                f"could not build a scene for '{self.activity.name}' after {SCENE_ATTEMPTS} layouts: "
+                f"{last_error}"
+            )
         self.steps = 0
         self.episode_return = 0.0
         self.skill_failures = 0
@@ -222,8 +248,11 @@ class EthogymEnv(gym.Env):
         self.query.invalidate()
         self.backend.invalidate()
         rng = self.np_random
-        request = SceneRequest([o for o in self.activity.scene_objects if o[1] not in ("floor.n.01", "lawn.n.01")],
-                               self.activity.rooms, decor=self.config["decor"])
+        request = SceneRequest(
+            [o for o in self.activity.scene_objects if o[1] not in ("floor.n.01", "lawn.n.01")],
+            self.activity.rooms,
+            decor=self.config["decor"],
+        )
         scene = SceneBuilder(world, self.factory, rng).build(request)
         self._scene = scene
         sampler = SceneSampler(world, self.query, self.factory, rng)
@@ -235,8 +264,17 @@ class EthogymEnv(gym.Env):
         self.query.agents[self.activity.agents[0]] = self.robot
         self.transitions = TransitionRules(self.query, self.objects)
         self._populate(rng)
-        self.executor = SkillExecutor(world, self.robot, self.query, scene.static_grid, self.objects,
-                                      self.episode_config["skill_execution"], self._tick, self._obstacles, rng)
+        self.executor = SkillExecutor(
+            world,
+            self.robot,
+            self.query,
+            scene.static_grid,
+            self.objects,
+            self.episode_config["skill_execution"],
+            self._tick,
+            self._obstacles,
+            rng,
+        )
         self.executor.people = self._people()
         self.executor.rooms = scene.rooms
         self._tick_period = self.config["control_substeps"]
@@ -306,10 +344,13 @@ class EthogymEnv(gym.Env):
         self.query.invalidate()
         self.backend.invalidate()
         progress, success = self._evaluate_goal()
-        terms = {"progress": progress - self._progress,
-                 "success": self.config["reward_success"] if success and not self._success else 0.0,
-                 "failed_skill": self.config["reward_failed_skill"] if skill_result and
-                 not skill_result["success"] else 0.0}
+        terms = {
+            "progress": progress - self._progress,
+            "success": self.config["reward_success"] if success and not self._success else 0.0,
+            "failed_skill": self.config["reward_failed_skill"]
+            if skill_result and not skill_result["success"]
+            else 0.0,
+        }
         reward = float(sum(terms.values()))
         self._progress, self._success = progress, success
         self.steps += 1
@@ -332,23 +373,35 @@ class EthogymEnv(gym.Env):
         try:
             index = int(action)
         except (TypeError, ValueError):
-            raise InvalidActionError(f"skills mode takes an int index in [0, {len(self.table)}) or a text skill "
-                                     f"such as 'pick(apple_1)'; got {action!r}") from None
-        if np.ndim(action) > 0 and np.size(action) != 1 or index != action or not 0 <= index < len(self.table):
-            raise InvalidActionError(f"skill index {action!r} is outside Discrete({len(self.table)}); "
-                                     f"use env.unwrapped.skill_names() to see the table")
+            raise InvalidActionError(
+                f"skills mode takes an int index in [0, {len(self.table)}) or a text skill "
+                f"such as 'pick(apple_1)'; got {action!r}"
+            ) from None
+        if (
+            np.ndim(action) > 0
+            and np.size(action) != 1
+            or index != action
+            or not 0 <= index < len(self.table)
+        ):
+            raise InvalidActionError(
+                f"skill index {action!r} is outside Discrete({len(self.table)}); "
+                f"use env.unwrapped.skill_names() to see the table"
+            )
         return index, None
 
     def _continuous(self, action) -> None:
         a = np.asarray(action, dtype=np.float64)
         if a.shape != (7,):
-            raise InvalidActionError(f"continuous actions have shape (7,) [vx, vy, wz, dx, dy, dz, grasp]; got "
-                                     f"shape {a.shape}")
+            raise InvalidActionError(
+                f"continuous actions have shape (7,) [vx, vy, wz, dx, dy, dz, grasp]; got shape {a.shape}"
+            )
         if not np.all(np.isfinite(a)):
             raise InvalidActionError(f"continuous action contains NaN or inf: {a.tolist()}")
         if np.any(np.abs(a) > 1.0 + 1e-6):
-            raise InvalidActionError(f"continuous action {np.round(a, 3).tolist()} is outside [-1, 1]; "
-                                     f"clip it (e.g. np.clip(action, -1, 1))")
+            raise InvalidActionError(
+                f"continuous action {np.round(a, 3).tolist()} is outside [-1, 1]; "
+                f"clip it (e.g. np.clip(action, -1, 1))"
+            )
         robot = self.robot
         n = self.config["control_substeps"]
         period = n * self.world.dt
@@ -363,8 +416,13 @@ class EthogymEnv(gym.Env):
         ee_local = robot.ee_local + a[3:6] * 0.5 * period
         ee_local[0] = max(ee_local[0], 0.15)
         cn, sn = math.cos(nyaw), math.sin(nyaw)
-        world_pt = np.array([nx_ + cn * ee_local[0] - sn * ee_local[1], ny_ + sn * ee_local[0] + cn * ee_local[1],
-                             ee_local[2]])
+        world_pt = np.array(
+            [
+                nx_ + cn * ee_local[0] - sn * ee_local[1],
+                ny_ + sn * ee_local[0] + cn * ee_local[1],
+                ee_local[2],
+            ]
+        )
         clipped = robot.move_ee(world_pt)
         dx, dy = clipped[0] - nx_, clipped[1] - ny_
         robot.ee_local = np.array([cn * dx + sn * dy, -sn * dx + cn * dy, clipped[2]])
@@ -438,18 +496,45 @@ class EthogymEnv(gym.Env):
         ee = robot.ee_position()
         c, s = math.cos(yaw), math.sin(yaw)
         rel = ee[:2] - (x, y)
-        head = [x, y, c, s, v[0], v[1], v[2], c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1], ee[2],
-                float(robot.held is not None)]
+        head = [
+            x,
+            y,
+            c,
+            s,
+            v[0],
+            v[1],
+            v[2],
+            c * rel[0] + s * rel[1],
+            -s * rel[0] + c * rel[1],
+            ee[2],
+            float(robot.held is not None),
+        ]
         feats = np.zeros((self.n_objects, OBJECT_FEATURES), dtype=np.float32)
         for k, obj in enumerate(self.objects):
             lo, hi = self.query.aabb(obj)
             centre = (lo + hi) / 2
             dx, dy = centre[0] - x, centre[1] - y
-            feats[k] = (1.0, c * dx + s * dy, -s * dx + c * dy, centre[2], *(hi - lo),
-                        float(robot.held is obj), float(self.query.is_open(obj)), float(obj.toggled_on),
-                        obj.temperature / 100.0, float(obj.frozen), float(obj.cooked), float(bool(obj.covered)),
-                        float(obj.broken), float(obj.hot))
-        parts = [np.asarray(head, dtype=np.float32), np.array([self._progress], dtype=np.float32), feats.ravel()]
+            feats[k] = (
+                1.0,
+                c * dx + s * dy,
+                -s * dx + c * dy,
+                centre[2],
+                *(hi - lo),
+                float(robot.held is obj),
+                float(self.query.is_open(obj)),
+                float(obj.toggled_on),
+                obj.temperature / 100.0,
+                float(obj.frozen),
+                float(obj.cooked),
+                float(bool(obj.covered)),
+                float(obj.broken),
+                float(obj.hot),
+            )
+        parts = [
+            np.asarray(head, dtype=np.float32),
+            np.array([self._progress], dtype=np.float32),
+            feats.ravel(),
+        ]
         extra = self._extra_state()
         if extra is not None:
             parts.append(extra.astype(np.float32))
@@ -463,7 +548,16 @@ class EthogymEnv(gym.Env):
         objs = self.objects
         out = []
         for o in objs:
-            out += [q.is_held(o), q.is_open(o), o.toggled_on, o.hot, o.frozen, o.cooked, o.broken, bool(o.covered)]
+            out += [
+                q.is_held(o),
+                q.is_open(o),
+                o.toggled_on,
+                o.hot,
+                o.frozen,
+                o.cooked,
+                o.broken,
+                bool(o.covered),
+            ]
         for fn in (q.ontop, q.inside, q.nextto):
             out += [fn(a, b) for a in objs for b in objs if a is not b]
         return np.asarray(out, dtype=np.int8)
@@ -473,15 +567,20 @@ class EthogymEnv(gym.Env):
         robot = self.robot
         x, y, _ = robot.pose()
         room = self._scene.room_at(x, y) or "a doorway"
-        lines = [f"Task: {self.activity.name.replace('_', ' ')}.", "Goal: " + "; ".join(self.goal_text()) + ".",
-                 f"You are in the {room}. Holding: {robot.held.label if robot.held else 'nothing'}."]
+        lines = [
+            f"Task: {self.activity.name.replace('_', ' ')}.",
+            "Goal: " + "; ".join(self.goal_text()) + ".",
+            f"You are in the {room}. Holding: {robot.held.label if robot.held else 'nothing'}.",
+        ]
         for obj in self.objects:
             if obj.template == "floor":
                 continue
             desc = self._describe(obj)
             dist = self.query.distance_xy(obj, np.array([x, y]))
-            lines.append(f"- {obj.label} ({self._scene.room_at(*self.query.aabb(obj)[0][:2]) or 'hall'}, "
-                         f"{dist:.1f} m){': ' + desc if desc else ''}")
+            lines.append(
+                f"- {obj.label} ({self._scene.room_at(*self.query.aabb(obj)[0][:2]) or 'hall'}, "
+                f"{dist:.1f} m){': ' + desc if desc else ''}"
+            )
         if self._last_skill is not None:
             lines.append(f"Last skill: {self._last_skill['text']}")
         lines.append(f"Progress: {self._progress:.2f}")
@@ -502,8 +601,14 @@ class EthogymEnv(gym.Env):
                 facts.append(f"inside {other.label}")
             elif q.ontop(obj, other):
                 facts.append(f"on {other.label}")
-        for flag, word in ((q.is_open(obj), "open"), (obj.toggled_on, "on"), (obj.hot, "hot"),
-                           (obj.frozen, "frozen"), (obj.cooked, "cooked"), (obj.broken, "broken")):
+        for flag, word in (
+            (q.is_open(obj), "open"),
+            (obj.toggled_on, "on"),
+            (obj.hot, "hot"),
+            (obj.frozen, "frozen"),
+            (obj.cooked, "cooked"),
+            (obj.broken, "broken"),
+        ):
             if flag:
                 facts.append(word)
         facts += [f"covered with {s.split('.')[0]}" for s in obj.covered]
@@ -523,8 +628,14 @@ class EthogymEnv(gym.Env):
             "reward_terms": terms or {"progress": 0.0, "success": 0.0, "failed_skill": 0.0},
         }
         if self.config["control_mode"] == "skills":
-            info["skill_result"] = skill_result or {"skill": None, "success": True, "status": "ok", "reason": "",
-                                                    "duration": 0.0, "text": ""}
+            info["skill_result"] = skill_result or {
+                "skill": None,
+                "success": True,
+                "status": "ok",
+                "reason": "",
+                "duration": 0.0,
+                "text": "",
+            }
             info["action_mask"] = self.action_masks()
         info.update(self._extra_info())
         return info
@@ -533,10 +644,17 @@ class EthogymEnv(gym.Env):
         return {}
 
     def _episode_metrics(self) -> dict[str, Any]:
-        return {"success": bool(self._success), "progress": float(self._progress), "steps": self.steps,
-                "return": float(self.episode_return), "sim_time": float(self.world.time),
-                "skill_failures": self.skill_failures, "false_completion_claim": self.false_claim, "cost": 0.0,
-                "violations": {}}
+        return {
+            "success": bool(self._success),
+            "progress": float(self._progress),
+            "steps": self.steps,
+            "return": float(self.episode_return),
+            "sim_time": float(self.world.time),
+            "skill_failures": self.skill_failures,
+            "false_completion_claim": self.false_claim,
+            "cost": 0.0,
+            "violations": {},
+        }
 
     # --- rendering ---------------------------------------------------------------------------------
     def render(self):
@@ -563,8 +681,9 @@ class EthogymEnv(gym.Env):
             fov = 70
         view = c.computeViewMatrix(eye, target, [0, 0, 1])
         proj = c.computeProjectionMatrixFOV(fov, 1.0, 0.05, 30.0)
-        _, _, rgba, _, _ = c.getCameraImage(size, size, view, proj, renderer=pybullet.ER_TINY_RENDERER,
-                                            flags=pybullet.ER_NO_SEGMENTATION_MASK)
+        _, _, rgba, _, _ = c.getCameraImage(
+            size, size, view, proj, renderer=pybullet.ER_TINY_RENDERER, flags=pybullet.ER_NO_SEGMENTATION_MASK
+        )
         return np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)[:, :, :3].copy()
 
     def close(self) -> None:
@@ -574,11 +693,21 @@ class EthogymEnv(gym.Env):
         self.robot = None
 
 
-
-_WORDS = {"ontop": "{0} on top of {1}", "inside": "{0} inside {1}", "nextto": "{0} next to {1}",
-          "under": "{0} under {1}", "touching": "{0} touching {1}", "covered": "{0} covered with {1}",
-          "grasped": "{0} holding {1}", "open": "{0} open", "toggled_on": "{0} switched on", "hot": "{0} hot",
-          "frozen": "{0} frozen", "cooked": "{0} cooked", "broken": "{0} broken"}
+_WORDS = {
+    "ontop": "{0} on top of {1}",
+    "inside": "{0} inside {1}",
+    "nextto": "{0} next to {1}",
+    "under": "{0} under {1}",
+    "touching": "{0} touching {1}",
+    "covered": "{0} covered with {1}",
+    "grasped": "{0} holding {1}",
+    "open": "{0} open",
+    "toggled_on": "{0} switched on",
+    "hot": "{0} hot",
+    "frozen": "{0} frozen",
+    "cooked": "{0} cooked",
+    "broken": "{0} broken",
+}
 
 
 def _term_text(term: str) -> str:
@@ -608,4 +737,8 @@ def _expression_text(expr) -> str:
         return f"pairing {_term_text(expr[-3][2])} with {_term_text(expr[-2][2])}: {_expression_text(body)}"
     args = [_term_text(t) for t in expr[1:]]
     template = _WORDS.get(head)
-    return template.format(*args) if template and len(args) == template.count("{") else f"{head}({', '.join(args)})"
+    return (
+        template.format(*args)
+        if template and len(args) == template.count("{")
+        else f"{head}({', '.join(args)})"
+    )

@@ -62,6 +62,8 @@ class HouseholdEnv(EthogymEnv):
         if config.get("activity") is None and config.get("task_file") is None:
             from ethogym.errors import ConfigError
 
-            raise ConfigError("HouseholdEnv needs activity='<behavior activity>' or task_file='<path.bddl>', "
-                              "e.g. gym.make('ethogym/Behavior-v0', activity='picking_up_trash')")
+            raise ConfigError(
+                "HouseholdEnv needs activity='<behavior activity>' or task_file='<path.bddl>', "
+                "e.g. gym.make('ethogym/Behavior-v0', activity='picking_up_trash')"
+            )
         super().__init__(render_mode=render_mode, **config)

@@ -24,8 +24,19 @@ from .sim.robot import BASE_RADIUS, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.states import OPEN_ANGLE, StateQuery
 from .sim.world import World
 
-OBJECT_SKILLS = ("navigate_to", "pick", "place_on", "place_in", "place_next_to", "open", "close", "toggle_on",
-                 "toggle_off", "clean", "slice")
+OBJECT_SKILLS = (
+    "navigate_to",
+    "pick",
+    "place_on",
+    "place_in",
+    "place_next_to",
+    "open",
+    "close",
+    "toggle_on",
+    "toggle_off",
+    "clean",
+    "slice",
+)
 HELD_FIRST = {"place_on", "place_in", "place_next_to", "hand_over"}
 PERSON_SKILLS = ("navigate_to", "hand_over")
 GESTURE_KINDS = ("wave", "point", "stop")
@@ -33,9 +44,22 @@ DRIVE_SPEED = 1.2  # m/s
 TURN_SPEED = 2.5  # rad/s
 EE_SPEED = 1.2  # m/s
 OPEN_TARGET = 1.35  # rad
-NOMINAL = {"pick": 1.5, "place_on": 1.5, "place_in": 1.5, "place_next_to": 1.5, "open": 1.5, "close": 1.5,
-           "toggle_on": 0.8, "toggle_off": 0.8, "clean": 1.5, "slice": 1.5, "hand_over": 1.5, "gesture": 1.0,
-           "wait": 2.0, "done": 0.0}
+NOMINAL = {
+    "pick": 1.5,
+    "place_on": 1.5,
+    "place_in": 1.5,
+    "place_next_to": 1.5,
+    "open": 1.5,
+    "close": 1.5,
+    "toggle_on": 0.8,
+    "toggle_off": 0.8,
+    "clean": 1.5,
+    "slice": 1.5,
+    "hand_over": 1.5,
+    "gesture": 1.0,
+    "wait": 2.0,
+    "done": 0.0,
+}
 _SKILL_TEXT = re.compile(r"^\s*([a-z_]+)\s*\(\s*([^()]*?)\s*\)\s*$")
 
 
@@ -62,8 +86,14 @@ class SkillResult:
 
     def as_info(self) -> dict:
         text = f"{self.skill}: {'ok' if self.success else self.status + ' - ' + self.reason}"
-        return {"skill": self.skill, "success": self.success, "status": self.status, "reason": self.reason,
-                "duration": self.duration, "text": text}
+        return {
+            "skill": self.skill,
+            "success": self.success,
+            "status": self.status,
+            "reason": self.reason,
+            "duration": self.duration,
+            "text": text,
+        }
 
 
 class SkillTable:
@@ -101,13 +131,16 @@ class SkillTable:
             raise InvalidActionError(f"a text skill must be a string, got {type(text).__name__}")
         match = _SKILL_TEXT.match(text)
         if not match:
-            raise InvalidActionError(f"cannot parse skill {text!r}: expected the form name(arg) or name(arg1, arg2), "
-                                     f"e.g. 'pick(apple_1)' or 'place_on(apple_1, table_1)'")
+            raise InvalidActionError(
+                f"cannot parse skill {text!r}: expected the form name(arg) or name(arg1, arg2), "
+                f"e.g. 'pick(apple_1)' or 'place_on(apple_1, table_1)'"
+            )
         name, args = match.group(1), [a.strip() for a in match.group(2).split(",") if a.strip()]
         known = {s.name for s in self.skills}
         if name not in known:
-            raise InvalidActionError(f"unknown skill '{name}' in {text!r}; this task's skills are "
-                                     f"{', '.join(sorted(known))}")
+            raise InvalidActionError(
+                f"unknown skill '{name}' in {text!r}; this task's skills are {', '.join(sorted(known))}"
+            )
         held_claim = None
         if name in HELD_FIRST and len(args) == 2:
             held_claim, args = args[0], args[1:]
@@ -115,14 +148,17 @@ class SkillTable:
                 raise InvalidActionError(f"unknown object '{held_claim}' in {text!r}")
         expected = 0 if name in ("wait", "done") else 1
         if len(args) != expected:
-            raise InvalidActionError(f"skill '{name}' takes {expected + (name in HELD_FIRST)} argument(s), "
-                                     f"got {len(args) + (held_claim is not None)} in {text!r}")
+            raise InvalidActionError(
+                f"skill '{name}' takes {expected + (name in HELD_FIRST)} argument(s), "
+                f"got {len(args) + (held_claim is not None)} in {text!r}"
+            )
         target = args[0] if args else None
         key = (name, target)
         if key not in self.index:
             if target is not None and target not in self.labels:
-                raise InvalidActionError(f"unknown object '{target}' in {text!r}; objects here: "
-                                         f"{', '.join(sorted(self.labels))}")
+                raise InvalidActionError(
+                    f"unknown object '{target}' in {text!r}; objects here: {', '.join(sorted(self.labels))}"
+                )
             raise InvalidActionError(f"'{name}' does not apply to '{target}' in this task ({text!r})")
         return self.index[key], held_claim
 
@@ -150,9 +186,18 @@ def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str]) -> bo
 class SkillExecutor:
     """Runs skills for one robot in one world."""
 
-    def __init__(self, world: World, robot: Robot, query: StateQuery, grid: NavGrid, objects: list[SimObject],
-                 mode: str, tick: Callable[[float], None], obstacles: Callable[[], list[tuple]],
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        world: World,
+        robot: Robot,
+        query: StateQuery,
+        grid: NavGrid,
+        objects: list[SimObject],
+        mode: str,
+        tick: Callable[[float], None],
+        obstacles: Callable[[], list[tuple]],
+        rng: np.random.Generator,
+    ) -> None:
         self.world = world
         self.robot = robot
         self.query = query
@@ -190,7 +235,12 @@ class SkillExecutor:
 
     def container_of(self, obj: SimObject) -> SimObject | None:
         for other in self.objects:
-            if other.interior is not None and other is not obj and other.static and self.query.inside(obj, other):
+            if (
+                other.interior is not None
+                and other is not obj
+                and other.static
+                and self.query.inside(obj, other)
+            ):
                 return other
         return None
 
@@ -292,7 +342,9 @@ class SkillExecutor:
                 actual = robot.pose()
                 if float(np.hypot(*(actual[:2] - target))) > 0.3:
                     robot.drive_to(actual[0], actual[1], actual[2])
-                    return f"the base was blocked near ({actual[0]:.1f}, {actual[1]:.1f}){self._contact_text()}"
+                    return (
+                        f"the base was blocked near ({actual[0]:.1f}, {actual[1]:.1f}){self._contact_text()}"
+                    )
         self._step(10)
         return None
 
@@ -461,8 +513,11 @@ class SkillExecutor:
             return self.fail(text, "PRE_CONDITION", reason)
         t0 = self.world.time
         handler = getattr(self, f"_skill_{skill.name}")
-        result = handler(skill.target, text) if skill.target is not None or skill.name == "gesture" else \
-            handler(text)
+        result = (
+            handler(skill.target, text)
+            if skill.target is not None or skill.name == "gesture"
+            else handler(text)
+        )
         if self.mode == "teleport":
             duration = result.duration or NOMINAL.get(skill.name, 1.0)
             self._step(2)
@@ -480,8 +535,9 @@ class SkillExecutor:
     def _skill_done(self, text: str) -> SkillResult:
         return SkillResult(text, True, duration=0.0)
 
-    def navigate(self, text: str, obj: SimObject | None, point: np.ndarray,
-                 goals_fn: Callable[[NavGrid], np.ndarray]) -> SkillResult:
+    def navigate(
+        self, text: str, obj: SimObject | None, point: np.ndarray, goals_fn: Callable[[NavGrid], np.ndarray]
+    ) -> SkillResult:
         robot = self.robot
         ignore = (obj.body,) if obj is not None else ()
         grid = self.dynamic_grid(ignore=ignore)
@@ -493,13 +549,16 @@ class SkillExecutor:
         i, j = grid.cell(x, y)
         path = [] if goals[j, i] else grid.plan((x, y), goals, (point[0], point[1]))
         if path is None:
-            return self.fail(text, "EXECUTION", "no collision-free path to it (blocked by furniture, objects or people)")
+            return self.fail(
+                text, "EXECUTION", "no collision-free path to it (blocked by furniture, objects or people)"
+            )
         end = path[-1] if path else (x, y)
         final_yaw = math.atan2(point[1] - end[1], point[0] - end[0])
         length = sum(math.dist(a, b) for a, b in zip([(x, y), *path], path, strict=False))
         if self.mode == "teleport":
-            robot.teleport(end[0], end[1], final_yaw,
-                           ee_point=robot.carry_point(np.array([end[0], end[1], final_yaw])))
+            robot.teleport(
+                end[0], end[1], final_yaw, ee_point=robot.carry_point(np.array([end[0], end[1], final_yaw]))
+            )
             hits = [b for b in self.world.penetrations(robot.base, tolerance=0.02) if b != robot.ee]
             if hits:
                 robot.teleport(x, y, yaw)
@@ -557,8 +616,9 @@ class SkillExecutor:
 
     def _held_by_other(self, obj: SimObject) -> bool:
         for agent in self.query.agents.values():
-            if agent is not self.robot and (getattr(agent, "held", None) is obj
-                                            or getattr(agent, "holding", None) == obj.body):
+            if agent is not self.robot and (
+                getattr(agent, "held", None) is obj or getattr(agent, "holding", None) == obj.body
+            ):
                 return True
         return False
 
@@ -646,8 +706,12 @@ class SkillExecutor:
         obj = robot.held
         spot = self._spot("on" if kind == "on" else kind, obj, dst)
         if spot is None:
-            return self.fail(text, "EXECUTION", f"no free spot {kind} {dst.label} within reach for {obj.label}")
-        offset = robot.ee_position() - np.asarray(self.world.client.getBasePositionAndOrientation(obj.body)[0])
+            return self.fail(
+                text, "EXECUTION", f"no free spot {kind} {dst.label} within reach for {obj.label}"
+            )
+        offset = robot.ee_position() - np.asarray(
+            self.world.client.getBasePositionAndOrientation(obj.body)[0]
+        )
         ee_goal = spot + offset
         if self.mode == "teleport":
             robot.teleport_ee(ee_goal)
@@ -685,8 +749,9 @@ class SkillExecutor:
     # articulation --------------------------------------------------------------------------------------
     def _handle(self, obj: SimObject, angle: float) -> np.ndarray:
         w = obj.size[1]
-        local = np.array([obj.size[0] / 2 + 0.03 + 0.85 * w * math.sin(angle), w / 2 - 0.85 * w * math.cos(angle),
-                          0.0])
+        local = np.array(
+            [obj.size[0] / 2 + 0.03 + 0.85 * w * math.sin(angle), w / 2 - 0.85 * w * math.cos(angle), 0.0]
+        )
         return to_world(self.world, obj, local)
 
     def _articulate(self, target: str, text: str, opening: bool) -> SkillResult:
@@ -733,17 +798,25 @@ class SkillExecutor:
         if (opening and reached < OPEN_ANGLE) or (not opening and reached > OPEN_ANGLE):
             set_door(self.world, obj, reached)
             hits = self._door_contacts(obj)
-            return self.fail(text, "EXECUTION", f"the door of {obj.label} stuck at {math.degrees(reached):.0f} deg"
-                                                + (f", blocked by {hits}" if hits else ""))
+            return self.fail(
+                text,
+                "EXECUTION",
+                f"the door of {obj.label} stuck at {math.degrees(reached):.0f} deg"
+                + (f", blocked by {hits}" if hits else ""),
+            )
         return SkillResult(text, True)
 
     def _door_contacts(self, obj: SimObject) -> str:
         c = self.world.client
         c.performCollisionDetection()
-        names = {self._body_name(p[2]) for p in c.getContactPoints(bodyA=obj.body, linkIndexA=obj.door_joint)
-                 if p[8] < -0.005 and p[2] != obj.body}
-        if self.robot.base in {p[2] for p in c.getContactPoints(bodyA=obj.body, linkIndexA=obj.door_joint)
-                               if p[8] < -0.005}:
+        names = {
+            self._body_name(p[2])
+            for p in c.getContactPoints(bodyA=obj.body, linkIndexA=obj.door_joint)
+            if p[8] < -0.005 and p[2] != obj.body
+        }
+        if self.robot.base in {
+            p[2] for p in c.getContactPoints(bodyA=obj.body, linkIndexA=obj.door_joint) if p[8] < -0.005
+        }:
             names.add("the robot")
         names.discard("")
         return ", ".join(sorted(names))
@@ -777,7 +850,9 @@ class SkillExecutor:
         robot = self.robot
         tool = robot.held
         top = self.interaction_point(obj)
-        offset = robot.ee_position() - np.asarray(self.world.client.getBasePositionAndOrientation(tool.body)[0])
+        offset = robot.ee_position() - np.asarray(
+            self.world.client.getBasePositionAndOrientation(tool.body)[0]
+        )
         wipe = top + np.array([0.0, 0.0, tool.size[2] / 2]) + offset
         before = dict(obj.covered)
         if self.mode == "teleport":
@@ -786,8 +861,13 @@ class SkillExecutor:
             self.tick(NOMINAL["clean"])
             robot.teleport_ee(robot.carry_point())
             ok = obj.covered != before
-            return SkillResult(text, ok, "ok" if ok else "EXECUTION", "" if ok else "the tool did not touch it",
-                               duration=NOMINAL["clean"])
+            return SkillResult(
+                text,
+                ok,
+                "ok" if ok else "EXECUTION",
+                "" if ok else "the tool did not touch it",
+                duration=NOMINAL["clean"],
+            )
         container = self.container_of(obj)
         if container is not None and container.template in ("cabinet", "shelf"):
             self.move_ee(self._front_point(container, wipe))
@@ -820,7 +900,9 @@ class SkillExecutor:
         person = self.people[target]
         robot = self.robot
         obj = robot.held
-        offset = robot.ee_position() - np.asarray(self.world.client.getBasePositionAndOrientation(obj.body)[0])
+        offset = robot.ee_position() - np.asarray(
+            self.world.client.getBasePositionAndOrientation(obj.body)[0]
+        )
         # Hold the object at the person's hand and wait for their grip before letting go.
         dt = self.world.dt
         for _ in range(int(3.0 / dt)):
@@ -836,7 +918,9 @@ class SkillExecutor:
                 self._step(5)
                 return SkillResult(text, True)
         robot.move_ee(robot.carry_point())
-        return self.fail(text, "EXECUTION", f"{target} did not take {obj.label} (they are not reaching out for it)")
+        return self.fail(
+            text, "EXECUTION", f"{target} did not take {obj.label} (they are not reaching out for it)"
+        )
 
     def _skill_gesture(self, target: str, text: str) -> SkillResult:
         if self.mode == "physical":

@@ -114,8 +114,11 @@ class HandoverEnv(EthogymEnv):
         walk(activity.goal)
         robots = sorted(a for a in activity.agents if a not in recipients)
         if len(recipients) != 1 or len(robots) != 1:
-            raise TaskDefinitionError(f"{activity.source}: a hand-over task needs two agent.n.01 instances, the "
-                                      f"robot and the person named first in a (grasped ?agent ?object) goal")
+            raise TaskDefinitionError(
+                f"{activity.source}: a hand-over task needs two agent.n.01 instances, "
+                f"the robot and the person named first in a (grasped ?agent ?object) "
+                f"goal"
+            )
         self._person_agent = recipients[0]
         self._requested_names = self._requested(activity.goal, self._person_agent)
         self._person_room = None
@@ -127,8 +130,10 @@ class HandoverEnv(EthogymEnv):
                 continue
             init.append(literal)
         if self._person_room is None:
-            raise TaskDefinitionError(f"{activity.source}: say where the person stands with "
-                                      f"(ontop {self._person_agent} <floor in a room>)")
+            raise TaskDefinitionError(
+                f"{activity.source}: say where the person stands with "
+                f"(ontop {self._person_agent} <floor in a room>)"
+            )
         activity.init = init
         activity.agents = robots
         self.agent_person_names = {self._person_agent: PERSON_NAME}
@@ -160,8 +165,14 @@ class HandoverEnv(EthogymEnv):
         x0, y0, x1, y1 = room.rect
         xs, ys = np.meshgrid(grid.xs, grid.ys)
         rx, ry, _ = self.robot.pose()
-        candidates = grid.free & (xs > x0 + ROOM_MARGIN) & (xs < x1 - ROOM_MARGIN) & \
-            (ys > y0 + ROOM_MARGIN) & (ys < y1 - ROOM_MARGIN) & (np.hypot(xs - rx, ys - ry) > MIN_START_GAP)
+        candidates = (
+            grid.free
+            & (xs > x0 + ROOM_MARGIN)
+            & (xs < x1 - ROOM_MARGIN)
+            & (ys > y0 + ROOM_MARGIN)
+            & (ys < y1 - ROOM_MARGIN)
+            & (np.hypot(xs - rx, ys - ry) > MIN_START_GAP)
+        )
         cells = np.argwhere(candidates)
         order = rng.permutation(len(cells))
         spot = None
@@ -178,14 +189,21 @@ class HandoverEnv(EthogymEnv):
         cx, cy = room.centre
         yaw = math.atan2(cy - spot[1], cx - spot[0]) if math.hypot(cx - spot[0], cy - spot[1]) > 1e-6 else 0.0
         persona = PERSONAS[self.episode_config["persona"]]
-        person = Human(self.world.client, PERSON_NAME, spot, yaw, persona,
-                       np.random.default_rng(int(rng.integers(2**32))))
+        person = Human(
+            self.world.client,
+            PERSON_NAME,
+            spot,
+            yaw,
+            persona,
+            np.random.default_rng(int(rng.integers(2**32))),
+        )
         for link in (-1, 0, 1, 2):
             self.world.set_group(person.body_id, GROUP_HUMAN, link)
         self.person = person
         self.query.agents[self._person_agent] = person
-        self._requested_objects = [self.scope[name] for name in self._requested_names
-                                   if isinstance(self.scope.get(name), SimObject)]
+        self._requested_objects = [
+            self.scope[name] for name in self._requested_names if isinstance(self.scope.get(name), SimObject)
+        ]
         self._social_events: list[str] = []
         self._min_distance = self._distance()
 
@@ -233,8 +251,9 @@ class HandoverEnv(EthogymEnv):
         wants = person.holding is None and carrying and near
         person.set_gesture("reach_out" if wants or person.holding is not None else "none")
         self._face(robot_xy, turn=wants)
-        events = person.update(dt, robot_xy, robot.velocity()[:2], BASE_RADIUS,
-                               self._scene.static_grid.is_free, offered)
+        events = person.update(
+            dt, robot_xy, robot.velocity()[:2], BASE_RADIUS, self._scene.static_grid.is_free, offered
+        )
         for event in events:
             if event.startswith("gripped body"):
                 label = next((o.label for o in self.objects if o.body == person.holding), "an object")
@@ -278,13 +297,25 @@ class HandoverEnv(EthogymEnv):
         dx, dy = state[0] - x, state[1] - y
         pc, ps = state[2], state[3]
         vx, vy = state[4], state[5]
-        state[:6] = (c * dx + s * dy, -s * dx + c * dy, c * pc + s * ps, -s * pc + c * ps,
-                     c * vx + s * vy, -s * vx + c * vy)
+        state[:6] = (
+            c * dx + s * dy,
+            -s * dx + c * dy,
+            c * pc + s * ps,
+            -s * pc + c * ps,
+            c * vx + s * vy,
+            -s * vx + c * vy,
+        )
         reach = float(robot.within_reach(person.hand_position("right")))
         return np.concatenate([state, np.array([self._distance(), reach], dtype=np.float32)])
 
     def _extra_info(self) -> dict[str, Any]:
         person = self.person
-        return {"social": {"distance": self._distance(), "min_distance": float(self._min_distance),
-                           "person_gesture": person.gesture, "person_holding": person.holding is not None,
-                           "events": list(self._social_events)}}
+        return {
+            "social": {
+                "distance": self._distance(),
+                "min_distance": float(self._min_distance),
+                "person_gesture": person.gesture,
+                "person_holding": person.holding is not None,
+                "events": list(self._social_events),
+            }
+        }

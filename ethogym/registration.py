@@ -24,11 +24,24 @@ def _register(env_id: str, entry_point: str, description: str, **kwargs) -> None
 
 def register_envs() -> None:
     for name, (activity, text) in HOUSEHOLD.items():
-        _register(f"ethogym/Household-{name}-v0", "ethogym.envs.household:HouseholdEnv",
-                  f"BEHAVIOR '{activity}': {text}", activity=activity)
-    _register("ethogym/Behavior-v0", "ethogym.envs.household:HouseholdEnv",
-              "any supported BEHAVIOR-1K activity: gym.make(..., activity='<name>', instance=0)")
-    _register("ethogym/Social-Handover-v0", "ethogym.envs.social:HandoverEnv",
-              "a person asks for an object with a reach-out gesture; success when they hold it")
-    _register("ethogym/Adversarial-Thief-v0", "ethogym.envs.adversarial:ThiefEnv",
-              "tidy the cans while an adversary with adjustable aggressiveness takes them away")
+        _register(
+            f"ethogym/Household-{name}-v0",
+            "ethogym.envs.household:HouseholdEnv",
+            f"BEHAVIOR '{activity}': {text}",
+            activity=activity,
+        )
+    _register(
+        "ethogym/Behavior-v0",
+        "ethogym.envs.household:HouseholdEnv",
+        "any supported BEHAVIOR-1K activity: gym.make(..., activity='<name>', instance=0)",
+    )
+    _register(
+        "ethogym/Social-Handover-v0",
+        "ethogym.envs.social:HandoverEnv",
+        "a person asks for an object with a reach-out gesture; success when they hold it",
+    )
+    _register(
+        "ethogym/Adversarial-Thief-v0",
+        "ethogym.envs.adversarial:ThiefEnv",
+        "tidy the cans while an adversary with adjustable aggressiveness takes them away",
+    )

@@ -74,7 +74,13 @@ class OraclePolicy:
             return self._switch(self._obj(terms[0]), positive)
         if pred == "open":
             return self._articulate(self._obj(terms[0]), positive)
-        if pred in ("hot", "cooked") and positive or pred == "frozen" and not positive and self._obj(terms[0]).hot:
+        if (
+            pred in ("hot", "cooked")
+            and positive
+            or pred == "frozen"
+            and not positive
+            and self._obj(terms[0]).hot
+        ):
             return self._heat(self._obj(terms[0]))
         if pred == "frozen" and not positive:
             return self._thaw(self._obj(terms[0]))
@@ -114,8 +120,12 @@ class OraclePolicy:
             if floor.room == room and self._ok("place_on", floor.label):
                 return self._skill("place_on", floor.label)
         for obj in self.env.objects:
-            if obj is not held and obj.static and obj.template in ("table", "box") and \
-                    self._ok("place_on", obj.label):
+            if (
+                obj is not held
+                and obj.static
+                and obj.template in ("table", "box")
+                and self._ok("place_on", obj.label)
+            ):
                 return self._skill("place_on", obj.label)
         return self._skill("wait")
 
@@ -153,8 +163,11 @@ class OraclePolicy:
     def _run_source(self, obj: SimObject, source: SimObject, kind: str) -> int:
         params = source.info.params.get(kind, {})
         q = self.env.query
-        placed = q.inside(obj, source) if params.get("requires_inside", 0) else \
-            (q.inside(obj, source) or q.near_top(obj, source))
+        placed = (
+            q.inside(obj, source)
+            if params.get("requires_inside", 0)
+            else (q.inside(obj, source) or q.near_top(obj, source))
+        )
         if not placed:
             skill = "place_in" if params.get("requires_inside", 0) else "place_on"
             return self._put(obj, source, skill)
@@ -180,8 +193,11 @@ class OraclePolicy:
         return self._heat(obj) if heat is not None else self._skill("wait")
 
     def _clean(self, obj: SimObject, substance) -> int | None:
-        tools = [o for o in self.env.objects if o.has("particleRemover") and
-                 substance.synset in removable_substances(o.synset)]
+        tools = [
+            o
+            for o in self.env.objects
+            if o.has("particleRemover") and substance.synset in removable_substances(o.synset)
+        ]
         if not tools:
             return None
         step = self._get(tools[0])

@@ -15,8 +15,20 @@ from .backend import PREDICATES, UNSUPPORTED
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 OPERATORS = {"and", "or", "not", "imply", "forall", "exists", "forn", "forpairs", "fornpairs"}
-INIT_STATES = {"ontop", "inside", "nextto", "under", "open", "toggled_on", "frozen", "hot", "cooked", "broken",
-               "covered", "inroom"}
+INIT_STATES = {
+    "ontop",
+    "inside",
+    "nextto",
+    "under",
+    "open",
+    "toggled_on",
+    "frozen",
+    "hot",
+    "cooked",
+    "broken",
+    "covered",
+    "inroom",
+}
 BDDL_SHAPE = "(define (problem NAME) (:domain omnigibson) (:objects ...) (:init ...) (:goal ...))"
 
 
@@ -53,8 +65,12 @@ def load_activity(activity: str | None = None, instance: int = 0, path: str | Pa
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise TaskDefinitionError(f"BDDL file {path} does not exist; pass the path of a problem*.bddl file")
-        return parse_activity(path.read_text(), name=path.parent.name or path.stem, instance=0, source=str(path))
+            raise TaskDefinitionError(
+                f"BDDL file {path} does not exist; pass the path of a problem*.bddl file"
+            )
+        return parse_activity(
+            path.read_text(), name=path.parent.name or path.stem, instance=0, source=str(path)
+        )
     if activity is None:
         raise TaskDefinitionError("give an activity name (e.g. activity='boil_water') or a task_file path")
     own = DEFINITIONS_DIR / activity / f"problem{instance}.bddl"
@@ -67,8 +83,9 @@ def load_activity(activity: str | None = None, instance: int = 0, path: str | Pa
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         if activity in names:
             raise TaskDefinitionError(f"activity '{activity}' has no instance {instance} ({file} is missing)")
-        raise TaskDefinitionError(f"unknown activity '{activity}': bddl {len(names)} definitions do not include it."
-                                  f"{hint}")
+        raise TaskDefinitionError(
+            f"unknown activity '{activity}': bddl {len(names)} definitions do not include it.{hint}"
+        )
     return parse_activity(file.read_text(), name=activity, instance=instance, source=str(file))
 
 
@@ -77,31 +94,39 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
     if not re.search(r"\(\s*define\s*\(\s*problem", text):
         raise TaskDefinitionError(f"{source}: not a BDDL problem; expected {BDDL_SHAPE}")
     if text.count("(") != text.count(")"):
-        raise TaskDefinitionError(f"{source}: unbalanced parentheses ({text.count('(')} '(' vs "
-                                  f"{text.count(')')} ')'); a BDDL problem looks like {BDDL_SHAPE}")
+        raise TaskDefinitionError(
+            f"{source}: unbalanced parentheses ({text.count('(')} '(' vs "
+            f"{text.count(')')} ')'); a BDDL problem looks like {BDDL_SHAPE}"
+        )
     try:
         conds = Conditions(name, instance, "omnigibson", predefined_problem=text)
     except Exception as exc:  # bddl raises bare Exceptions and IndexErrors on malformed text
-        raise TaskDefinitionError(f"{source}: bddl could not parse the problem ({exc!r}); "
-                                  f"a BDDL problem looks like {BDDL_SHAPE}") from None
+        raise TaskDefinitionError(
+            f"{source}: bddl could not parse the problem ({exc!r}); a BDDL problem looks like {BDDL_SHAPE}"
+        ) from None
     objects = conds.parsed_objects
     init = conds.parsed_initial_conditions
     goal = conds.parsed_goal_conditions
     if not objects or "object" in objects:
-        raise TaskDefinitionError(f"{source}: every object in :objects needs a type, as in 'apple.n.01_1 - apple.n.01'")
+        raise TaskDefinitionError(
+            f"{source}: every object in :objects needs a type, as in 'apple.n.01_1 - apple.n.01'"
+        )
     if not goal or not goal[0]:
         raise TaskDefinitionError(f"{source}: the problem has no :goal")
     declared = {inst for names in objects.values() for inst in names}
     for synset, names in objects.items():
         for inst in names:
             if synset_of(inst) != synset and not inst.endswith("_*"):
-                raise TaskDefinitionError(f"{source}: object '{inst}' is declared as {synset}; instance names are "
-                                          f"'<synset>_<n>'")
+                raise TaskDefinitionError(
+                    f"{source}: object '{inst}' is declared as {synset}; instance names are '<synset>_<n>'"
+                )
     for literal in init:
         atom = literal[1] if literal[0] == "not" else literal
         for term in atom[1:]:
             if isinstance(term, str) and term not in declared and atom[0] != "inroom":
-                raise TaskDefinitionError(f"{source}: :init mentions '{term}', which :objects does not declare")
+                raise TaskDefinitionError(
+                    f"{source}: :init mentions '{term}', which :objects does not declare"
+                )
     _check_goal_terms(goal, declared, objects, source)
     activity = Activity(name, instance, text, objects, init, goal, source)
     for literal in init:
@@ -122,8 +147,9 @@ def _check_goal_terms(goal, declared, objects, source) -> None:
             new = set(bound)
             for p in params:
                 if p[2] not in objects:
-                    raise TaskDefinitionError(f"{source}: the goal quantifies over '{p[2]}', which :objects "
-                                              f"does not declare")
+                    raise TaskDefinitionError(
+                        f"{source}: the goal quantifies over '{p[2]}', which :objects does not declare"
+                    )
                 new.add(p[0].lstrip("?"))
             walk(expr[-1], new)
             return
@@ -135,7 +161,9 @@ def _check_goal_terms(goal, declared, objects, source) -> None:
             if isinstance(term, str):
                 t = term.lstrip("?")
                 if t not in declared and t not in bound and t not in objects:
-                    raise TaskDefinitionError(f"{source}: the goal mentions '{t}', which :objects does not declare")
+                    raise TaskDefinitionError(
+                        f"{source}: the goal mentions '{t}', which :objects does not declare"
+                    )
 
     for expr in goal:
         walk(expr, set())
@@ -143,10 +171,17 @@ def _check_goal_terms(goal, declared, objects, source) -> None:
 
 def predicates_used(activity: Activity) -> tuple[set[str], set[str]]:
     """Atomic predicates of :init and of :goal."""
+
     def collect(expr, out):
         if isinstance(expr, list) and expr:
-            if isinstance(expr[0], str) and expr[0] not in OPERATORS and not expr[0].startswith("?") \
-                    and expr[0] != "-" and not expr[0].isdigit() and all(isinstance(t, str) for t in expr):
+            if (
+                isinstance(expr[0], str)
+                and expr[0] not in OPERATORS
+                and not expr[0].startswith("?")
+                and expr[0] != "-"
+                and not expr[0].isdigit()
+                and all(isinstance(t, str) for t in expr)
+            ):
                 out.add(expr[0])
                 return
             for sub in expr:
@@ -182,10 +217,13 @@ def check_supported(activity: Activity) -> None:
         elif info.is_substance and not info.is_visual_substance:
             problems.append(f"substance '{synset}' is a particle or liquid system, which is not simulated")
     if len(activity.agents) != 1:
-        problems.append(f"household activities need exactly one agent.n.01 instance, found {len(activity.agents)}")
+        problems.append(
+            f"household activities need exactly one agent.n.01 instance, found {len(activity.agents)}"
+        )
     if problems:
         raise UnsupportedActivityError(
-            f"activity '{activity.name}' needs what ethogym does not simulate yet: " + "; ".join(problems)
+            f"activity '{activity.name}' needs what ethogym does not simulate yet: "
+            + "; ".join(problems)
             + ". Pick another activity (ethogym.tasks.supported_activities() lists those that run)."
         )
 

@@ -71,7 +71,9 @@ class _Binary(BinaryAtomicFormula):
 
 
 def _unary(name: str, fn):
-    return type(f"{name.title()}Predicate", (_Unary,), {"STATE_NAME": name, "compute": lambda self, q, o: fn(q, o)})
+    return type(
+        f"{name.title()}Predicate", (_Unary,), {"STATE_NAME": name, "compute": lambda self, q, o: fn(q, o)}
+    )
 
 
 def _binary(name: str, fn, kinds=(SimObject, SimObject)):

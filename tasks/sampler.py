@@ -33,7 +33,9 @@ FULL_ATTEMPTS = 4
 class SceneSampler:
     """Builds an activity's movable objects and samples poses that satisfy its :init."""
 
-    def __init__(self, world: World, query: StateQuery, factory: ObjectFactory, rng: np.random.Generator) -> None:
+    def __init__(
+        self, world: World, query: StateQuery, factory: ObjectFactory, rng: np.random.Generator
+    ) -> None:
         self.world = world
         self.query = query
         self.factory = factory
@@ -42,7 +44,9 @@ class SceneSampler:
     def populate(self, activity: Activity, scene: Scene) -> dict[str, object]:
         """The BDDL scope: every instance name mapped to a SimObject, Substance or AgentRef."""
         scope: dict[str, object] = {}
-        floors_by_instance = {name: room for name, synset, room in activity.scene_objects if synset == "floor.n.01"}
+        floors_by_instance = {
+            name: room for name, synset, room in activity.scene_objects if synset == "floor.n.01"
+        }
         for name in activity.instances:
             synset = synset_of(name) if not name.endswith("_*") else name[:-2]
             if synset == "agent.n.01":
@@ -51,15 +55,18 @@ class SceneSampler:
                 scope[name] = Substance(name, synset)
             elif name in floors_by_instance:
                 floor = scene.floors[floors_by_instance[name]]
-                scope[name] = SimObject(**{**floor.__dict__, "name": name, "synset": synset, "label": label_of(name)})
+                scope[name] = SimObject(
+                    **{**floor.__dict__, "name": name, "synset": synset, "label": label_of(name)}
+                )
             elif name in scene.placed:
                 scope[name] = scene.placed[name]
             else:
                 scope[name] = self.factory.build(name, synset, static=False)
         return scope
 
-    def sample(self, activity: Activity, scene: Scene, scope: dict[str, object],
-               backend: EthogymBackend, robot_grid) -> tuple[float, float, float]:
+    def sample(
+        self, activity: Activity, scene: Scene, scope: dict[str, object], backend: EthogymBackend, robot_grid
+    ) -> tuple[float, float, float]:
         """Place the movable objects and pick the agent's start; returns the start pose (x, y, yaw)."""
         base_state = self.world.save()
         failure = ""
@@ -82,8 +89,9 @@ class SceneSampler:
                 failure = "after settling these :init literals do not hold: " + ", ".join(bad)
         finally:
             self.world.remove_state(base_state)
-        raise SamplingError(f"could not realise the initial state of '{activity.name}' in {FULL_ATTEMPTS} tries: "
-                            f"{failure}")
+        raise SamplingError(
+            f"could not realise the initial state of '{activity.name}' in {FULL_ATTEMPTS} tries: {failure}"
+        )
 
     # --- states ----------------------------------------------------------------------------------
     def _apply_states(self, activity: Activity, scope) -> None:
@@ -112,8 +120,11 @@ class SceneSampler:
 
     # --- placement -------------------------------------------------------------------------------
     def _place_all(self, activity: Activity, scene: Scene, scope) -> None:
-        pending = [lit for lit in activity.init if lit[0] in PLACEMENT and isinstance(scope.get(lit[1]), SimObject)
-                   and not scope[lit[1]].static]
+        pending = [
+            lit
+            for lit in activity.init
+            if lit[0] in PLACEMENT and isinstance(scope.get(lit[1]), SimObject) and not scope[lit[1]].static
+        ]
         placed: set[str] = set()
         movable = {lit[1] for lit in pending}
         guard = 0
@@ -148,8 +159,10 @@ class SceneSampler:
                 self.world.restore(checkpoint)
         finally:
             self.world.remove_state(checkpoint)
-        raise SamplingError(f"found no collision-free pose for '{pred} {obj.label} {target.label}' in "
-                            f"{ATTEMPTS_PER_OBJECT} tries")
+        raise SamplingError(
+            f"found no collision-free pose for '{pred} {obj.label} {target.label}' in "
+            f"{ATTEMPTS_PER_OBJECT} tries"
+        )
 
     def _propose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
         rng = self.rng

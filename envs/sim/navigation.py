@@ -9,15 +9,25 @@ from collections.abc import Iterable
 import numpy as np
 
 SQRT2 = math.sqrt(2.0)
-_NEIGHBOURS = ((1, 0, 1.0), (-1, 0, 1.0), (0, 1, 1.0), (0, -1, 1.0),
-               (1, 1, SQRT2), (1, -1, SQRT2), (-1, 1, SQRT2), (-1, -1, SQRT2))
+_NEIGHBOURS = (
+    (1, 0, 1.0),
+    (-1, 0, 1.0),
+    (0, 1, 1.0),
+    (0, -1, 1.0),
+    (1, 1, SQRT2),
+    (1, -1, SQRT2),
+    (-1, 1, SQRT2),
+    (-1, -1, SQRT2),
+)
 
 
 class NavGrid:
     """Cells of ``resolution`` metres over the floor; a cell is free when a disc of ``clearance``
     around its centre touches no obstacle rectangle."""
 
-    def __init__(self, bounds: tuple[float, float, float, float], resolution: float, clearance: float) -> None:
+    def __init__(
+        self, bounds: tuple[float, float, float, float], resolution: float, clearance: float
+    ) -> None:
         x0, y0, x1, y1 = bounds
         self.origin = np.array([x0, y0])
         self.resolution = resolution
@@ -28,7 +38,9 @@ class NavGrid:
         self.ys = y0 + (np.arange(self.ny) + 0.5) * resolution
         self.free = np.zeros((self.ny, self.nx), dtype=bool)
 
-    def mark(self, rects: Iterable[tuple[float, float, float, float]], free: bool, inflate: float | None = None) -> None:
+    def mark(
+        self, rects: Iterable[tuple[float, float, float, float]], free: bool, inflate: float | None = None
+    ) -> None:
         """Set every cell whose centre lies in a rectangle (grown by ``inflate``) to ``free``."""
         grow = self.clearance if inflate is None else inflate
         for x0, y0, x1, y1 in rects:
@@ -90,8 +102,13 @@ class NavGrid:
                         stack.append((a, b))
         return labels
 
-    def plan(self, start: tuple[float, float], goal_cells: np.ndarray, heuristic_to: tuple[float, float],
-             max_expansions: int = 60000) -> list[tuple[float, float]] | None:
+    def plan(
+        self,
+        start: tuple[float, float],
+        goal_cells: np.ndarray,
+        heuristic_to: tuple[float, float],
+        max_expansions: int = 60000,
+    ) -> list[tuple[float, float]] | None:
         """A* from ``start`` to any cell where ``goal_cells`` (bool grid) is true.
 
         The heuristic is the distance to ``heuristic_to`` minus the largest distance from it to a

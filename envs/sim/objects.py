@@ -232,8 +232,15 @@ class ObjectFactory:
         if obj.door_joint is not None:
             self.world.set_group(body, GROUP_STATIC, link=obj.door_joint)
         if not is_static:
-            self.world.client.changeDynamics(body, -1, lateralFriction=0.8, rollingFriction=0.001,
-                                             spinningFriction=0.001, linearDamping=0.1, angularDamping=0.1)
+            self.world.client.changeDynamics(
+                body,
+                -1,
+                lateralFriction=0.8,
+                rollingFriction=0.001,
+                spinningFriction=0.001,
+                linearDamping=0.1,
+                angularDamping=0.1,
+            )
         return obj
 
     # --- primitive bodies ------------------------------------------------------------------------
@@ -246,7 +253,9 @@ class ObjectFactory:
             shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves, collisionFramePositions=centres
         )
         vis = c.createVisualShapeArray(
-            shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves, visualFramePositions=centres,
+            shapeTypes=[pybullet.GEOM_BOX] * len(parts),
+            halfExtents=halves,
+            visualFramePositions=centres,
             rgbaColors=[color] * len(parts),
         )
         return c.createMultiBody(mass, col, vis, basePosition=[0, 0, -50])
@@ -275,8 +284,12 @@ class ObjectFactory:
         parts = [(np.array([d / 2, w / 2, top / 2]), np.array([0, 0, h / 2 - top / 2]))]
         for sx in (-1, 1):
             for sy in (-1, 1):
-                parts.append((np.array([leg / 2, leg / 2, (h - top) / 2]),
-                              np.array([sx * (d / 2 - leg), sy * (w / 2 - leg), -top / 2])))
+                parts.append(
+                    (
+                        np.array([leg / 2, leg / 2, (h - top) / 2]),
+                        np.array([sx * (d / 2 - leg), sy * (w / 2 - leg), -top / 2]),
+                    )
+                )
         return self._compound(parts, mass, color), {}
 
     def _shell(self, size, open_top: bool, open_front: bool, shelves: int = 0):
@@ -297,8 +310,10 @@ class ObjectFactory:
             z = -h / 2 + k * h / (shelves + 1)
             parts.append((np.array([d / 2 - t, w / 2 - t, t / 2]), np.array([t / 2, 0, z])))
             levels.append(z + t / 2)
-        interior = (np.array([-d / 2 + t, -w / 2 + t, -h / 2 + t]),
-                    np.array([d / 2 - (t if not open_front else 0.0), w / 2 - t, h / 2 - (0 if open_top else t)]))
+        interior = (
+            np.array([-d / 2 + t, -w / 2 + t, -h / 2 + t]),
+            np.array([d / 2 - (t if not open_front else 0.0), w / 2 - t, h / 2 - (0 if open_top else t)]),
+        )
         return parts, interior, tuple(levels)
 
     def _build_bin(self, size, mass, color):
@@ -316,29 +331,48 @@ class ObjectFactory:
         d, w, h = size
         halves = [list(map(float, p[0])) for p in parts]
         centres = [list(map(float, p[1])) for p in parts]
-        col = c.createCollisionShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves,
-                                          collisionFramePositions=centres)
-        vis = c.createVisualShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves,
-                                       visualFramePositions=centres, rgbaColors=[color] * len(parts))
-        door_half = [WALL / 2, w / 2 - 0.005, h / 2 - 0.005]
-        door_col = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=door_half,
-                                          collisionFramePosition=[0, -w / 2, 0])
-        shade = tuple(0.8 * v for v in color[:3]) + (1.0,)
-        door_vis = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=door_half, visualFramePosition=[0, -w / 2, 0],
-                                       rgbaColor=shade)
-        body = c.createMultiBody(
-            baseMass=0, baseCollisionShapeIndex=col, baseVisualShapeIndex=vis, basePosition=[0, 0, -50],
-            linkMasses=[2.0], linkCollisionShapeIndices=[door_col], linkVisualShapeIndices=[door_vis],
-            linkPositions=[[d / 2 + WALL / 2, w / 2, 0]], linkOrientations=[[0, 0, 0, 1]],
-            linkInertialFramePositions=[[0, -w / 2, 0]], linkInertialFrameOrientations=[[0, 0, 0, 1]],
-            linkParentIndices=[0], linkJointTypes=[pybullet.JOINT_REVOLUTE], linkJointAxis=[[0, 0, 1]],
+        col = c.createCollisionShapeArray(
+            shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves, collisionFramePositions=centres
         )
-        c.changeDynamics(body, 0, jointLowerLimit=0.0, jointUpperLimit=1.9, linearDamping=0.5, angularDamping=0.5)
+        vis = c.createVisualShapeArray(
+            shapeTypes=[pybullet.GEOM_BOX] * len(parts),
+            halfExtents=halves,
+            visualFramePositions=centres,
+            rgbaColors=[color] * len(parts),
+        )
+        door_half = [WALL / 2, w / 2 - 0.005, h / 2 - 0.005]
+        door_col = c.createCollisionShape(
+            pybullet.GEOM_BOX, halfExtents=door_half, collisionFramePosition=[0, -w / 2, 0]
+        )
+        shade = tuple(0.8 * v for v in color[:3]) + (1.0,)
+        door_vis = c.createVisualShape(
+            pybullet.GEOM_BOX, halfExtents=door_half, visualFramePosition=[0, -w / 2, 0], rgbaColor=shade
+        )
+        body = c.createMultiBody(
+            baseMass=0,
+            baseCollisionShapeIndex=col,
+            baseVisualShapeIndex=vis,
+            basePosition=[0, 0, -50],
+            linkMasses=[2.0],
+            linkCollisionShapeIndices=[door_col],
+            linkVisualShapeIndices=[door_vis],
+            linkPositions=[[d / 2 + WALL / 2, w / 2, 0]],
+            linkOrientations=[[0, 0, 0, 1]],
+            linkInertialFramePositions=[[0, -w / 2, 0]],
+            linkInertialFrameOrientations=[[0, 0, 0, 1]],
+            linkParentIndices=[0],
+            linkJointTypes=[pybullet.JOINT_REVOLUTE],
+            linkJointAxis=[[0, 0, 1]],
+        )
+        c.changeDynamics(
+            body, 0, jointLowerLimit=0.0, jointUpperLimit=1.9, linearDamping=0.5, angularDamping=0.5
+        )
         c.setJointMotorControl2(body, 0, pybullet.POSITION_CONTROL, targetPosition=0.0, force=200.0)
         return body, {"interior": interior, "shelves": levels, "door_joint": 0}
 
 
 # --- pose helpers shared by predicates, sampler and skills -------------------------------------------
+
 
 def place(world: World, obj: SimObject, xyz, yaw: float = 0.0) -> None:
     world.client.resetBasePositionAndOrientation(obj.body, list(map(float, xyz)), yaw_quaternion(yaw))
@@ -377,4 +411,6 @@ def set_door(world: World, obj: SimObject, angle: float, instant: bool = False) 
     c = world.client
     if instant:
         c.resetJointState(obj.body, obj.door_joint, angle, 0.0)
-    c.setJointMotorControl2(obj.body, obj.door_joint, pybullet.POSITION_CONTROL, targetPosition=angle, force=200.0)
+    c.setJointMotorControl2(
+        obj.body, obj.door_joint, pybullet.POSITION_CONTROL, targetPosition=angle, force=200.0
+    )

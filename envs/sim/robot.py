@@ -26,23 +26,35 @@ class Robot:
         col = c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=BASE_RADIUS, height=BASE_HEIGHT)
         vis = c.createVisualShapeArray(
             shapeTypes=[pybullet.GEOM_CYLINDER, pybullet.GEOM_BOX],
-            radii=[BASE_RADIUS, 0.0], lengths=[BASE_HEIGHT, 0.0], halfExtents=[[0, 0, 0], [0.06, 0.12, 0.06]],
+            radii=[BASE_RADIUS, 0.0],
+            lengths=[BASE_HEIGHT, 0.0],
+            halfExtents=[[0, 0, 0], [0.06, 0.12, 0.06]],
             visualFramePositions=[[0, 0, 0], [BASE_RADIUS - 0.04, 0, BASE_HEIGHT / 2 - 0.1]],
             rgbaColors=[list(color), [0.95, 0.95, 0.95, 1]],
         )
         start = [float(xy[0]), float(xy[1]), BASE_HEIGHT / 2 + 0.001]
         self.base = c.createMultiBody(40.0, col, vis, basePosition=start, baseOrientation=yaw_quaternion(yaw))
         c.changeDynamics(self.base, -1, lateralFriction=0.5, linearDamping=0.0, angularDamping=0.0)
-        self.base_cid = c.createConstraint(self.base, -1, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0], start,
-                                           childFrameOrientation=yaw_quaternion(yaw))
+        self.base_cid = c.createConstraint(
+            self.base,
+            -1,
+            -1,
+            -1,
+            pybullet.JOINT_FIXED,
+            [0, 0, 0],
+            [0, 0, 0],
+            start,
+            childFrameOrientation=yaw_quaternion(yaw),
+        )
         c.changeConstraint(self.base_cid, start, yaw_quaternion(yaw), maxForce=4000.0)
         ee_col = c.createCollisionShape(pybullet.GEOM_SPHERE, radius=0.04)
         ee_vis = c.createVisualShape(pybullet.GEOM_SPHERE, radius=0.045, rgbaColor=[0.95, 0.75, 0.1, 1])
         self.ee_local = CARRY_OFFSET.copy()
         ee_start = self._base_to_world(self.ee_local, np.array(start), yaw)
         self.ee = c.createMultiBody(0.5, ee_col, ee_vis, basePosition=list(ee_start))
-        self.ee_cid = c.createConstraint(self.ee, -1, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0],
-                                         list(ee_start))
+        self.ee_cid = c.createConstraint(
+            self.ee, -1, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0], list(ee_start)
+        )
         c.changeConstraint(self.ee_cid, list(ee_start), maxForce=300.0)
         world.set_group(self.base, GROUP_BASE)
         world.set_group(self.ee, GROUP_EE)
@@ -84,8 +96,9 @@ class Robot:
     @staticmethod
     def _base_to_world(local, base_xyz, yaw: float) -> np.ndarray:
         c, s = np.cos(yaw), np.sin(yaw)
-        return np.array([base_xyz[0] + c * local[0] - s * local[1], base_xyz[1] + s * local[0] + c * local[1],
-                         local[2]])
+        return np.array(
+            [base_xyz[0] + c * local[0] - s * local[1], base_xyz[1] + s * local[0] + c * local[1], local[2]]
+        )
 
     def carry_point(self, base_pose: np.ndarray | None = None) -> np.ndarray:
         x, y, yaw = self.pose() if base_pose is None else base_pose
@@ -95,8 +108,9 @@ class Robot:
     def drive_to(self, x: float, y: float, yaw: float) -> None:
         """Move the base constraint's target; physics moves the base there (or is stopped)."""
         self.target = np.array([x, y, yaw])
-        self.world.client.changeConstraint(self.base_cid, [x, y, BASE_HEIGHT / 2 + 0.001], yaw_quaternion(yaw),
-                                           maxForce=4000.0)
+        self.world.client.changeConstraint(
+            self.base_cid, [x, y, BASE_HEIGHT / 2 + 0.001], yaw_quaternion(yaw), maxForce=4000.0
+        )
 
     def move_ee(self, point) -> np.ndarray:
         target = self.clip_to_reach(point)
@@ -139,8 +153,17 @@ class Robot:
         obj_pos, obj_orn = c.getBasePositionAndOrientation(obj.body)
         inv_pos, inv_orn = c.invertTransform(ee_pos, ee_orn)
         rel_pos, rel_orn = c.multiplyTransforms(inv_pos, inv_orn, obj_pos, obj_orn)
-        self._grasp_cid = c.createConstraint(self.ee, -1, obj.body, -1, pybullet.JOINT_FIXED, [0, 0, 0],
-                                             rel_pos, [0, 0, 0], parentFrameOrientation=rel_orn)
+        self._grasp_cid = c.createConstraint(
+            self.ee,
+            -1,
+            obj.body,
+            -1,
+            pybullet.JOINT_FIXED,
+            [0, 0, 0],
+            rel_pos,
+            [0, 0, 0],
+            parentFrameOrientation=rel_orn,
+        )
         c.changeConstraint(self._grasp_cid, maxForce=2000.0)
         self.world.set_group(obj.body, GROUP_HELD)
         self.held = obj
@@ -160,10 +183,20 @@ class Robot:
         """Hold a door at its handle: a point constraint between end effector and door link."""
         c = self.world.client
         handle = np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])
-        cid = c.createConstraint(self.ee, -1, obj.body, obj.door_joint, pybullet.JOINT_POINT2POINT, [0, 0, 0],
-                                 [0, 0, 0], list(handle - np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])))
+        cid = c.createConstraint(
+            self.ee,
+            -1,
+            obj.body,
+            obj.door_joint,
+            pybullet.JOINT_POINT2POINT,
+            [0, 0, 0],
+            [0, 0, 0],
+            list(handle - np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])),
+        )
         c.changeConstraint(cid, maxForce=200.0)
-        c.setJointMotorControl2(obj.body, obj.door_joint, pybullet.VELOCITY_CONTROL, targetVelocity=0, force=2.0)
+        c.setJointMotorControl2(
+            obj.body, obj.door_joint, pybullet.VELOCITY_CONTROL, targetVelocity=0, force=2.0
+        )
         self.door_grip = (obj, cid)
 
     def release_door(self) -> None:
@@ -173,6 +206,7 @@ class Robot:
         c = self.world.client
         c.removeConstraint(cid)
         angle = c.getJointState(obj.body, obj.door_joint)[0]
-        c.setJointMotorControl2(obj.body, obj.door_joint, pybullet.POSITION_CONTROL, targetPosition=angle,
-                                force=200.0)
+        c.setJointMotorControl2(
+            obj.body, obj.door_joint, pybullet.POSITION_CONTROL, targetPosition=angle, force=200.0
+        )
         self.door_grip = None

@@ -96,7 +96,9 @@ class SceneBuilder:
         wanted: dict[str, list[tuple[str, str]]] = {name: [] for name in rooms}
         for name, synset, room in request.objects:
             if room not in rooms:
-                raise SceneError(f"object {name} is asked for in room '{room}', which the generator cannot build")
+                raise SceneError(
+                    f"object {name} is asked for in room '{room}', which the generator cannot build"
+                )
             wanted[room].append((name, synset))
         if request.decor:
             for room, synsets in DECOR.items():
@@ -126,8 +128,16 @@ class SceneBuilder:
                 grid.mark([(dx - depth, dy - half, dx + depth, dy + half)], free=True, inflate=0.0)
         grid.mark([fp for fps in footprints.values() for fp in fps], free=False)
         self._check_connected(grid, rooms)
-        return Scene(rooms, floors, furniture, [(d[0], d[1]) for d in doors], wall_bodies, (x0, y0, x1, y1), grid,
-                     placed)
+        return Scene(
+            rooms,
+            floors,
+            furniture,
+            [(d[0], d[1]) for d in doors],
+            wall_bodies,
+            (x0, y0, x1, y1),
+            grid,
+            placed,
+        )
 
     # --- layout ----------------------------------------------------------------------------------
     def _layout(self, indoor: list[str]):
@@ -154,8 +164,9 @@ class SceneBuilder:
             rooms[below].rect = (x0, y0, x1, float(ys[2] - WALL_T / 2))
             cell_of[(1, cols - 1)] = below
         garden_depth = float(rng.uniform(3.0, 4.0))
-        rooms["garden"] = Room("garden", (WALL_T / 2, -garden_depth, float(xs[-1] - WALL_T / 2), -WALL_T / 2),
-                               outdoor=True)
+        rooms["garden"] = Room(
+            "garden", (WALL_T / 2, -garden_depth, float(xs[-1] - WALL_T / 2), -WALL_T / 2), outdoor=True
+        )
         # Doors: a random spanning tree over adjacent rooms, plus the garden door.
         edges = []
         for (r, c), name in cell_of.items():
@@ -222,8 +233,10 @@ class SceneBuilder:
         for x0, y0, x1, y1 in segments:
             horizontal = abs(y1 - y0) < 1e-9
             gaps = sorted(
-                (d[0] if horizontal else d[1]) for d in doors
-                if d[2] == horizontal and (abs(d[1] - y0) < 1e-6 if horizontal else abs(d[0] - x0) < 1e-6)
+                (d[0] if horizontal else d[1])
+                for d in doors
+                if d[2] == horizontal
+                and (abs(d[1] - y0) < 1e-6 if horizontal else abs(d[0] - x0) < 1e-6)
                 and (x0 <= d[0] <= x1 if horizontal else y0 <= d[1] <= y1)
             )
             lo = x0 if horizontal else y0
@@ -255,14 +268,21 @@ class SceneBuilder:
         c = self.world.client
         bodies = []
         for k in range(0, len(walls), 16):
-            chunk = walls[k:k + 16]
+            chunk = walls[k : k + 16]
             halves = [list(map(float, h)) for h, _ in chunk]
             centres = [list(map(float, p)) for _, p in chunk]
-            col = c.createCollisionShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(chunk), halfExtents=halves,
-                                              collisionFramePositions=centres)
+            col = c.createCollisionShapeArray(
+                shapeTypes=[pybullet.GEOM_BOX] * len(chunk),
+                halfExtents=halves,
+                collisionFramePositions=centres,
+            )
             colors = [[0.9, 0.9, 0.86, 1] if h[2] > 1.0 else [0.3, 0.55, 0.25, 1] for h in halves]
-            vis = c.createVisualShapeArray(shapeTypes=[pybullet.GEOM_BOX] * len(chunk), halfExtents=halves,
-                                           visualFramePositions=centres, rgbaColors=colors)
+            vis = c.createVisualShapeArray(
+                shapeTypes=[pybullet.GEOM_BOX] * len(chunk),
+                halfExtents=halves,
+                visualFramePositions=centres,
+                rgbaColors=colors,
+            )
             body = c.createMultiBody(0, col, vis)
             self.world.set_group(body, GROUP_STATIC)
             bodies.append(body)
@@ -302,8 +322,11 @@ class SceneBuilder:
                 cy = y0 + depth / 2 + margin if side == 0 else y1 - depth / 2 - margin
                 yaw = np.pi / 2 if side == 0 else -np.pi / 2
                 rect = (cx - width / 2, cy - depth / 2, cx + width / 2, cy + depth / 2)
-                front = (rect[0], rect[3], rect[2], rect[3] + 0.8) if side == 0 else (rect[0], rect[1] - 0.8,
-                                                                                     rect[2], rect[1])
+                front = (
+                    (rect[0], rect[3], rect[2], rect[3] + 0.8)
+                    if side == 0
+                    else (rect[0], rect[1] - 0.8, rect[2], rect[1])
+                )
             else:  # west / east wall
                 lo, hi = y0 + width / 2 + margin, y1 - width / 2 - margin
                 if hi < lo:
@@ -312,16 +335,20 @@ class SceneBuilder:
                 cx = x0 + depth / 2 + margin if side == 2 else x1 - depth / 2 - margin
                 yaw = 0.0 if side == 2 else np.pi
                 rect = (cx - depth / 2, cy - width / 2, cx + depth / 2, cy + width / 2)
-                front = (rect[2], rect[1], rect[2] + 0.8, rect[3]) if side == 2 else (rect[0] - 0.8, rect[1],
-                                                                                     rect[0], rect[3])
+                front = (
+                    (rect[2], rect[1], rect[2] + 0.8, rect[3])
+                    if side == 2
+                    else (rect[0] - 0.8, rect[1], rect[0], rect[3])
+                )
             if any(_overlap(rect, fp, 0.15) or _overlap(front, fp, 0.0) for fp in footprints):
                 continue
             if any(_overlap(_door_zone(d), rect, 0.0) for d in doors):
                 continue
             footprints.append(rect)
             place(self.world, obj, (cx, cy, float(obj.size[2]) / 2), yaw)
-            self.world.client.resetBasePositionAndOrientation(obj.body, [cx, cy, float(obj.size[2]) / 2],
-                                                              yaw_quaternion(yaw))
+            self.world.client.resetBasePositionAndOrientation(
+                obj.body, [cx, cy, float(obj.size[2]) / 2], yaw_quaternion(yaw)
+            )
             return
         raise SceneError(f"no room for {obj.label} along the walls of the {room.name}")
 
@@ -344,7 +371,9 @@ class SceneBuilder:
 
 
 def _overlap(a, b, margin: float) -> bool:
-    return not (a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1])
+    return not (
+        a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1]
+    )
 
 
 def _door_zone(door) -> tuple[float, float, float, float]:

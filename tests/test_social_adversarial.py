@@ -1,0 +1,201 @@
+"""The social hand-over and the adversarial thief environments, driven by the oracle and noop policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import ethogym  # noqa: F401  (registers the ids)
+from ethogym.errors import ConfigError
+from ethogym.policies import make_policy
+
+HANDOVER = "ethogym/Social-Handover-v0"
+THIEF = "ethogym/Adversarial-Thief-v0"
+
+
+def rollout(
+    env: gym.Env, policy_name: str, seed: int, options: dict[str, Any] | None = None, max_steps: int = 200
+) -> dict[str, Any]:
+    """Run one episode; return the last info."""
+    obs, info = env.reset(seed=seed, options=options)
+    policy = make_policy(policy_name, env)
+    policy.reset(seed)
+    for _ in range(max_steps):
+        obs, _, terminated, truncated, info = env.step(policy.act(obs, info))
+        if terminated or truncated:
+            break
+    return info
+
+
+@pytest.fixture
+def handover():
+    envs: list[gym.Env] = []
+
+    def factory(**kwargs: Any) -> gym.Env:
+        env = gym.make(HANDOVER, **kwargs)
+        envs.append(env)
+        return env
+
+    yield factory
+    for env in envs:
+        env.close()
+
+
+@pytest.fixture
+def thief():
+    envs: list[gym.Env] = []
+
+    def factory(**kwargs: Any) -> gym.Env:
+        env = gym.make(THIEF, **kwargs)
+        envs.append(env)
+        return env
+
+    yield factory
+    for env in envs:
+        env.close()
+
+
+# --- hand-over ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_oracle_hands_the_mug_over_teleport(handover, seed: int) -> None:
+    info = rollout(handover(skill_execution="teleport"), "oracle", seed)
+    assert info["is_success"], info["skill_result"]
+    assert info["social"]["person_holding"]
+    assert info["social"]["person_gesture"] == "reach_out"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_oracle_hands_the_mug_over_physical(handover, seed: int) -> None:
+    info = rollout(handover(skill_execution="physical"), "oracle", seed)
+    assert info["is_success"], info["skill_result"]
+    assert info["social"]["min_distance"] > 0.0
+
+
+@pytest.mark.parametrize("persona", ["elderly", "child", "hurried"])
+def test_oracle_serves_every_persona(handover, persona: str) -> None:
+    info = rollout(handover(skill_execution="teleport", persona=persona), "oracle", 0)
+    assert info["is_success"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noop_never_succeeds(handover, seed: int) -> None:
+    env = handover(skill_execution="teleport", max_steps=20)
+    info = rollout(env, "noop", seed)
+    assert not info["is_success"]
+    assert not info["social"]["person_holding"]
+    assert info["social"]["person_gesture"] == "none"
+
+
+def test_person_reaches_out_only_for_the_mug_nearby(handover) -> None:
+    env = handover(skill_execution="teleport")
+    _, info = env.reset(seed=3)
+    assert info["social"]["person_gesture"] == "none"
+    for skill in ("navigate_to(mug_1)", "pick(mug_1)", "navigate_to(person_1)"):
+        _, _, _, _, info = env.step(skill)
+    assert info["skill_result"]["success"]
+    assert info["social"]["person_gesture"] == "reach_out"
+    assert not info["social"]["person_holding"]
+    _, _, terminated, _, info = env.step("hand_over(mug_1, person_1)")
+    assert terminated and info["is_success"]
+    assert "took mug_1" in info["social"]["events"]
+    assert env.unwrapped.robot.held is None
+
+
+def test_handover_state_and_info_shapes(handover) -> None:
+    env = handover(skill_execution="teleport")
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    social = info["social"]
+    assert set(social) == {"distance", "min_distance", "person_gesture", "person_holding", "events"}
+    assert social["min_distance"] <= social["distance"]
+    assert env.unwrapped.agent_person_names == {"agent.n.01_2": "person_1"}
+
+
+def test_invalid_persona_lists_the_valid_ones(handover) -> None:
+    with pytest.raises(ConfigError, match="adult.*elderly.*child.*hurried"):
+        handover(persona="toddler")
+    env = handover(skill_execution="teleport")
+    with pytest.raises(ConfigError, match="persona"):
+        env.reset(seed=0, options={"config": {"persona": "giant"}})
+
+
+def test_persona_per_episode(handover) -> None:
+    env = handover(skill_execution="teleport")
+    env.reset(seed=0, options={"config": {"persona": "child"}})
+    assert env.unwrapped.person.persona.name == "child"
+    env.reset(seed=0)
+    assert env.unwrapped.person.persona.name == "adult"
+
+
+# --- thief -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_oracle_tidies_despite_the_thief(thief, seed: int) -> None:
+    info = rollout(thief(skill_execution="teleport"), "oracle", seed)
+    assert info["is_success"]
+    assert info["adversary"]["aggressiveness"] == 0.5
+
+
+def test_full_aggressiveness_steals(thief) -> None:
+    env = thief(skill_execution="teleport", max_steps=40)
+    thefts = [rollout(env, "oracle", seed)["adversary"]["thefts"] for seed in range(4)]
+    assert sum(t > 0 for t in thefts) >= 3, thefts
+
+
+def test_zero_aggressiveness_never_moves(thief) -> None:
+    env = thief(skill_execution="teleport", aggressiveness=0.0)
+    for seed in range(3):
+        env.reset(seed=seed)
+        start = env.unwrapped.adversary.pose()
+        info = rollout(env, "oracle", seed)
+        assert info["is_success"]
+        assert info["adversary"]["thefts"] == 0
+        assert abs(env.unwrapped.adversary.pose() - start).max() < 1e-3
+
+
+def test_aggressiveness_per_episode(thief) -> None:
+    env = thief(skill_execution="teleport")
+    obs, info = env.reset(seed=0, options={"config": {"aggressiveness": 0.2}})
+    assert info["adversary"]["aggressiveness"] == 0.2
+    assert obs[-1] == pytest.approx(0.2)
+    _, info = env.reset(seed=0)
+    assert info["adversary"]["aggressiveness"] == 0.5
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "high", True])
+def test_invalid_aggressiveness_names_the_range(thief, value: Any) -> None:
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        thief(aggressiveness=value)
+
+
+def test_adversary_grasp_blocks_the_pick(thief) -> None:
+    env = thief(skill_execution="teleport", aggressiveness=1.0)
+    env.reset(seed=1)
+    unwrapped = env.unwrapped
+    for _ in range(30):
+        env.step("wait()")
+        held = unwrapped.adversary.held
+        if held is not None:
+            skill = unwrapped.table[unwrapped.parse_skill(f"pick({held.label})")]
+            assert unwrapped.executor.precondition(skill) == f"{held.label} is held by someone else"
+            return
+    pytest.fail("the adversary never took a can at aggressiveness 1")
+
+
+def test_same_seed_same_episode(thief) -> None:
+    env = thief(skill_execution="teleport")
+    a = rollout(env, "oracle", 7)
+    b = rollout(env, "oracle", 7)
+    assert a["adversary"] == b["adversary"] and a["progress"] == b["progress"]
+
+
+# --- API ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", [HANDOVER, THIEF])
+def test_check_env(env_id: str) -> None:
+    env = gym.make(env_id)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+    finally:
+        env.close()
