@@ -189,7 +189,10 @@ def test_different_seeds_different_scenes(make_env, env_id: str) -> None:
 ORACLE_GAPS = {
     ("teleport", "ethogym/Household-TidyingBedroom-v0"): "10/20: crowded bedrooms leave no reachable spot",
     ("teleport", "ethogym/Household-CookAFrozenPie-v0"): "18/20: oven wedged in a corner (seeds 2, 14)",
-    ("teleport", "ethogym/Household-InstallingAPrinter-v0"): "19/20: no reachable spot on the table (seed 10)",
+    (
+        "teleport",
+        "ethogym/Household-InstallingAPrinter-v0",
+    ): "19/20: no reachable spot on the table (seed 10)",
     ("physical", "ethogym/Household-TidyingBedroom-v0"): "physical placement next to the bed/sandal",
     ("physical", "ethogym/Household-CookAFrozenPie-v0"): "oven approach (seed 2)",
     ("physical", "ethogym/Household-PickingUpTrash-v0"): "cans toppled inside the bin block the spot",
