@@ -140,17 +140,8 @@ class ThiefEnv(EthogymEnv):
         """A random free cell of ``room_name`` away from walls, doorways, the robot and objects."""
         scene = self._scene
         grid = scene.static_grid
-        x0, y0, x1, y1 = scene.rooms[room_name].rect
         xs, ys = np.meshgrid(grid.xs, grid.ys)
-        rx, ry, _ = self.robot.pose()
-        ok = (
-            grid.free
-            & (xs > x0 + ROOM_MARGIN)
-            & (xs < x1 - ROOM_MARGIN)
-            & (ys > y0 + ROOM_MARGIN)
-            & (ys < y1 - ROOM_MARGIN)
-            & (np.hypot(xs - rx, ys - ry) > 2 * KEEP_CLEAR)
-        )
+        ok = scene.free_cells(room_name, ROOM_MARGIN, self.robot.pose()[:2], 2 * KEEP_CLEAR)
         for dx, dy in scene.doors:
             ok &= np.hypot(xs - dx, ys - dy) > DOOR_CLEARANCE
         cells = np.argwhere(ok)

@@ -162,17 +162,8 @@ class HandoverEnv(EthogymEnv):
         scene = self._scene
         grid = scene.static_grid
         room = scene.rooms[self._person_room]
-        x0, y0, x1, y1 = room.rect
+        candidates = scene.free_cells(self._person_room, ROOM_MARGIN, self.robot.pose()[:2], MIN_START_GAP)
         xs, ys = np.meshgrid(grid.xs, grid.ys)
-        rx, ry, _ = self.robot.pose()
-        candidates = (
-            grid.free
-            & (xs > x0 + ROOM_MARGIN)
-            & (xs < x1 - ROOM_MARGIN)
-            & (ys > y0 + ROOM_MARGIN)
-            & (ys < y1 - ROOM_MARGIN)
-            & (np.hypot(xs - rx, ys - ry) > MIN_START_GAP)
-        )
         cells = np.argwhere(candidates)
         order = rng.permutation(len(cells))
         spot = None

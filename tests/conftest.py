@@ -57,3 +57,31 @@ def assert_same(a: Any, b: Any, path: str = "value") -> None:
         assert np.isnan(b), f"{path}: nan != {b!r}"
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def trash_problem(goal: str, cans: int = 3, name: str = "tiny_trash") -> str:
+    """A BDDL problem: ``cans`` soda cans on the living-room floor, an ashcan in the kitchen, ``goal``."""
+    instances = " ".join(f"can__of__soda.n.01_{k}" for k in range(1, cans + 1))
+    placed = "\n".join(f"        (ontop can__of__soda.n.01_{k} floor.n.01_1)" for k in range(1, cans + 1))
+    return f"""(define (problem {name}-0)
+    (:domain omnigibson)
+    (:objects
+        ashcan.n.01_1 - ashcan.n.01
+        {instances} - can__of__soda.n.01
+        floor.n.01_1 floor.n.01_2 - floor.n.01
+        agent.n.01_1 - agent.n.01
+    )
+    (:init
+        (ontop ashcan.n.01_1 floor.n.01_2)
+{placed}
+        (inroom floor.n.01_2 kitchen)
+        (inroom floor.n.01_1 living_room)
+        (ontop agent.n.01_1 floor.n.01_2)
+    )
+    (:goal
+        (and
+            {goal}
+        )
+    )
+)
+"""

@@ -7,6 +7,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 from bddl.activity import evaluate_goal_conditions
+from conftest import trash_problem
 
 import ethogym  # noqa: F401
 
@@ -15,30 +16,6 @@ ASHCAN = "ashcan.n.01"
 C1, C2, C3 = (f"{CAN}_{k}" for k in (1, 2, 3))
 A1 = f"{ASHCAN}_1"
 
-PROBLEM = """(define (problem operator_check-0)
-    (:domain omnigibson)
-    (:objects
-        ashcan.n.01_1 - ashcan.n.01
-        can__of__soda.n.01_1 can__of__soda.n.01_2 can__of__soda.n.01_3 - can__of__soda.n.01
-        floor.n.01_1 floor.n.01_2 - floor.n.01
-        agent.n.01_1 - agent.n.01
-    )
-    (:init
-        (ontop ashcan.n.01_1 floor.n.01_2)
-        (ontop can__of__soda.n.01_1 floor.n.01_1)
-        (ontop can__of__soda.n.01_2 floor.n.01_1)
-        (ontop can__of__soda.n.01_3 floor.n.01_1)
-        (inroom floor.n.01_2 kitchen)
-        (inroom floor.n.01_1 living_room)
-        (ontop agent.n.01_1 floor.n.01_2)
-    )
-    (:goal
-        (and
-            GOAL
-        )
-    )
-)
-"""
 
 # Goal -> its truth value with no can in the ashcan, with cans 1 and 2 in it, and with all three in it.
 CASES = {
@@ -82,7 +59,7 @@ def _goal_value(env: gym.Env) -> bool:
 def _make_operator_env(tmp_path: Path, goal: str) -> gym.Env:
     path = tmp_path / "operator_check" / "problem0.bddl"
     path.parent.mkdir()
-    path.write_text(PROBLEM.replace("GOAL", goal))
+    path.write_text(trash_problem(goal, name="operator_check"))
     return gym.make(
         "ethogym/Behavior-v0", task_file=str(path), skill_execution="teleport", terminate_on_success=False
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import trash_problem
 
 import ethogym  # noqa: F401
 from ethogym.envs.base import EthogymEnv
@@ -22,29 +23,7 @@ from ethogym.tasks.backend import UNSUPPORTED
 
 TRASH = "ethogym/Household-PickingUpTrash-v0"
 
-GOOD_PROBLEM = """(define (problem tiny_trash-0)
-    (:domain omnigibson)
-    (:objects
-        ashcan.n.01_1 - ashcan.n.01
-        can__of__soda.n.01_1 can__of__soda.n.01_2 - can__of__soda.n.01
-        floor.n.01_1 floor.n.01_2 - floor.n.01
-        agent.n.01_1 - agent.n.01
-    )
-    (:init
-        (ontop ashcan.n.01_1 floor.n.01_2)
-        (ontop can__of__soda.n.01_1 floor.n.01_1)
-        (ontop can__of__soda.n.01_2 floor.n.01_1)
-        (inroom floor.n.01_2 kitchen)
-        (inroom floor.n.01_1 living_room)
-        (ontop agent.n.01_1 floor.n.01_2)
-    )
-    (:goal
-        (and
-            (inside can__of__soda.n.01_1 ashcan.n.01_1)
-        )
-    )
-)
-"""
+GOOD_PROBLEM = trash_problem("(inside can__of__soda.n.01_1 ashcan.n.01_1)", cans=2)
 
 
 @pytest.mark.parametrize(

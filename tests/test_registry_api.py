@@ -208,38 +208,29 @@ def _oracle_ids(mode: str) -> list:
     ]
 
 
-@pytest.mark.parametrize("env_id", _oracle_ids("teleport"))
-def test_oracle_solves_teleport_seeds_0_to_19(make_env, env_id: str) -> None:
-    env = make_env(env_id, skill_execution="teleport")
+def _assert_oracle_solves(env, seeds) -> None:
     failures = []
-    for seed in range(20):
+    for seed in seeds:
         steps, info = _run_policy(env, "oracle", seed)
         if not info["is_success"]:
             failures.append((seed, steps, info["progress"], info["skill_result"]["text"]))
     assert not failures, f"oracle failed on (seed, steps, progress, last skill): {failures}"
+
+
+@pytest.mark.parametrize("env_id", _oracle_ids("teleport"))
+def test_oracle_solves_teleport_seeds_0_to_19(make_env, env_id: str) -> None:
+    _assert_oracle_solves(make_env(env_id, skill_execution="teleport"), range(20))
 
 
 @pytest.mark.parametrize("env_id", _oracle_ids("physical"))
 def test_oracle_solves_physical_seeds_0_to_2(make_env, env_id: str) -> None:
-    env = make_env(env_id, skill_execution="physical")
-    failures = []
-    for seed in range(3):
-        steps, info = _run_policy(env, "oracle", seed)
-        if not info["is_success"]:
-            failures.append((seed, steps, info["progress"], info["skill_result"]["text"]))
-    assert not failures, f"oracle failed on (seed, steps, progress, last skill): {failures}"
+    _assert_oracle_solves(make_env(env_id, skill_execution="physical"), range(3))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id", HOUSEHOLD_IDS)
 def test_oracle_solves_physical_seeds_0_to_19(make_env, env_id: str) -> None:
-    env = make_env(env_id, skill_execution="physical")
-    failures = []
-    for seed in range(20):
-        steps, info = _run_policy(env, "oracle", seed)
-        if not info["is_success"]:
-            failures.append((seed, steps, info["progress"], info["skill_result"]["text"]))
-    assert not failures, f"oracle failed on (seed, steps, progress, last skill): {failures}"
+    _assert_oracle_solves(make_env(env_id, skill_execution="physical"), range(20))
 
 
 @pytest.mark.parametrize("env_id", HOUSEHOLD_IDS)

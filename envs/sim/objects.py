@@ -246,6 +246,11 @@ class ObjectFactory:
     # --- primitive bodies ------------------------------------------------------------------------
     def _compound(self, parts: list[tuple[np.ndarray, np.ndarray]], mass: float, color) -> int:
         """A body made of boxes: ``parts`` are (half extents, local centre)."""
+        col, vis = self._box_shapes(parts, color)
+        return self.world.client.createMultiBody(mass, col, vis, basePosition=[0, 0, -50])
+
+    def _box_shapes(self, parts: list[tuple[np.ndarray, np.ndarray]], color) -> tuple[int, int]:
+        """Collision and visual shape arrays for boxes ``(half extents, local centre)``."""
         c = self.world.client
         halves = [list(map(float, h)) for h, _ in parts]
         centres = [list(map(float, p)) for _, p in parts]
@@ -258,7 +263,7 @@ class ObjectFactory:
             visualFramePositions=centres,
             rgbaColors=[color] * len(parts),
         )
-        return c.createMultiBody(mass, col, vis, basePosition=[0, 0, -50])
+        return col, vis
 
     def _build_box(self, size, mass, color):
         return self._compound([(size / 2, np.zeros(3))], mass, color), {}
@@ -329,17 +334,7 @@ class ObjectFactory:
         c = self.world.client
         parts, interior, levels = self._shell(size, open_top=False, open_front=True)
         d, w, h = size
-        halves = [list(map(float, p[0])) for p in parts]
-        centres = [list(map(float, p[1])) for p in parts]
-        col = c.createCollisionShapeArray(
-            shapeTypes=[pybullet.GEOM_BOX] * len(parts), halfExtents=halves, collisionFramePositions=centres
-        )
-        vis = c.createVisualShapeArray(
-            shapeTypes=[pybullet.GEOM_BOX] * len(parts),
-            halfExtents=halves,
-            visualFramePositions=centres,
-            rgbaColors=[color] * len(parts),
-        )
+        col, vis = self._box_shapes(parts, color)
         door_half = [WALL / 2, w / 2 - 0.005, h / 2 - 0.005]
         door_col = c.createCollisionShape(
             pybullet.GEOM_BOX, halfExtents=door_half, collisionFramePosition=[0, -w / 2, 0]

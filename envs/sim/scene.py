@@ -59,6 +59,17 @@ class Scene:
     static_grid: NavGrid
     placed: dict[str, SimObject] = field(default_factory=dict)
 
+    def free_cells(self, room: str, margin: float = 0.0, away_from=None, min_gap: float = 0.0) -> np.ndarray:
+        """Mask of the static grid's free cells inside ``room`` (``margin`` from its walls), at least
+        ``min_gap`` from the point ``away_from``."""
+        grid = self.static_grid
+        x0, y0, x1, y1 = self.rooms[room].rect
+        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        mask = grid.free & (xs > x0 + margin) & (xs < x1 - margin) & (ys > y0 + margin) & (ys < y1 - margin)
+        if away_from is not None:
+            mask &= np.hypot(xs - away_from[0], ys - away_from[1]) > min_gap
+        return mask
+
     def room_at(self, x: float, y: float) -> str | None:
         for room in self.rooms.values():
             if room.contains(x, y, margin=-WALL_T / 2):
