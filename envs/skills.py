@@ -337,7 +337,7 @@ class SkillExecutor:
                     target = target + delta / dist * step
                 yaw += float(np.clip(yaw_err, -TURN_SPEED * dt, TURN_SPEED * dt))
                 robot.drive_to(target[0], target[1], yaw)
-                robot.move_ee(robot.carry_point(np.array([target[0], target[1], yaw])) + self._ee_lift())
+                robot.move_ee(robot.carry_point(np.array([target[0], target[1], yaw])))
                 self._step()
                 actual = robot.pose()
                 if float(np.hypot(*(actual[:2] - target))) > 0.3:
@@ -347,10 +347,6 @@ class SkillExecutor:
                     )
         self._step(10)
         return None
-
-    def _ee_lift(self) -> np.ndarray:
-        held = self.robot.held
-        return np.zeros(3) if held is None else np.array([0.0, 0.0, 0.0])
 
     def _contact_text(self) -> str:
         names = []

@@ -33,7 +33,6 @@ class TransitionRules:
         self.sources = [o for o in objects if o.has("heatSource") or o.has("coldSource")]
         self.breakables = [o for o in objects if o.has("breakable") and not o.static]
         self._speeds = {o.body: 0.0 for o in self.breakables}
-        self.events: list[str] = []
 
     def _source_active(self, source: SimObject, obj: SimObject) -> float | None:
         """Temperature the source pulls ``obj`` toward, or None when it does not act on it."""
@@ -98,7 +97,6 @@ class TransitionRules:
                 obj.broken = True
                 events.append(f"{obj.label} broke on impact")
             self._speeds[obj.body] = speed
-        self.events.extend(events)
         return events
 
     def reset_speeds(self) -> None:
