@@ -5,8 +5,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ethogym-installed
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-all lint clean
+.PHONY: install demo test test-all lint clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,16 +21,23 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium, for the test that opens the leaderboard page in a real headless browser.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(BIN)/ethogym demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: lint
+test-all: lint $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 clean:

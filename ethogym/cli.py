@@ -111,7 +111,9 @@ def list_envs() -> None:
 @app.command()
 def play(
     env_id: str = typer.Argument(..., help="Environment id, e.g. ethogym/Household-PickingUpTrash-v0."),
-    policy: str = typer.Option("oracle", "--policy", help="Policy name: oracle or random."),
+    policy: str = typer.Option(
+        "oracle", "--policy", help="Policy spec: oracle, random, noop, sb3:PATH, llm:... (see README)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Episode seed."),
     video: Path | None = typer.Option(None, "--video", help="Write an annotated H.264 mp4 here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing video file."),
@@ -212,6 +214,9 @@ def demo(
         env.close()
     success = "success" if result["is_success"] else "no success"
     console.print(f"video: {escape(result['video'])} ({result['frames']} frames, {success})")
+
+
+# --- subcommands that live with their subsystem (each module adds its own line here) -------------
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The Policy protocol and the registry of policy names."""
+"""The Policy protocol and the registry of policy spec strings."""
 
 from __future__ import annotations
 
@@ -17,15 +17,39 @@ class Policy(Protocol):
     def act(self, obs: Any, info: Mapping[str, Any]) -> Any: ...
 
 
-_FACTORIES: dict[str, Callable[[gym.Env], Policy]] = {}
+PolicyFactory = Callable[..., Policy]
+_FACTORIES: dict[str, tuple[PolicyFactory, bool]] = {}
 
 
-def register_policy(name: str, factory: Callable[[gym.Env], Policy]) -> None:
-    _FACTORIES[name] = factory
+def register_policy(name: str, factory: PolicyFactory, takes_argument: bool = False) -> None:
+    """Register a policy under ``name``.
+
+    ``factory(env)`` builds it; with ``takes_argument`` the spec is ``name:ARGUMENT`` and the factory
+    is called as ``factory(env, ARGUMENT)`` (e.g. ``sb3:runs/ppo/model.zip``).
+    """
+    _FACTORIES[name] = (factory, takes_argument)
+
+
+def policy_names() -> list[str]:
+    """Registered policy names, with ``:ARG`` for those that take an argument."""
+    return sorted(f"{name}:ARG" if takes else name for name, (_, takes) in _FACTORIES.items())
+
+
+def parse_policy_spec(spec: str) -> tuple[str, str | None]:
+    """Split a spec string into (name, argument) and check the name and argument are valid."""
+    name, sep, argument = spec.partition(":")
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown policy '{spec}'; available: {', '.join(policy_names())}")
+    takes = _FACTORIES[name][1]
+    if takes and not argument:
+        raise ValueError(f"policy '{name}' needs an argument: write it as '{name}:ARG'")
+    if not takes and sep:
+        raise ValueError(f"policy '{name}' takes no argument; write it as plain '{name}'")
+    return name, (argument if takes else None)
 
 
 def make_policy(spec: str, env: gym.Env) -> Policy:
-    """Build a policy from its name (``random``, ``oracle``, ``noop``) for ``env``."""
-    if spec not in _FACTORIES:
-        raise ValueError(f"unknown policy '{spec}'; available: {', '.join(sorted(_FACTORIES))}")
-    return _FACTORIES[spec](env)
+    """Build a policy for ``env`` from its spec string: ``random``, ``oracle``, ``noop``, or ``name:ARG``."""
+    name, argument = parse_policy_spec(spec)
+    factory, takes = _FACTORIES[name]
+    return factory(env, argument) if takes else factory(env)
