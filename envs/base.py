@@ -236,6 +236,7 @@ class EthogymEnv(gym.Env):
         self.false_claim = False
         self._progress, self._success = self._evaluate_goal()
         self._last_skill = None
+        self._init_behaviour_trace()
         info = self._info(None, [])
         return self._observe(), info
 
@@ -354,6 +355,7 @@ class EthogymEnv(gym.Env):
         reward = float(sum(terms.values()))
         self._progress, self._success = progress, success
         self.steps += 1
+        self._trace_behaviour()
         self.episode_return += reward
         terminated = bool(declared_done or (success and self.episode_config["terminate_on_success"]))
         if declared_done and not success:
@@ -463,6 +465,30 @@ class EthogymEnv(gym.Env):
         success = bool(evaluate_goal_conditions(self.goal)[0])
         q = max(len(evaluate_goal_conditions(opt)[1]["satisfied"]) / len(opt) for opt in self.goal_options)
         return (1.0 if success else float(q)), success
+
+    # --- behaviour trace (for diversity measures across episodes) ----------------------------------
+    def _init_behaviour_trace(self) -> None:
+        """Ground goal literals of every option, keyed by their words, and the trace's first entries.
+
+        Literals already true at reset are not part of the behaviour, so they never enter the signature.
+        """
+        self._pending_literals: dict[str, Any] = {}
+        for option in self.goal_options:
+            for head in option:
+                text = _expression_text(head.body)
+                if text not in self._pending_literals and not head.evaluate():
+                    self._pending_literals[text] = head
+        self._signature: list[str] = []
+        self._trajectory: list[list[float]] = []
+        self._trace_behaviour()
+
+    def _trace_behaviour(self) -> None:
+        x, y, _ = self.robot.pose()
+        self._trajectory.append([round(float(x), 3), round(float(y), 3)])
+        reached = [text for text, head in self._pending_literals.items() if head.evaluate()]
+        for text in reached:
+            del self._pending_literals[text]
+            self._signature.append(text)
 
     # --- masks and skills --------------------------------------------------------------------------
     def action_masks(self) -> np.ndarray:
@@ -654,6 +680,8 @@ class EthogymEnv(gym.Env):
             "false_completion_claim": self.false_claim,
             "cost": 0.0,
             "violations": {},
+            "signature": list(self._signature),
+            "trajectory": [list(p) for p in self._trajectory],
         }
 
     # --- rendering ---------------------------------------------------------------------------------
@@ -665,10 +693,28 @@ class EthogymEnv(gym.Env):
             raise InvalidActionError("call reset() before render()")
         return self._camera(self.config["render_size"], egocentric=False)
 
-    def _camera(self, size: int, egocentric: bool) -> np.ndarray:
-        import pybullet
+    def render_views(self, size: int | None = None) -> dict[str, np.ndarray]:
+        """Third-person, egocentric and top-down frames (``size`` x ``size`` RGB), whatever render_mode is.
 
-        c = self.world.client
+        The top-down view looks straight down on the room the robot is in, for review videos.
+        """
+        if self.robot is None:
+            raise InvalidActionError("call reset() before render_views()")
+        size = int(size or self.config["render_size"])
+        if size < 1:
+            raise ConfigError(f"render_views size must be a positive integer, got {size}")
+        return {
+            "third_person": self._camera(size, egocentric=False),
+            "egocentric": self._camera(size, egocentric=True),
+            "top_down": self._top_down(size),
+        }
+
+    def _top_down(self, size: int) -> np.ndarray:
+        x, y, _ = self.robot.pose()
+        # Up vector along +y: a view straight down the z axis needs one that is not parallel to it.
+        return self._render_camera(size, [x, y, 7.0], [x, y, 0.0], [0, 1, 0], fov=70)
+
+    def _camera(self, size: int, egocentric: bool) -> np.ndarray:
         x, y, yaw = self.robot.pose()
         fx, fy = math.cos(yaw), math.sin(yaw)
         if egocentric:
@@ -679,7 +725,13 @@ class EthogymEnv(gym.Env):
             eye = [x - 2.2 * fx, y - 2.2 * fy, 3.6]
             target = [x + 0.6 * fx, y + 0.6 * fy, 0.4]
             fov = 70
-        view = c.computeViewMatrix(eye, target, [0, 0, 1])
+        return self._render_camera(size, eye, target, [0, 0, 1], fov)
+
+    def _render_camera(self, size: int, eye, target, up, fov: float) -> np.ndarray:
+        import pybullet
+
+        c = self.world.client
+        view = c.computeViewMatrix(eye, target, up)
         proj = c.computeProjectionMatrixFOV(fov, 1.0, 0.05, 30.0)
         _, _, rgba, _, _ = c.getCameraImage(
             size, size, view, proj, renderer=pybullet.ER_TINY_RENDERER, flags=pybullet.ER_NO_SEGMENTATION_MASK
