@@ -285,6 +285,7 @@ class EthogymEnv(gym.Env):
         conds = self.activity.conditions()
         self.goal = get_goal_conditions(conds, self.backend, self.scope)
         self.goal_options = get_ground_goal_state_options(conds, self.backend, self.scope, self.goal)
+        self._index_goal_literals()
         world.step(2)
         self.query.invalidate()
 
@@ -461,34 +462,52 @@ class EthogymEnv(gym.Env):
             robot.release_door()
 
     # --- goal --------------------------------------------------------------------------------------
+    def _index_goal_literals(self) -> None:
+        """The distinct ground literals over all goal options (options share most of them), so each
+        is evaluated once per step; ``_option_literals`` lists each option's literal indices."""
+        index: dict[str, int] = {}
+        self._literal_heads: list[Any] = []
+        self._literal_texts: list[str] = []
+        self._option_literals: list[list[int]] = []
+        for option in self.goal_options:
+            indices = []
+            for head in option:
+                key = repr(head.body)
+                if key not in index:
+                    index[key] = len(self._literal_heads)
+                    self._literal_heads.append(head)
+                    self._literal_texts.append(_expression_text(head.body))
+                indices.append(index[key])
+            self._option_literals.append(indices)
+
     def _evaluate_goal(self) -> tuple[float, bool]:
+        """Success on the goal itself; progress = the BDDL Q score, the best option's share of true
+        literals. Also refreshes ``_literal_truth`` for the behaviour trace."""
+        truth = [bool(head.evaluate()) for head in self._literal_heads]
+        self._literal_truth = truth
         success = bool(evaluate_goal_conditions(self.goal)[0])
-        q = max(len(evaluate_goal_conditions(opt)[1]["satisfied"]) / len(opt) for opt in self.goal_options)
+        q = max(sum(truth[k] for k in option) / len(option) for option in self._option_literals)
         return (1.0 if success else float(q)), success
 
     # --- behaviour trace (for diversity measures across episodes) ----------------------------------
     def _init_behaviour_trace(self) -> None:
-        """Ground goal literals of every option, keyed by their words, and the trace's first entries.
+        """Start the trace: the goal literals still false at reset, and the first base position.
 
         Literals already true at reset are not part of the behaviour, so they never enter the signature.
         """
-        self._pending_literals: dict[str, Any] = {}
-        for option in self.goal_options:
-            for head in option:
-                text = _expression_text(head.body)
-                if text not in self._pending_literals and not head.evaluate():
-                    self._pending_literals[text] = head
+        self._pending_literals = [k for k, true in enumerate(self._literal_truth) if not true]
         self._signature: list[str] = []
         self._trajectory: list[list[float]] = []
         self._trace_behaviour()
 
     def _trace_behaviour(self) -> None:
+        """Record the base position and the goal literals that became true (after _evaluate_goal)."""
         x, y, _ = self.robot.pose()
         self._trajectory.append([round(float(x), 3), round(float(y), 3)])
-        reached = [text for text, head in self._pending_literals.items() if head.evaluate()]
-        for text in reached:
-            del self._pending_literals[text]
-            self._signature.append(text)
+        truth = self._literal_truth
+        if any(truth[k] for k in self._pending_literals):
+            self._signature += [self._literal_texts[k] for k in self._pending_literals if truth[k]]
+            self._pending_literals = [k for k in self._pending_literals if not truth[k]]
 
     # --- masks and skills --------------------------------------------------------------------------
     def action_masks(self) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pybullet
 
 from .knowledge import SynsetInfo, category_of, synset_info
-from .world import GROUP_DYNAMIC, GROUP_STATIC, World, quaternion_yaw, yaw_quaternion
+from .world import GROUP_DOOR, GROUP_DYNAMIC, GROUP_STATIC, World, quaternion_yaw, yaw_quaternion
 
 WALL = 0.03  # shell thickness of containers, m
 
@@ -230,7 +230,7 @@ class ObjectFactory:
         group = GROUP_STATIC if is_static else GROUP_DYNAMIC
         self.world.set_group(body, group)
         if obj.door_joint is not None:
-            self.world.set_group(body, GROUP_STATIC, link=obj.door_joint)
+            self.world.set_group(body, GROUP_DOOR, link=obj.door_joint)
         if not is_static:
             self.world.client.changeDynamics(
                 body,

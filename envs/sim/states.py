@@ -52,7 +52,14 @@ class StateQuery:
         if b.interior is None or a.body == b.body or self.is_held(a):
             return False
         alo, ahi = self.aabb(a)
-        local = to_local(self.world, b, (alo + ahi) / 2)
+        centre = (alo + ahi) / 2
+        blo, bhi = self.aabb(b)
+        # The interior lies within the container's bounding box: most pairs fail this cheap test
+        # (plain float comparisons: numpy reductions cost more than the test on 3-vectors).
+        for k in range(3):
+            if not blo[k] - 0.02 <= centre[k] <= bhi[k] + 0.02:
+                return False
+        local = to_local(self.world, b, centre)
         lo, hi = b.interior
         return bool(np.all(local >= lo - 0.01) and np.all(local <= hi + 0.01))
 
