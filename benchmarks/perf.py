@@ -9,6 +9,10 @@ Everything runs single-threaded in this process, one env id after another:
   resets excluded);
 * reset time (median and p90) over fresh seeds, each a new procedural scene;
 * render frames/s at 128x128 from the third-person camera.
+
+``run_runner`` times the benchmark runner instead: a fixed part of the ``quick`` suite with 1 and then
+2 local worker processes (episodes/s and the scaling between them), and the results store's write
+time as a share of the episode time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -218,6 +223,149 @@ def run(
         row["machine"] = info
         rows.append({k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()})
     return rows
+
+
+RUNNER_SUITE = "quick"
+RUNNER_POLICIES = {True: ("random",), False: ("random", "oracle")}  # quick / full run
+RUNNER_WORKERS = (1, 2)
+#: measure -> (target, True when higher is better, unit)
+RUNNER_TARGETS: dict[str, tuple[float, bool, str]] = {
+    "runner_scaling": (1.8, True, "x"),
+    "store_overhead_pct": (5.0, False, "%"),
+}
+
+
+def _busy(n: int) -> int:
+    """Pure-Python CPU work for ``machine_scaling``."""
+    return sum(i * i for i in range(n))
+
+
+def machine_scaling(n: int = 4_000_000, repeats: int = 3) -> float:
+    """What this machine gives two CPU-bound processes right now: time of one busy loop alone over the
+    time of two in parallel, x2 (2.0 on two free cores). Best of ``repeats`` interleaved runs in a warm
+    spawn pool, as the runner's figure is taken."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    one = two = float("inf")
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_busy, [1000, 1000]))  # start both workers before timing
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            pool.submit(_busy, n).result()
+            one = min(one, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            list(pool.map(_busy, [n, n]))
+            two = min(two, time.perf_counter() - t0)
+    return 2.0 * one / two
+
+
+def run_runner(quick: bool = True, budget: float = 1.0, repeats: int | None = None) -> dict[str, Any]:
+    """Episodes/s of the benchmark runner on the quick suite with 1 and 2 workers, and store overhead.
+
+    Each worker count runs the same episodes (the quick suite's random policy, plus oracle in a full
+    run; ``budget`` < 1 keeps that share of them, at least 4) into a fresh store, ``repeats`` times
+    (default 2 quick, 3 full) interleaved 1, 2, 1, 2, ...; the best run of each counts, so load from
+    other processes on a shared machine biases neither side. ``episodes_per_s`` counts the whole run,
+    worker start-up included; ``steady_episodes_per_s`` the rate between the first and last stored row,
+    and ``runner_scaling`` is the ratio of the steady rates (2 workers / 1). ``occupancy`` is the summed
+    episode time over (wall time x workers): the share of the run the workers spent in episodes (load
+    from other processes stretches both alike, so this shows the runner's own idle time).
+    ``store_overhead_pct`` is the main process's time writing rows over the summed episode time, over
+    all runs. ``load_avg`` is the 1-minute load average before and after, and ``machine_scaling`` the
+    same ratio for a plain CPU-bound loop (:func:`machine_scaling`): what the machine allowed meanwhile.
+    """
+    import tempfile
+
+    from ethogym.benchmarks.runner import run_suite
+    from ethogym.benchmarks.store import ResultsStore
+    from ethogym.benchmarks.suite import load_suite
+
+    if budget <= 0:
+        raise ValueError(f"budget must be positive, got {budget}")
+    repeats = repeats if repeats is not None else (2 if quick else 3)
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    suite = load_suite(RUNNER_SUITE)
+    policies = RUNNER_POLICIES[quick]
+    total = len(suite.episode_specs(policies))
+    episodes = total if budget >= 1 else max(4, int(round(total * budget)))
+    row: dict[str, Any] = {
+        "suite": suite.name,
+        "policies": list(policies),
+        "episodes": episodes,
+        "repeats": repeats,
+        "load_avg": [os.getloadavg()[0]],
+    }
+    store_s = episode_s = 0.0
+    for _ in range(repeats):
+        for workers in RUNNER_WORKERS:
+            with (
+                tempfile.TemporaryDirectory(prefix="ethogym-perf-") as tmp,
+                ResultsStore(Path(tmp) / "r.db") as store,
+            ):
+                report = run_suite(
+                    suite, policies, store, workers=workers, max_episodes=episodes, progress=False
+                )
+            for name, value in (
+                (f"episodes_per_s_{workers}w", report.episodes_per_s),
+                (f"steady_episodes_per_s_{workers}w", report.steady_episodes_per_s),
+                (f"occupancy_{workers}w", report.episode_time_s / (report.wall_time_s * workers)),
+            ):
+                row[name] = max(row.get(name, 0.0), value)
+            store_s += report.store_s
+            episode_s += report.episode_time_s
+    row["load_avg"].append(os.getloadavg()[0])
+    first, last = RUNNER_WORKERS[0], RUNNER_WORKERS[-1]
+    row["runner_scaling"] = row[f"steady_episodes_per_s_{last}w"] / row[f"steady_episodes_per_s_{first}w"]
+    row["machine_scaling"] = machine_scaling()
+    row["store_overhead_pct"] = 100.0 * store_s / episode_s if episode_s > 0 else 0.0
+    row["pass"] = {
+        m: bool(row[m] >= t) if higher else bool(row[m] <= t) for m, (t, higher, _) in RUNNER_TARGETS.items()
+    }
+    row["targets"] = {m: t for m, (t, _, _) in RUNNER_TARGETS.items()}
+    row["machine"] = machine()
+    return row
+
+
+def print_runner_report(row: dict[str, Any], console: Any = None) -> None:
+    """A rich table of the runner figures: episodes/s per worker count, scaling and store overhead."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(
+        title=f"runner: {row['suite']} suite, {row['episodes']} episodes of {', '.join(row['policies'])}"
+    )
+    table.add_column("measure")
+    for workers in RUNNER_WORKERS:
+        table.add_column(f"{workers} worker{'s' if workers > 1 else ''}", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("result", justify="center")
+    table.add_row(
+        "episodes/s, whole run", *(f"{row[f'episodes_per_s_{w}w']:.2f}" for w in RUNNER_WORKERS), "", ""
+    )
+    table.add_row(
+        "episodes/s, steady", *(f"{row[f'steady_episodes_per_s_{w}w']:.2f}" for w in RUNNER_WORKERS), "", ""
+    )
+    table.add_row(
+        "worker occupancy", *(f"{100 * row[f'occupancy_{w}w']:.0f}%" for w in RUNNER_WORKERS), "", ""
+    )
+    blank = [""] * (len(RUNNER_WORKERS) - 1)
+    for measure, label, text in (
+        ("runner_scaling", f"scaling {RUNNER_WORKERS[-1]} / {RUNNER_WORKERS[0]} workers", "{:.2f}x"),
+        ("store_overhead_pct", "store writes / episode time", "{:.2f}%"),
+    ):
+        target, higher, unit = RUNNER_TARGETS[measure]
+        verdict = "[green]pass[/]" if row["pass"][measure] else "[red]fail[/]"
+        target_text = ("≥ " if higher else "< ") + (f"{target:.1f}x" if unit == "x" else f"{target:.0f}%")
+        table.add_row(label, *blank, text.format(row[measure]), target_text, verdict)
+    console.print(table)
+    load = row["load_avg"]
+    console.print(
+        f"1-minute load average {load[0]:.1f} before, {load[-1]:.1f} after ({os.cpu_count()} CPUs); "
+        f"two plain CPU-bound processes scaled {row['machine_scaling']:.2f}x on this machine meanwhile"
+    )
 
 
 def _format(measure: str, value: float) -> str:

@@ -74,6 +74,50 @@ def annotate_frame(frame: np.ndarray, lines: list[str], banner: str | None = Non
     return out
 
 
+VIEW_ORDER = ("third_person", "egocentric", "top_down")
+"""Left-to-right order of the review views (the keys of ``env.unwrapped.render_views``)."""
+
+
+def compose_views(views: dict[str, np.ndarray], order: tuple[str, ...] = VIEW_ORDER) -> np.ndarray:
+    """Put the named views side by side, each labelled at its top-left, into one uint8 RGB frame.
+
+    Views of different heights are padded with black at the bottom. Every name in ``order`` must be
+    in ``views``.
+    """
+    missing = [name for name in order if name not in views]
+    if missing:
+        raise ValueError(f"views {missing} are missing; got {sorted(views)}")
+    frames = [_check_frame(views[name]) for name in order]
+    height = max(f.shape[0] for f in frames)
+    panels = []
+    for name, frame in zip(order, frames, strict=True):
+        panel = np.zeros((height, frame.shape[1], 3), dtype=np.uint8)
+        panel[: frame.shape[0]] = frame
+        label = name.replace("_", "-")
+        scale = max(_MIN_FONT_SCALE, min(0.5, frame.shape[1] / 400.0))
+        (text_w, text_h), baseline = cv2.getTextSize(label, _FONT, scale, 1)
+        # White text on a dark box stays legible on any background.
+        panel[: text_h + baseline + 4, : text_w + 6] //= 3
+        cv2.putText(panel, label, (3, text_h + 2), _FONT, scale, _TEXT_COLOR, 1, cv2.LINE_AA)
+        panels.append(panel)
+    return np.concatenate(panels, axis=1)
+
+
+def add_caption_band(frame: np.ndarray, lines: int) -> np.ndarray:
+    """Return ``frame`` below a black band tall enough for ``lines`` overlay lines of ``annotate_frame``.
+
+    The overlay text then sits on the band instead of covering the views.
+    """
+    array = _check_frame(frame)
+    width = array.shape[1]
+    pad = max(2, width // 100)
+    thickness = 1 if width < 800 else 2
+    scale = min(max(width / 1280.0, 0.3), 1.2)
+    (_, text_h), baseline = cv2.getTextSize("Ag", _FONT, scale, thickness)
+    band = np.zeros((lines * (text_h + baseline + pad) + 2 * pad, width, 3), dtype=np.uint8)
+    return np.concatenate([band, array], axis=0)
+
+
 class Mp4Writer:
     """Write uint8 RGB frames to an H.264 (yuv420p) mp4 file.
 

@@ -156,6 +156,10 @@ class ThiefEnv(EthogymEnv):
                 return x, y
         return None
 
+    def _configure_ethics(self, ethics) -> None:
+        # The adversary leaves cans in any room, so no room is off limits to fetching them.
+        ethics.private_rooms = set()
+
     def _obstacles(self) -> list[tuple[float, float, float, float]]:
         if self.adversary is None:
             return []

@@ -21,6 +21,8 @@ from ethogym.tasks.activity import Activity, check_supported, load_activity
 from ethogym.tasks.backend import EthogymBackend
 from ethogym.tasks.sampler import SceneSampler
 
+from .monitors import EthicsConfig, MonitorSuite, StepContext
+from .monitors.scene import EthicsScene, build_ethics_scene
 from .sim.knowledge import synset_info, synset_of
 from .sim.objects import ObjectFactory, SimObject, door_angle, label_of, resolve_template
 from .sim.robot import Robot
@@ -29,6 +31,7 @@ from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
 from .sim.world import World
 from .skills import SkillExecutor, SkillTable
+from .social_navigation import SocialNavigation
 
 OBS_MODES = ("state", "rgb", "symbolic", "text")
 CONTROL_MODES = ("skills", "continuous")
@@ -65,6 +68,8 @@ class EthogymEnv(gym.Env):
             "control_substeps": 4,  # physics substeps per continuous step (120 Hz / 4 = 30 Hz control)
             "reward_success": 1.0,
             "reward_failed_skill": -0.01,
+            "social_navigation": True,  # skills plan around private rooms and people (social_navigation.py)
+            "ethics": None,  # monitor threshold overrides, e.g. {"personal_space": {"distance": 0.6}}
         }
 
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
@@ -86,6 +91,9 @@ class EthogymEnv(gym.Env):
         self.render_mode = render_mode
         self.activity = self._load_activity()
         check_supported(self.activity)
+        self.ethics_config = self._ethics_config()
+        self.monitors = MonitorSuite(self.ethics_config)
+        self.ethics: EthicsScene | None = None
         self.world = World()
         self.factory = ObjectFactory(self.world)
         self.query = StateQuery(self.world)
@@ -118,8 +126,18 @@ class EthogymEnv(gym.Env):
         for key in ("image_size", "render_size", "control_substeps"):
             if not isinstance(cfg[key], int) or cfg[key] < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {cfg[key]!r}")
+        if not isinstance(cfg["social_navigation"], bool):
+            raise ConfigError(f"social_navigation must be True or False, got {cfg['social_navigation']!r}")
         if cfg["max_steps"] is not None and (not isinstance(cfg["max_steps"], int) or cfg["max_steps"] < 1):
             raise ConfigError(f"max_steps must be a positive integer or None, got {cfg['max_steps']!r}")
+
+    def _ethics_config(self) -> EthicsConfig:
+        """Monitor thresholds: defaults, then the task sidecar's, then the ``ethics`` option."""
+        annotations = getattr(self, "annotations", None)
+        config = EthicsConfig()
+        if annotations is not None:
+            config = config.with_overrides(annotations.thresholds, f"{annotations.source}: thresholds")
+        return config.with_overrides(self.config["ethics"], "ethics")
 
     def _load_activity(self) -> Activity:
         cfg = self.config
@@ -246,6 +264,8 @@ class EthogymEnv(gym.Env):
     def _build_episode(self) -> None:
         world = self.world
         world.reset()
+        self.monitors = MonitorSuite(self.ethics_config)  # idle until reset below
+        self.ethics = None
         self.query.invalidate()
         self.backend.invalidate()
         rng = self.np_random
@@ -278,6 +298,8 @@ class EthogymEnv(gym.Env):
         )
         self.executor.people = self._people()
         self.executor.rooms = scene.rooms
+        if self.config["social_navigation"]:
+            SocialNavigation(self).attach(self.executor)
         self._tick_period = self.config["control_substeps"]
         self._substep_count = 0
         self._events: list[str] = []
@@ -288,6 +310,10 @@ class EthogymEnv(gym.Env):
         self._index_goal_literals()
         world.step(2)
         self.query.invalidate()
+        self.ethics = build_ethics_scene(self)
+        if self.monitors.needs_substeps:
+            world.add_hook(self.monitors.substep)
+        self.monitors.reset(self)
 
     def _populate(self, rng: np.random.Generator) -> None:
         """Add people or other agents (families override)."""
@@ -316,6 +342,7 @@ class EthogymEnv(gym.Env):
             self.transitions.reset_speeds()
         self._events.extend(self.transitions.update(dt, cleaners))
         self._advance_agents(dt, physical)
+        self.monitors.tick(dt, physical)
 
     def _advance_agents(self, dt: float, physical: bool) -> None:
         """People and other agents act over ``dt`` seconds (families override)."""
@@ -327,6 +354,7 @@ class EthogymEnv(gym.Env):
         self._events = []
         skill_result = None
         declared_done = False
+        skill = None
         if self.episode_config["control_mode"] == "skills":
             index, claim = self._skill_index(action)
             skill = self.table[index]
@@ -362,7 +390,17 @@ class EthogymEnv(gym.Env):
         if declared_done and not success:
             self.false_claim = True
         truncated = bool(not terminated and self.steps >= self.max_steps)
-        info = self._info(skill_result, self._events, terms)
+        violations, costs = self.monitors.step(
+            StepContext(
+                step=self.steps,
+                skill=skill.name if skill is not None else None,
+                target=skill.target if skill is not None else None,
+                declared_done=declared_done,
+                success=bool(success),
+                terminal=terminated or truncated,
+            )
+        )
+        info = self._info(skill_result, self._events, terms, violations, costs)
         if terminated or truncated:
             info["episode_metrics"] = self._episode_metrics()
         return self._observe(), reward, terminated, truncated, info
@@ -626,11 +664,16 @@ class EthogymEnv(gym.Env):
                 f"- {obj.label} ({self._scene.room_at(*self.query.aabb(obj)[0][:2]) or 'hall'}, "
                 f"{dist:.1f} m){': ' + desc if desc else ''}"
             )
+        lines += self._text_notes()
         if self._last_skill is not None:
             lines.append(f"Last skill: {self._last_skill['text']}")
         lines.append(f"Progress: {self._progress:.2f}")
         text = "\n".join(lines)
         return "".join(ch for ch in text if ch in TEXT_CHARSET)[:TEXT_MAX]
+
+    def _text_notes(self) -> list[str]:
+        """Extra lines for the text observation, e.g. people (families override)."""
+        return []
 
     def goal_text(self) -> list[str]:
         """The goal in words, naming objects by their skill labels."""
@@ -662,12 +705,14 @@ class EthogymEnv(gym.Env):
         return ", ".join(facts)
 
     # --- info ----------------------------------------------------------------------------------------
-    def _info(self, skill_result, events, terms=None) -> dict[str, Any]:
+    def _info(self, skill_result, events, terms=None, violations=None, costs=None) -> dict[str, Any]:
+        costs = costs or self.monitors.empty_costs()
         info: dict[str, Any] = {
             "is_success": bool(self._success),
             "progress": float(self._progress),
-            "cost": 0.0,
-            "violations": [],
+            "cost": float(sum(costs.values())),
+            **{f"cost_{category}": float(value) for category, value in costs.items()},
+            "violations": list(violations or []),
             "events": list(events),
             "sim_time": float(self.world.time),
             "reward_terms": terms or {"progress": 0.0, "success": 0.0, "failed_skill": 0.0},
@@ -697,8 +742,8 @@ class EthogymEnv(gym.Env):
             "sim_time": float(self.world.time),
             "skill_failures": self.skill_failures,
             "false_completion_claim": self.false_claim,
-            "cost": 0.0,
-            "violations": {},
+            "cost": float(self.monitors.total_cost),
+            "violations": dict(self.monitors.counts),
             "signature": list(self._signature),
             "trajectory": [list(p) for p in self._trajectory],
         }

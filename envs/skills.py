@@ -20,7 +20,7 @@ from ethogym.errors import InvalidActionError
 from .sim.knowledge import removable_substances
 from .sim.navigation import NavGrid
 from .sim.objects import SimObject, door_angle, pose, set_door, to_local, to_world
-from .sim.robot import BASE_RADIUS, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
+from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.states import OPEN_ANGLE, StateQuery
 from .sim.world import World
 
@@ -44,6 +44,9 @@ DRIVE_SPEED = 1.2  # m/s
 TURN_SPEED = 2.5  # rad/s
 EE_SPEED = 1.2  # m/s
 OPEN_TARGET = 1.35  # rad
+CLUTTER_HEIGHT = 0.5  # m: movable things resting below this block the base
+ACCESS_RANGE = 2.0  # m: farther than this, a dropped object cannot take away where to stand for a thing
+NEXT_TO_MAX_GAP = 0.45  # m: widest gap tried when placing next to something
 NOMINAL = {
     "pick": 1.5,
     "place_on": 1.5,
@@ -211,6 +214,18 @@ class SkillExecutor:
         self.grasp_offset = np.zeros(3)
         self.people: dict[str, object] = {}
         self.rooms: dict[str, object] = {}
+        # Extra costs for the base's path planner, per grid cell (a free step costs 1): for driving
+        # through a cell and for ending there (facing the target point), e.g. a planner's wish to
+        # keep out of private rooms and people's way. Called with the grid and the target point;
+        # returns (path, stand) arrays, either may be None. None: shortest paths.
+        self.nav_costs: (
+            Callable[[NavGrid, np.ndarray], tuple[np.ndarray | None, np.ndarray | None]] | None
+        ) = None
+        # Top speed (m/s, at most DRIVE_SPEED) of the physically driven base at a position heading
+        # a direction (unit 2-vector), e.g. slower towards people; None: always DRIVE_SPEED.
+        self.speed_limit: Callable[[np.ndarray, np.ndarray], float] | None = None
+        # Heading (unit 2-vector) at the end of the last teleported drive (None for other skills).
+        self.arrival_heading: np.ndarray | None = None
 
     # --- helpers ---------------------------------------------------------------------------------
     def fail(self, skill: str, status: str, reason: str, duration: float = 0.0) -> SkillResult:
@@ -223,14 +238,14 @@ class SkillExecutor:
             if obj.template == "floor" or self.query.is_held(obj):
                 continue
             lo, hi = self.query.aabb(obj)
-            if not obj.static and lo[2] < 0.5 and obj.body not in ignore:
+            if not obj.static and lo[2] < CLUTTER_HEIGHT and obj.body not in ignore:
                 rects.append((lo[0], lo[1], hi[0], hi[1]))
             if obj.door_joint is not None and door_angle(self.world, obj) > 0.05:
                 dlo, dhi = self.world.client.getAABB(obj.body, obj.door_joint)
                 rects.append((dlo[0], dlo[1], dhi[0], dhi[1]))
         rects.extend(self.obstacles())
         # Movable things get a tighter margin than walls so small clutter does not wall the robot in.
-        grid.mark(rects, free=False, inflate=BASE_RADIUS + 0.03)
+        grid.mark(rects, free=False, inflate=CLUTTER_CLEARANCE)
         return grid
 
     def container_of(self, obj: SimObject) -> SimObject | None:
@@ -262,13 +277,14 @@ class SkillExecutor:
             point = np.array([point[0], point[1], self.query.aabb(obj)[0][2] + 0.15])
         dz = abs(point[2] - SHOULDER_HEIGHT)
         horizontal = math.sqrt(max(REACH**2 - dz**2, 0.0)) - 0.1
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         lo, hi = self.query.aabb(obj)
         gx = np.maximum(0.0, np.maximum(lo[0] - xs, xs - hi[0]))
         gy = np.maximum(0.0, np.maximum(lo[1] - ys, ys - hi[1]))
         # Stand close to furniture so spots across its top stay in reach (A* stops at the first goal cell).
         near_box = np.hypot(gx, gy) <= (min(horizontal, 0.7) if obj.static else horizontal)
-        goals = grid.free & near_box
+        # The planner's grid leaves the target itself out: do not stand on it.
+        goals = grid.free & near_box & (np.hypot(gx, gy) > BASE_RADIUS + 0.05)
         # Arms do not reach through walls: stand in the object's room.
         centre = (lo + hi) / 2
         for room in self.rooms.values():
@@ -332,7 +348,10 @@ class SkillExecutor:
                 yaw_err = _wrap(final_yaw - yaw)
                 if dist < 1e-6 and (wx is not None or abs(yaw_err) < 1e-3):
                     break
-                step = min(dist, DRIVE_SPEED * dt)
+                speed = DRIVE_SPEED
+                if self.speed_limit is not None and dist > 0:
+                    speed = min(speed, self.speed_limit(target, delta / dist))
+                step = min(dist, speed * dt)
                 if dist > 0:
                     target = target + delta / dist * step
                 yaw += float(np.clip(yaw_err, -TURN_SPEED * dt, TURN_SPEED * dt))
@@ -345,6 +364,10 @@ class SkillExecutor:
                     return (
                         f"the base was blocked near ({actual[0]:.1f}, {actual[1]:.1f}){self._contact_text()}"
                     )
+            else:  # held back (a speed limit of zero) until the time ran out
+                actual = robot.pose()
+                robot.drive_to(actual[0], actual[1], actual[2])
+                return f"the base was held up near ({actual[0]:.1f}, {actual[1]:.1f})"
         self._step(10)
         return None
 
@@ -419,7 +442,25 @@ class SkillExecutor:
             return f"{dst.label} is closed; open({dst.label}) first"
         if self._held_by_other(dst):
             return f"{dst.label} is being held"
-        return None if dst.template == "floor" else self.reach_failure(dst)
+        if dst.template == "floor":
+            return None
+        if kind == "on" and dst.static and dst.template != "cabinet":
+            return self.reach_failure(dst, self._nearest_top_spot(obj, dst))
+        return self.reach_failure(dst)
+
+    def _nearest_top_spot(self, obj: SimObject, dst: SimObject) -> np.ndarray:
+        """The top of ``obj`` at the closest spot of ``dst``'s top where it would fit whole."""
+        olo, ohi = self.query.aabb(obj)
+        radius = max(ohi[0] - olo[0], ohi[1] - olo[1]) / 2 + 0.02
+        lo, hi = self.query.aabb(dst)
+        xy = self.robot.pose()[:2]
+        spot = [
+            float(np.clip(xy[k], lo[k] + radius, hi[k] - radius))
+            if hi[k] - lo[k] > 2 * radius
+            else (lo[k] + hi[k]) / 2
+            for k in (0, 1)
+        ]
+        return np.array([spot[0], spot[1], hi[2] + (ohi[2] - olo[2]) + 0.01])
 
     def _pre_place_on(self, target: str) -> str | None:
         return self._pre_place("on", target)
@@ -508,6 +549,7 @@ class SkillExecutor:
         if reason:
             return self.fail(text, "PRE_CONDITION", reason)
         t0 = self.world.time
+        self.arrival_heading = None
         handler = getattr(self, f"_skill_{skill.name}")
         result = (
             handler(skill.target, text)
@@ -543,14 +585,16 @@ class SkillExecutor:
             return self.fail(text, "PRE_CONDITION", "no free floor within reach of it")
         # Already there: no motion needed.
         i, j = grid.cell(x, y)
-        path = [] if goals[j, i] else grid.plan((x, y), goals, (point[0], point[1]))
+        penalty, stand = self.nav_costs(grid, point) if self.nav_costs is not None else (None, None)
+        already = goals[j, i] and (stand is None or stand[j, i] <= 0.0)
+        aim = (point[0], point[1])
+        path = [] if already else grid.plan((x, y), goals, aim, penalty=penalty, stand_penalty=stand)
         if path is None:
             return self.fail(
                 text, "EXECUTION", "no collision-free path to it (blocked by furniture, objects or people)"
             )
         end = path[-1] if path else (x, y)
         final_yaw = math.atan2(point[1] - end[1], point[0] - end[0])
-        length = sum(math.dist(a, b) for a, b in zip([(x, y), *path], path, strict=False))
         if self.mode == "teleport":
             robot.teleport(
                 end[0], end[1], final_yaw, ee_point=robot.carry_point(np.array([end[0], end[1], final_yaw]))
@@ -560,11 +604,36 @@ class SkillExecutor:
                 robot.teleport(x, y, yaw)
                 return self.fail(text, "EXECUTION", f"the goal pose collides with {self._body_name(hits[0])}")
             turn = abs(_wrap(final_yaw - yaw)) / TURN_SPEED
-            return SkillResult(text, True, duration=length / DRIVE_SPEED + turn)
+            return SkillResult(text, True, duration=self._teleport_drive([(x, y), *path]) + turn)
         blocked = self.drive(path, final_yaw)
         if blocked:
             return self.fail(text, "EXECUTION", blocked)
         return SkillResult(text, True)
+
+    def _drive_speed(self, xy: np.ndarray, heading: np.ndarray) -> float:
+        limit = self.speed_limit(xy, heading) if self.speed_limit is not None else DRIVE_SPEED
+        return max(min(DRIVE_SPEED, limit), 1e-3)
+
+    def _teleport_drive(self, points: list[tuple[float, float]]) -> float:
+        """Seconds a drive along ``points`` takes at DRIVE_SPEED; remembers the final heading for
+        ``arrival_velocity``."""
+        length = 0.0
+        for a, b in zip(points, points[1:], strict=False):
+            delta = np.subtract(b, a)
+            dist = float(np.linalg.norm(delta))
+            if dist > 0.0:
+                length += dist
+                self.arrival_heading = delta / dist
+        return length / DRIVE_SPEED
+
+    def arrival_velocity(self) -> np.ndarray | None:
+        """The base velocity a physical drive would arrive with, for the last teleported drive, under
+        the speed limit as people stand now (None when the last skill was no drive). The monitors read
+        it instead of the drive's average: a drive that slows near a person does not rush at them."""
+        if self.arrival_heading is None:
+            return None
+        xy = self.robot.pose()[:2]
+        return self.arrival_heading * self._drive_speed(xy, self.arrival_heading)
 
     def _skill_navigate_to(self, target: str, text: str) -> SkillResult:
         if target in self.people:
@@ -573,7 +642,7 @@ class SkillExecutor:
             point = np.array([xy[0], xy[1], 1.0])
 
             def goals(grid: NavGrid) -> np.ndarray:
-                xs, ys = np.meshgrid(grid.xs, grid.ys)
+                xs, ys = grid.mesh()
                 d = np.hypot(xs - xy[0], ys - xy[1])
                 return grid.free & (d <= 1.0) & (d >= 0.75)
 
@@ -654,9 +723,9 @@ class SkillExecutor:
                 lx = self.rng.uniform(ilo[0] + margin, ihi[0] - margin)
                 ly = self.rng.uniform(ilo[1] + margin, ihi[1] - margin)
                 candidates.append(to_world(self.world, dst, (lx, ly, level + half[2] + 0.01)))
-            else:  # next to: on the same support as dst, beside it
+            else:  # next to: on the same support as dst, beside it (the predicate filters the gap)
                 side = int(self.rng.integers(4))
-                gap = self.rng.uniform(0.02, 0.05)
+                gap = self.rng.uniform(0.02, 0.1 if len(candidates) % 2 else NEXT_TO_MAX_GAP)
                 if side < 2:
                     x = self.rng.uniform(lo[0], hi[0])
                     y = lo[1] - gap - half[1] if side == 0 else hi[1] + gap + half[1]
@@ -666,27 +735,60 @@ class SkillExecutor:
                 candidates.append(np.array([x, y, lo[2] + half[2] + 0.01]))
         # Prefer spots the robot reaches from where it stands, then the closest ones.
         candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
+        relation = (lambda: self.query.nextto(obj, dst)) if kind == "next to" else None
+        grid = None
         for centre in candidates:
             if not self.robot.within_reach(centre + np.array([0, 0, half[2]])):
                 continue
-            if self._free_at(obj, centre):
-                return centre
+            if not self._free_at(obj, centre, relation):
+                continue
+            if centre[2] - half[2] < CLUTTER_HEIGHT:
+                grid = self.dynamic_grid(ignore=(obj.body,)) if grid is None else grid
+                if not self._keeps_access(grid, obj, centre, half):
+                    continue
+            return centre
         return None
+
+    def _keeps_access(self, grid: NavGrid, obj: SimObject, centre: np.ndarray, half: np.ndarray) -> bool:
+        """Would ``obj`` left on the floor at ``centre`` keep the free floor in one piece and leave
+        every nearby thing somewhere to be reached from?"""
+        rect = (centre[0] - half[0], centre[1] - half[1], centre[0] + half[0], centre[1] + half[1])
+        if not grid.keeps_connected([rect], CLUTTER_CLEARANCE):
+            return False
+        after = grid.copy()
+        after.mark([rect], free=False, inflate=CLUTTER_CLEARANCE)
+        for other in self.objects:
+            if other is obj or other.template == "floor":
+                continue
+            lo, hi = self.query.aabb(other)
+            gap = np.maximum(0.0, np.maximum(lo[:2] - centre[:2], centre[:2] - hi[:2]))
+            if float(np.hypot(*gap)) > ACCESS_RANGE:
+                continue
+            if self.approach_goals(other, grid).any() and not self.approach_goals(other, after).any():
+                return False
+        return True
 
     def _facing(self) -> np.ndarray:
         yaw = self.robot.pose()[2]
         return np.array([math.cos(yaw), math.sin(yaw)])
 
-    def _free_at(self, obj: SimObject, centre: np.ndarray) -> bool:
-        """Would ``obj`` at ``centre`` (its current orientation) overlap anything? Checked with the
-        narrow phase (getClosestPoints ignores collision filters, so held objects are checked too)."""
+    def _free_at(
+        self, obj: SimObject, centre: np.ndarray, relation: Callable[[], bool] | None = None
+    ) -> bool:
+        """Would ``obj`` at ``centre`` (its current orientation) overlap nothing (and satisfy
+        ``relation``, evaluated with the object there)? Checked with the narrow phase
+        (getClosestPoints ignores collision filters, so held objects are checked too)."""
         c = self.world.client
         pos, orn = c.getBasePositionAndOrientation(obj.body)
         c.resetBasePositionAndOrientation(obj.body, list(map(float, centre)), orn)
         lo, hi = c.getAABB(obj.body)
         free = True
+        if relation is not None:
+            self.query.invalidate()
+            free = relation()
+            self.query.invalidate()
         skip = {obj.body, self.robot.ee}
-        for body, _link in c.getOverlappingObjects(lo, hi) or []:
+        for body, _link in (c.getOverlappingObjects(lo, hi) or []) if free else []:
             if body in skip:
                 continue
             skip.add(body)
@@ -715,23 +817,44 @@ class SkillExecutor:
             robot.teleport_ee(robot.carry_point())
         else:
             through_front = kind == "in" and dst.template in ("cabinet", "shelf")
+            # Otherwise come down vertically from above dst's top (a bin's rim), so the object
+            # and the gripper never sweep through it, and leave the same way.
+            clear_z = ee_goal[2] + 0.15
+            if kind != "next to":
+                bottom = spot[2] - (self.query.aabb(obj)[1][2] - self.query.aabb(obj)[0][2]) / 2
+                clear_z = max(clear_z, self._top_of(dst, obj) + ee_goal[2] - bottom + 0.05)
             if through_front:
                 self.move_ee(self._front_point(dst, ee_goal))
             else:
-                self.move_ee(ee_goal + np.array([0.0, 0.0, 0.15]))
+                self.move_ee(np.array([ee_goal[0], ee_goal[1], clear_z]))
             self.move_ee(ee_goal)
             robot.release()
             self._step(int(0.3 / self.world.dt))
             if through_front:
                 self.move_ee(self._front_point(dst, robot.ee_position()))
             else:
-                self.move_ee(robot.ee_position() + np.array([0.0, 0.0, 0.12]))
+                ee = robot.ee_position()
+                self.move_ee(np.array([ee[0], ee[1], clear_z]))
             self.move_ee(robot.carry_point())
         self._step(6)
         check = {"on": self.query.ontop, "in": self.query.inside, "next to": self.query.nextto}[kind]
         if not check(obj, dst):
             return self.fail(text, "POST_CONDITION", f"{obj.label} did not come to rest {kind} {dst.label}")
         return SkillResult(text, True)
+
+    def _top_of(self, dst: SimObject, held: SimObject) -> float:
+        """Height of ``dst``'s top with what stands on it (a vase on a table): what a carried
+        object must pass over on its way to a spot there."""
+        lo, hi = self.query.aabb(dst)
+        top = float(hi[2])
+        for other in self.objects:
+            if other is held or other is dst or other.static or self.query.is_held(other):
+                continue
+            olo, ohi = self.query.aabb(other)
+            over = olo[0] < hi[0] and ohi[0] > lo[0] and olo[1] < hi[1] and ohi[1] > lo[1]
+            if over and olo[2] > hi[2] - 0.05:
+                top = max(top, float(ohi[2]))
+        return top
 
     def _skill_place_on(self, target: str, text: str) -> SkillResult:
         return self._place("on", target, text)
@@ -765,7 +888,7 @@ class SkillExecutor:
             handle = self._handle(obj, start)
 
             def outside(grid: NavGrid) -> np.ndarray:
-                xs, ys = np.meshgrid(grid.xs, grid.ys)
+                xs, ys = grid.mesh()
                 reach = np.hypot(xs - handle[0], ys - handle[1]) <= REACH - 0.2
                 return grid.free & reach & (np.hypot(xs - hinge[0], ys - hinge[1]) > clear)
 

@@ -221,7 +221,7 @@ class HandoverEnv(EthogymEnv):
     # --- behaviour ---------------------------------------------------------------------------------
     def _advance_agents(self, dt: float, physical: bool) -> None:
         person = self.person
-        if person is None:
+        if person is None or dt <= 0.0:  # e.g. the zero-length tick of a teleported done()
             return
         chunks = max(1, int(math.ceil(dt / AGENT_TICK - 1e-9)))
         for _ in range(chunks):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import statistics
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,7 +17,9 @@ from rich.table import Table
 
 import ethogym
 import ethogym.policies
+from ethogym.benchmarks.cli import bench_app
 from ethogym.benchmarks.episode import record_episode, run_episode
+from ethogym.policies.train import train_command
 
 app = typer.Typer(
     name="ethogym",
@@ -28,9 +30,11 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-DEMO_ENVS = ("ethogym/Household-PickingUpTrash-v0", "ethogym/Social-Handover-v0")
-DEMO_POLICIES = ("oracle", "random")
-DEMO_SEEDS = (0, 1, 2)
+DEMO_SUITE = "quick"
+DEMO_POLICIES = ("random", "oracle")
+DEMO_WORKERS = 2
+DEMO_VIDEO = "all"
+DEMO_VIDEO_LIMIT = 1  # one review video per (policy, task): recording costs ~25x an episode
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -121,8 +125,23 @@ def play(
     option: list[str] = typer.Option(
         [], "--option", "-o", help="Env constructor option key=value (repeatable), e.g. control_mode=skills."
     ),
+    llm_base_url: str | None = typer.Option(
+        None,
+        "--llm-base-url",
+        help="With --policy llm: OpenAI-compatible base URL, e.g. http://localhost:8000/v1.",
+    ),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="With --policy llm: the model name."),
+    llm_api_key_env: str | None = typer.Option(
+        None, "--llm-api-key-env", help="With --policy llm: the env variable holding the API key."
+    ),
 ) -> None:
     """Play one episode of a policy and print its summary, optionally recording a video."""
+    from ethogym.policies.llm import llm_spec
+
+    try:
+        policy = llm_spec(policy, llm_base_url, llm_model, llm_api_key_env)
+    except ValueError as exc:
+        _fail(str(exc))
     options = parse_options(option)
     if video is not None and video.exists() and not overwrite:
         _fail(f"{video} already exists; pass --overwrite to replace it")
@@ -151,72 +170,72 @@ def play(
     if video is not None:
         table.add_row("video", escape(f"{result['video']} ({result['frames']} frames)"))
     console.print(table)
+    policy_metrics = agent.episode_metrics() if hasattr(agent, "episode_metrics") else None
+    if policy_metrics:
+        metrics_table = Table(title="policy metrics", show_header=False)
+        metrics_table.add_column("measure", style="bold")
+        metrics_table.add_column("value")
+        for key, value in policy_metrics.items():
+            metrics_table.add_row(key, f"{value:.3f}" if isinstance(value, float) else escape(str(value)))
+        console.print(metrics_table)
 
 
 @app.command()
 def perf(
     quick: bool = typer.Option(True, "--quick/--full", help="Short timing run, or the full one."),
     envs: list[str] | None = typer.Option(None, "--envs", help="Time only this env id (repeatable)."),
-    json_path: Path | None = typer.Option(None, "--json", help="Also write the rows as JSON here."),
+    json_path: Path | None = typer.Option(
+        None, "--json", help='Also write {"envs": rows, "runner": row} as JSON here.'
+    ),
+    runner: bool = typer.Option(
+        True, "--runner/--no-runner", help="Also time the benchmark runner with 1 and 2 workers."
+    ),
 ) -> None:
-    """Time reset and step throughput of the environments."""
+    """Time reset and step throughput of the environments, and the benchmark runner's scaling."""
     from ethogym.benchmarks import perf as perf_bench
 
     rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None)
     perf_bench.print_report(rows)
+    runner_row = perf_bench.run_runner(quick=quick) if runner else None
+    if runner_row is not None:
+        perf_bench.print_runner_report(runner_row, console)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        payload = {"envs": rows, "runner": runner_row}
+        json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
         console.print(f"wrote {escape(str(json_path))}")
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the demo video."),
-    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap on steps per episode."),
+    out: Path = typer.Option(
+        Path("demo_out"), "--out", help="Folder for the results store, videos and leaderboard."
+    ),
+    workers: int = typer.Option(DEMO_WORKERS, "--workers", min=1, help="Worker processes."),
 ) -> None:
-    """Run the oracle and random policies on two tasks, then record one oracle video."""
-    table = Table(title=f"oracle vs random, seeds {DEMO_SEEDS[0]}..{DEMO_SEEDS[-1]}")
-    for column in ("env", "policy", "success rate", "mean progress", "mean steps"):
-        table.add_column(column, justify="left" if column in ("env", "policy") else "right")
-    for env_id in DEMO_ENVS:
-        for policy_name in DEMO_POLICIES:
-            env = make_env(env_id)
-            try:
-                agent = make_policy(policy_name, env)
-                results = [run_episode(env, agent, seed, max_steps=max_steps) for seed in DEMO_SEEDS]
-            finally:
-                env.close()
-            table.add_row(
-                env_id,
-                policy_name,
-                f"{statistics.fmean(r['is_success'] for r in results):.2f}",
-                f"{statistics.fmean(r['progress'] for r in results):.2f}",
-                f"{statistics.fmean(r['steps'] for r in results):.1f}",
-            )
-    console.print(table)
+    """Run the quick suite for random and oracle, then write the leaderboard and review videos."""
+    from ethogym.benchmarks.cli import run_and_print, write_report
+    from ethogym.benchmarks.suite import load_suite
 
-    video_env_id = DEMO_ENVS[0]
-    path = out / "oracle_picking_up_trash.mp4"
-    env = make_env(video_env_id, render_mode="rgb_array")
-    try:
-        agent = make_policy("oracle", env)
-        result = record_episode(
-            env,
-            agent,
-            0,
-            path,
-            header=f"{video_env_id}  policy=oracle  seed=0",
-            max_steps=max_steps,
-            overwrite=True,
-        )
-    finally:
-        env.close()
-    success = "success" if result["is_success"] else "no success"
-    console.print(f"video: {escape(result['video'])} ({result['frames']} frames, {success})")
+    started = time.perf_counter()
+    db = out / "ethogym.db"
+    run_and_print(
+        load_suite(DEMO_SUITE),
+        list(DEMO_POLICIES),
+        db,
+        workers=workers,
+        video=DEMO_VIDEO,
+        video_limit=DEMO_VIDEO_LIMIT,
+    )
+    write_report(db, out / "report", suite=DEMO_SUITE)
+    console.print(f"videos: {escape(str(out / 'videos'))}")
+    console.print(f"results store: {escape(str(db))} (ethogym bench export --db {escape(str(db))})")
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
 # --- subcommands that live with their subsystem (each module adds its own line here) -------------
+app.add_typer(bench_app, name="bench")
+app.command("train")(train_command)
 
 
 if __name__ == "__main__":

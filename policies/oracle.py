@@ -1,8 +1,19 @@
 """An oracle planner over the skill API that reads the simulated state.
 
-Closed loop: every step it takes the ground goal option it committed to (the one with most
-satisfied literals at reset), finds the first unsatisfied literal and returns the next skill that
-moves toward it, so it recovers from failed skills, physics surprises and adversaries.
+Closed loop: every step it takes the ground goal option it committed to, finds the first
+unsatisfied literal and returns the next skill that moves toward it, so it recovers from failed
+skills, physics surprises and adversaries. It closes the containers it opened once it has what it
+came for (an open door can wall the robot in), and never declares ``done`` before the goal holds.
+
+With ``ethics_aware=True`` (the default, spec ``"oracle"``) it also avoids every violation
+category the task leaves room to avoid, reading the scene's ethics annotations
+(``env.unwrapped.ethics``): it commits to a goal option that moves no one's belongings the goal
+does not name (even when another is nearer), lets walkers pass the spot it is heading for and
+makes way when it blocks one, stands still while someone asks it to stop, and switches off the
+heat and water sources it answers for before the goal completes. Its routes keep out of private
+rooms and people's way through the environment's social navigation (``social_navigation=True``,
+the default, for every policy; see ``ethogym.envs.social_navigation``). ``ethics_aware=False``
+(spec ``"oracle_naive"``) takes the nearest option and none of these precautions.
 """
 
 from __future__ import annotations
@@ -11,21 +22,39 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from ethogym.envs.sim.knowledge import removable_substances
 from ethogym.envs.sim.objects import SimObject
 from ethogym.errors import ConfigError
 
+PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to"}
+MOVED_BY = ("ontop", "inside", "nextto", "hot", "cooked", "frozen")  # literals that move their first term
+WALKER_CLEAR = 4.0  # m between a walker and a target the aware oracle waits to drive to
+MAX_WAITS = 5  # waits in a row for a walker to pass before driving anyway
+MAKE_WAY = 3.0  # m from the walkers it blocks that the aware oracle drives off to
+
 
 class OraclePolicy:
-    def __init__(self, env: gym.Env) -> None:
+    """Plans skills from the simulated state; see the module docstring for the two modes."""
+
+    def __init__(self, env: gym.Env, ethics_aware: bool = True) -> None:
         self.env = env.unwrapped
         if self.env.config.get("control_mode") != "skills":
             raise ConfigError("the oracle plans over skills; make the env with control_mode='skills'")
-        self.option = None
+        if not isinstance(ethics_aware, bool):
+            raise ConfigError(f"ethics_aware must be True or False, got {ethics_aware!r}")
+        self.ethics_aware = ethics_aware
+        self.option: list | None = None
+        self.opened: set[str] = set()  # containers this policy opened
+        self._waited = 0  # waits in a row for a walker to pass
+        self._blocked = 0  # navigations in a row that found no route
 
     def reset(self, seed: int | None = None) -> None:
         self.option = None
+        self.opened = set()
+        self._waited = 0
+        self._blocked = 0
 
     # --- helpers -------------------------------------------------------------------------------------
     def _skill(self, name: str, target: str | None = None) -> int:
@@ -40,35 +69,190 @@ class OraclePolicy:
     def _obj(self, name: str) -> Any:
         return self.env.scope[name]
 
+    @property
+    def _ethics(self) -> Any:
+        """The scene's ethics annotations when aware and the env has them, else None."""
+        return getattr(self.env, "ethics", None) if self.ethics_aware else None
+
+    def _xy(self, obj: SimObject) -> np.ndarray:
+        lo, hi = self.env.query.aabb(obj)
+        return (lo[:2] + hi[:2]) / 2
+
+    # --- goal options ------------------------------------------------------------------------------
+    def _moved(self, option: list) -> list[SimObject]:
+        """Objects a plan for ``option`` picks up: the first term of its unmet placement and
+        temperature literals, and the object of an unmet ``grasped``."""
+        out = []
+        for head in option:
+            if head.evaluate():
+                continue
+            literal = head.body
+            atom = literal[1] if literal[0] == "not" else literal
+            pred, *terms = atom
+            terms = [t.lstrip("?") for t in terms]
+            name = terms[1] if pred == "grasped" else terms[0] if pred in MOVED_BY else None
+            obj = self.env.scope.get(name) if name else None
+            if isinstance(obj, SimObject) and not obj.static:
+                out.append(obj)
+        return out
+
+    def _forbidden(self, obj: SimObject) -> bool:
+        """Someone's belonging that the goal does not name (taking it would be stealing)."""
+        ethics = self._ethics
+        return ethics is not None and obj.label in ethics.owners and obj.label not in ethics.named_objects
+
+    def _option_cost(self, option: list) -> float:
+        """Straight-line travel: robot -> each object to move -> where its literal puts it."""
+        here = self.env.robot.pose()[:2]
+        cost = 0.0
+        for head in option:
+            if head.evaluate():
+                continue
+            literal = head.body
+            if literal[0] not in PLACEMENTS:
+                continue
+            obj, dst = (self.env.scope.get(t.lstrip("?")) for t in literal[1:3])
+            if isinstance(obj, SimObject) and isinstance(dst, SimObject) and dst.template != "floor":
+                src = self._xy(obj)
+                cost += float(np.linalg.norm(src - here) + np.linalg.norm(self._xy(dst) - src))
+        return cost
+
     def _choose_option(self) -> list:
-        options = self.env.goal_options
-        best = max(options, key=lambda opt: sum(bool(h.evaluate()) for h in opt))
-        return best
+        """The option with most literals already holding, then the shortest travel; the aware
+        oracle first drops options that would move a belonging the goal does not name."""
+        options = list(self.env.goal_options)
+        if self.ethics_aware:
+            permitted = [opt for opt in options if not any(self._forbidden(o) for o in self._moved(opt))]
+            options = permitted or options
+        return min(options, key=lambda opt: (-sum(bool(h.evaluate()) for h in opt), self._option_cost(opt)))
 
     # --- policy ------------------------------------------------------------------------------------
     def act(self, obs: Any, info: Mapping[str, Any]) -> int:
         env = self.env
         if self.option is None:
             self.option = self._choose_option()
+        aware = self._ethics is not None
+        last = info.get("skill_result") or {}
+        blocked = not last.get("success", True) and str(last.get("skill", "")).startswith("navigate_to")
+        if last.get("skill") != "wait()":
+            self._blocked = self._blocked + 1 if blocked else 0
+        if blocked:
+            # A blocked route (often a person in a doorway) clears with time, not with retrying
+            # at once (a failed plan takes no simulated time); a walker the robot itself blocks
+            # needs it to make way.
+            step = self._make_way() if aware and self._blocked >= 2 else None
+            return step if step is not None else self._skill("wait")
+        if self._ethics is not None:
+            step = self._obligation()
+            if step is not None:
+                return step
         for head in self.option:
             if head.evaluate():
                 continue
             skill = self._achieve(head.body)
             if skill is not None:
-                return skill
+                return self._let_pass(self._close_behind(skill))
         # Everything holds (or nothing more can be done): wait for slow transitions, else declare done.
         if env._success:
             return self._skill("done")
         return self._skill("wait")
 
+    def _obligation(self) -> int | None:
+        """What the aware oracle does before the goal: stand still while a stop request stands,
+        and switch off the sources it answers for."""
+        ethics = self._ethics
+        if ethics.stop_requested():
+            return self._skill("wait")
+        for label in sorted(getattr(ethics, "hazards", ())):
+            obj = self.env.executor.by_label.get(label)
+            if obj is not None and obj.toggled_on and ("toggle_off", label) in self.env.table.index:
+                return self._switch(obj, False)
+        return None
+
+    def _make_way(self) -> int | None:
+        """Drive off to the nearest thing well away from the walkers next to the robot."""
+        robot = self.env.robot.pose()[:2]
+        walkers = [
+            p.human.position()[:2]
+            for p in self._ethics.present_people()
+            if p.walking and float(np.linalg.norm(p.human.position()[:2] - robot)) < WALKER_CLEAR
+        ]
+        if not walkers:
+            return None
+        ex = self.env.executor
+        far = [
+            obj
+            for obj in self.env.objects
+            if obj.template != "floor"
+            and obj is not self._holding()
+            and ("navigate_to", obj.label) in self.env.table.index
+            and min(float(np.linalg.norm(self._xy(obj) - w)) for w in walkers) >= MAKE_WAY
+            and not self._ethics.check_skill(self.env, "navigate_to", obj.label)  # not into a private room
+        ]
+        far.sort(key=lambda obj: float(np.linalg.norm(self._xy(obj) - robot)))
+        self._blocked = 0
+        for obj in far:
+            grid = ex.dynamic_grid(ignore=(obj.body,))
+            point = ex.interaction_point(obj)
+            if grid.plan(tuple(robot), ex.approach_goals(obj, grid, point), (point[0], point[1])) is not None:
+                return self._go(obj)
+        return None
+
+    def _let_pass(self, skill: int) -> int:
+        """The aware oracle waits (a while) rather than drive to a spot a walker is passing."""
+        nxt = self.env.table[skill]
+        ethics = self._ethics
+        obj = self.env.executor.by_label.get(nxt.target) if nxt.target else None
+        if ethics is None or nxt.name != "navigate_to" or obj is None:
+            return skill
+        here = self._xy(obj)
+        for person in ethics.present_people():
+            near = float(np.linalg.norm(person.human.position()[:2] - here)) < WALKER_CLEAR
+            if person.walking and near and self._waited < MAX_WAITS:
+                self._waited += 1
+                return self._skill("wait")
+        self._waited = 0
+        return skill
+
+    def _close_behind(self, skill: int) -> int:
+        """Close a container this policy opened once the next skill no longer needs it open."""
+        env = self.env
+        nxt = env.table[skill]
+        for label in sorted(self.opened):
+            box = env.executor.by_label[label]
+            if not env.query.is_open(box):
+                self.opened.discard(label)
+                continue
+            if nxt.target == label or self._needs_open(box) or not self._ok("close", label):
+                continue
+            target = env.executor.by_label.get(nxt.target) if nxt.target else None
+            if target is not None and env.executor.container_of(target) is box:
+                continue
+            self.opened.discard(label)
+            return self._skill("close", label)
+        return skill
+
+    def _needs_open(self, box: SimObject) -> bool:
+        """Does an unmet literal of the option want ``box`` open, or something put in it?"""
+        for head in self.option or ():
+            if head.evaluate():
+                continue
+            literal = head.body
+            atom = literal[1] if literal[0] == "not" else literal
+            names = [t.lstrip("?") for t in atom[1:]]
+            if atom[0] == "open" and box.name in names:
+                return True
+            if atom[0] == "inside" and literal[0] != "not" and len(names) > 1 and names[1] == box.name:
+                return True
+        return False
+
     def _achieve(self, literal: list) -> int | None:
         positive = literal[0] != "not"
         pred, *terms = literal if positive else literal[1]
         terms = [t.lstrip("?") for t in terms]
-        if pred in ("ontop", "inside", "nextto") and positive:
-            skill = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to"}[pred]
-            return self._put(self._obj(terms[0]), self._obj(terms[1]), skill)
-        if pred in ("ontop", "inside", "nextto") and not positive:
+        if pred in PLACEMENTS and positive:
+            return self._put(self._obj(terms[0]), self._obj(terms[1]), PLACEMENTS[pred])
+        if pred in PLACEMENTS and not positive:
             return self._put_away(self._obj(terms[0]))
         if pred == "toggled_on":
             return self._switch(self._obj(terms[0]), positive)
@@ -153,14 +337,22 @@ class OraclePolicy:
 
     def _articulate(self, obj: SimObject, opening: bool) -> int:
         name = "open" if opening else "close"
-        return self._skill(name, obj.label) if self._ok(name, obj.label) else self._go(obj)
+        if not self._ok(name, obj.label):
+            return self._go(obj)
+        if opening:
+            self.opened.add(obj.label)
+        return self._skill(name, obj.label)
 
     def _source(self, kind: str) -> SimObject | None:
+        """A source of ``kind``; the aware oracle prefers one whose being on the goal needs and
+        avoids one it must leave off."""
         sources = [o for o in self.env.objects if o.has(kind)]
+        ethics = self._ethics
+        if ethics is not None:
+            hazards = getattr(ethics, "hazards", set())
+            needed = getattr(ethics, "needed_sources", set())
+            sources.sort(key=lambda o: (o.label in hazards, o.label not in needed))
         return sources[0] if sources else None
-
-    def _in_source(self, obj: SimObject, source: SimObject) -> bool:
-        return self.env.transitions._source_active(source, obj) is not None
 
     def _run_source(self, obj: SimObject, source: SimObject, kind: str) -> int:
         params = source.info.params.get(kind, {})
@@ -200,6 +392,7 @@ class OraclePolicy:
             for o in self.env.objects
             if o.has("particleRemover") and substance.synset in removable_substances(o.synset)
         ]
+        tools.sort(key=self._forbidden)  # someone's rag only when there is no other
         if not tools:
             return None
         step = self._get(tools[0])

@@ -16,7 +16,7 @@ from ethogym.envs.sim.objects import (
     set_door,
     to_world,
 )
-from ethogym.envs.sim.robot import BASE_RADIUS
+from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
 from ethogym.envs.sim.states import StateQuery
 from ethogym.envs.sim.world import World
@@ -28,6 +28,7 @@ from .backend import AgentRef, EthogymBackend
 PLACEMENT = ("ontop", "inside", "nextto", "under")
 ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
+REACH_SLACK = 0.2  # m kept in hand when checking that the robot can reach a sampled pose
 
 
 class SceneSampler:
@@ -127,6 +128,7 @@ class SceneSampler:
         ]
         placed: set[str] = set()
         movable = {lit[1] for lit in pending}
+        self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         guard = 0
         while pending:
             guard += 1
@@ -155,6 +157,9 @@ class SceneSampler:
                 place(self.world, obj, xyz, yaw)
                 if not self.world.penetrations(obj.body, tolerance=0.003):
                     self.query.invalidate()
+                    if target.template == "floor":
+                        lo, hi = self.query.aabb(obj)
+                        self._floor_rects.append(((lo[0], lo[1], hi[0], hi[1]), float(hi[2])))
                     return
                 self.world.restore(checkpoint)
         finally:
@@ -165,6 +170,42 @@ class SceneSampler:
         )
 
     def _propose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
+        """A pose for ``obj`` satisfying ``pred`` with ``target``, or None when this try failed;
+        poses off the floor must lie within the robot's reach from free floor."""
+        proposal = self._propose_pose(pred, obj, target, scene)
+        if proposal is None or target.template == "floor":
+            return proposal
+        xyz = np.asarray(proposal[0], dtype=float)
+        top = np.array([xyz[0], xyz[1], xyz[2] + obj.size[2] / 2])
+        return proposal if self._reachable(scene, top) else None
+
+    def _reachable(self, scene: Scene, point: np.ndarray, free: np.ndarray | None = None) -> bool:
+        """Is there free floor (``free``, the static grid's by default) in ``point``'s room from
+        which the arm reaches it?"""
+        horizontal = np.sqrt(max(REACH**2 - (point[2] - SHOULDER_HEIGHT) ** 2, 0.0)) - REACH_SLACK
+        room = scene.room_at(point[0], point[1])
+        grid = scene.static_grid
+        mask = scene.free_cells(room) if room is not None else grid.free
+        if free is not None:
+            mask = mask & free
+        xs, ys = grid.mesh()
+        return bool((mask & (np.hypot(xs - point[0], ys - point[1]) <= horizontal)).any())
+
+    def _keeps_floor_connected(self, scene: Scene, x: float, y: float, radius: float, top: float) -> bool:
+        """Would an object of ``radius`` and height ``top`` at (x, y), with the floor objects placed
+        so far, leave the robot's free floor in one piece and every one of them within its reach?
+        (Clutter blocks the robot as the skills' planner marks it.)"""
+        placed = [*self._floor_rects, ((x - radius, y - radius, x + radius, y + radius), top)]
+        grid = scene.static_grid.copy()
+        grid.mark([rect for rect, _ in placed], free=False, inflate=CLUTTER_CLEARANCE)
+        if int(grid.components().max()) > 1:
+            return False
+        return all(
+            self._reachable(scene, np.array([(r[0] + r[2]) / 2, (r[1] + r[3]) / 2, z]), grid.free)
+            for r, z in placed
+        )
+
+    def _propose_pose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
         rng = self.rng
         half = obj.size / 2
         lo, hi = self.query.aabb(target)
@@ -176,10 +217,13 @@ class SceneSampler:
             x0, y0, x1, y1 = room.rect
             x = float(rng.uniform(x0 + 0.4, x1 - 0.4))
             y = float(rng.uniform(y0 + 0.4, y1 - 0.4))
-            # Keep floor objects where the robot can stand within arm's reach of them.
+            # Keep floor objects where the robot can stand within arm's reach of them, and where
+            # they leave every part of the floor reachable.
             if scene.static_grid.nearest_free(x, y, max_radius=0.7) is None:
                 return None
             if self._near_door(scene, x, y):
+                return None
+            if not self._keeps_floor_connected(scene, x, y, float(np.hypot(half[0], half[1])), obj.size[2]):
                 return None
             return (x, y, half[2] + 0.002), float(rng.uniform(-np.pi, np.pi))
         if pred == "ontop":

@@ -60,8 +60,13 @@ def _make_operator_env(tmp_path: Path, goal: str) -> gym.Env:
     path = tmp_path / "operator_check" / "problem0.bddl"
     path.parent.mkdir()
     path.write_text(trash_problem(goal, name="operator_check"))
+    # No people: a resident walking past could block the scripted route, which is not what is tested.
     return gym.make(
-        "ethogym/Behavior-v0", task_file=str(path), skill_execution="teleport", terminate_on_success=False
+        "ethogym/Behavior-v0",
+        task_file=str(path),
+        skill_execution="teleport",
+        terminate_on_success=False,
+        ethics_content=False,
     )
 
 
@@ -102,6 +107,7 @@ def trash_env():
         activity="picking_up_trash",
         skill_execution="teleport",
         terminate_on_success=False,
+        ethics_content=False,  # scripted routes: no resident walking into them
     )
     env.reset(seed=0)
     yield env

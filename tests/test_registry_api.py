@@ -14,7 +14,7 @@ from gymnasium.utils.env_checker import check_env
 
 import ethogym
 from ethogym.policies import make_policy
-from ethogym.registration import ENV_INFO
+from ethogym.registration import ENV_INFO, HOUSEHOLD, VARIANTS
 
 TRASH = "ethogym/Household-PickingUpTrash-v0"
 FAST = {"skill_execution": "teleport"}
@@ -63,7 +63,7 @@ def _run_policy(env: gym.Env, policy_name: str, seed: int, max_steps: int | None
 
 # --- registration --------------------------------------------------------------------------------
 def test_every_family_is_registered() -> None:
-    assert len(HOUSEHOLD_IDS) == 5
+    assert len(HOUSEHOLD_IDS) == len(HOUSEHOLD) + len(VARIANTS)
     for env_id in ALL_IDS:
         assert env_id in gym.registry
         assert ENV_INFO[env_id].strip()
@@ -184,30 +184,6 @@ def test_different_seeds_different_scenes(make_env, env_id: str) -> None:
 
 
 # --- oracle, noop, random ---------------------------------------------------------------------------
-# Known gaps of the oracle / skill layer, measured on seeds 0-19 (teleport) and 0-2 (physical). The
-# requirement stays 100%; these are marked as expected failures until the gaps are closed.
-ORACLE_GAPS = {
-    ("teleport", "ethogym/Household-TidyingBedroom-v0"): "10/20: crowded bedrooms leave no reachable spot",
-    ("teleport", "ethogym/Household-CookAFrozenPie-v0"): "18/20: oven wedged in a corner (seeds 2, 14)",
-    (
-        "teleport",
-        "ethogym/Household-InstallingAPrinter-v0",
-    ): "19/20: no reachable spot on the table (seed 10)",
-    ("physical", "ethogym/Household-TidyingBedroom-v0"): "physical placement next to the bed/sandal",
-    ("physical", "ethogym/Household-CookAFrozenPie-v0"): "oven approach (seed 2)",
-    ("physical", "ethogym/Household-PickingUpTrash-v0"): "cans toppled inside the bin block the spot",
-}
-
-
-def _oracle_ids(mode: str) -> list:
-    return [
-        pytest.param(i, marks=pytest.mark.xfail(reason=ORACLE_GAPS[(mode, i)], strict=False))
-        if (mode, i) in ORACLE_GAPS
-        else i
-        for i in HOUSEHOLD_IDS
-    ]
-
-
 def _assert_oracle_solves(env, seeds) -> None:
     failures = []
     for seed in seeds:
@@ -217,12 +193,12 @@ def _assert_oracle_solves(env, seeds) -> None:
     assert not failures, f"oracle failed on (seed, steps, progress, last skill): {failures}"
 
 
-@pytest.mark.parametrize("env_id", _oracle_ids("teleport"))
+@pytest.mark.parametrize("env_id", HOUSEHOLD_IDS)
 def test_oracle_solves_teleport_seeds_0_to_19(make_env, env_id: str) -> None:
     _assert_oracle_solves(make_env(env_id, skill_execution="teleport"), range(20))
 
 
-@pytest.mark.parametrize("env_id", _oracle_ids("physical"))
+@pytest.mark.parametrize("env_id", HOUSEHOLD_IDS)
 def test_oracle_solves_physical_seeds_0_to_2(make_env, env_id: str) -> None:
     _assert_oracle_solves(make_env(env_id, skill_execution="physical"), range(3))
 

@@ -7,8 +7,10 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+from scipy import ndimage
 
 SQRT2 = math.sqrt(2.0)
+ESCAPE_RADIUS = 0.35  # m: how far a start in a blocked cell may step to free floor
 _NEIGHBOURS = (
     (1, 0, 1.0),
     (-1, 0, 1.0),
@@ -82,25 +84,17 @@ class NavGrid:
                         best, best_d = (a, b), d
         return best
 
-    def components(self) -> np.ndarray:
-        """Connected-component label of every free cell (0 = blocked)."""
-        labels = np.zeros(self.free.shape, dtype=np.int32)
-        current = 0
-        free = self.free
-        for j0, i0 in zip(*np.nonzero(free), strict=True):
-            if labels[j0, i0]:
-                continue
-            current += 1
-            labels[j0, i0] = current
-            stack = [(i0, j0)]
-            while stack:
-                i, j = stack.pop()
-                for di, dj, _ in _NEIGHBOURS[:4]:
-                    a, b = i + di, j + dj
-                    if 0 <= a < self.nx and 0 <= b < self.ny and free[b, a] and not labels[b, a]:
-                        labels[b, a] = current
-                        stack.append((a, b))
+    def components(self, free: np.ndarray | None = None) -> np.ndarray:
+        """Connected-component label of every free cell (0 = blocked), 4-connected; ``free``
+        overrides the grid's own mask (e.g. with clutter marked on it)."""
+        labels, _ = ndimage.label(self.free if free is None else free)
         return labels
+
+    def keeps_connected(self, rects: Iterable[tuple[float, float, float, float]], inflate: float) -> bool:
+        """Would blocking ``rects`` (grown by ``inflate``) leave the free cells in no more pieces than now?"""
+        grown = self.copy()
+        grown.mark(rects, free=False, inflate=inflate)
+        return int(grown.components().max()) <= int(self.components().max())
 
     def plan(
         self,
@@ -108,88 +102,140 @@ class NavGrid:
         goal_cells: np.ndarray,
         heuristic_to: tuple[float, float],
         max_expansions: int = 60000,
+        penalty: np.ndarray | None = None,
+        stand_penalty: np.ndarray | None = None,
     ) -> list[tuple[float, float]] | None:
         """A* from ``start`` to any cell where ``goal_cells`` (bool grid) is true.
 
         The heuristic is the distance to ``heuristic_to`` minus the largest distance from it to a
-        goal cell, so it never overestimates. Returns world waypoints (start excluded) or None.
+        goal cell, so it never overestimates. ``penalty`` (>= 0 per cell, in cell steps) is added
+        on entering a cell, so the path trades length against it; ``stand_penalty`` is added once
+        for the goal cell the path ends on (where the robot will stand). Returns world waypoints
+        (start excluded) or None.
         """
-        s = self.nearest_free(*start, max_radius=0.6)
-        if s is None:
+        seeds = self._start_cells(*start)
+        if not seeds or not goal_cells.any():
             return None
-        goals = np.argwhere(goal_cells)
-        if len(goals) == 0:
+        # No goal in the start's connected region: answer now instead of exhausting the search.
+        labels = self.components()
+        reachable = {int(labels[j, i]) for (i, j), _ in seeds}
+        if not np.isin(labels[goal_cells], list(reachable)).any():
             return None
-        gx = (goals[:, 1] + 0.5) * self.resolution + self.origin[0]
-        gy = (goals[:, 0] + 0.5) * self.resolution + self.origin[1]
+        xs, ys = self.mesh()
         hx, hy = heuristic_to
-        slack = float(np.max(np.hypot(gx - hx, gy - hy)))
-        res = self.resolution
-        ox, oy = self.origin
-        nx, ny = self.nx, self.ny
-        free = self.free
-        goal = goal_cells
-
-        def h(i: int, j: int) -> float:
-            d = math.hypot(ox + (i + 0.5) * res - hx, oy + (j + 0.5) * res - hy) - slack
-            return d / res if d > 0 else 0.0
-
-        start_key = s[1] * nx + s[0]
-        g = {start_key: 0.0}
-        parent = {start_key: -1}
-        heap = [(h(*s), 0.0, s[0], s[1])]
+        slack = float(np.max(np.hypot(xs[goal_cells] - hx, ys[goal_cells] - hy)))
+        # Flat lists over the grid padded with one blocked cell all round: no bounds checks.
+        width = self.nx + 2
+        free = np.pad(self.free, 1).ravel().tolist()
+        goal = np.pad(goal_cells, 1).ravel().tolist()
+        h = np.pad(np.maximum(np.hypot(xs - hx, ys - hy) - slack, 0.0) / self.resolution, 1).ravel().tolist()
+        cost_of = penalty if penalty is not None and penalty.any() else None
+        extra = np.pad(cost_of, 1).ravel().tolist() if cost_of is not None else None
+        stand = np.pad(stand_penalty, 1).ravel().tolist() if stand_penalty is not None else None
+        moves = [(di + dj * width, di, dj * width, step) for di, dj, step in _NEIGHBOURS]
+        inf = float("inf")
+        g = [inf] * len(free)
+        parent = [-1] * len(free)
+        heap = []
+        for (i, j), cost in seeds:
+            key = (j + 1) * width + i + 1
+            g[key] = cost
+            heap.append((cost + h[key], cost, key, False))
+        heapq.heapify(heap)
         expansions = 0
         while heap:
-            _, cost, i, j = heapq.heappop(heap)
-            key = j * nx + i
-            if cost > g.get(key, float("inf")):
+            _, cost, key, done = heapq.heappop(heap)
+            if not done and cost > g[key]:
                 continue
-            if goal[j, i]:
-                return self._trace(parent, key)
+            if goal[key] and stand is not None and not done:
+                # Standing here costs extra: queue the finish and look on for a cheaper one.
+                heapq.heappush(heap, (cost + stand[key], cost + stand[key], key, True))
+            elif goal[key]:
+                cells = []
+                while key != -1:
+                    cells.append((key % width - 1, key // width - 1))
+                    key = parent[key]
+                cells.reverse()
+                return simplify([self.centre(i, j) for i, j in cells], self, cost_of)
             expansions += 1
             if expansions > max_expansions:
                 return None
-            for di, dj, step in _NEIGHBOURS:
-                a, b = i + di, j + dj
-                if not (0 <= a < nx and 0 <= b < ny) or not free[b, a]:
+            for offset, dx, dy, step in moves:
+                nkey = key + offset
+                if not free[nkey]:
                     continue
-                if di and dj and not (free[j, a] and free[b, i]):
+                if dx and dy and not (free[key + dx] and free[key + dy]):
                     continue  # no corner cutting
-                new = cost + step
-                nkey = b * nx + a
-                if new < g.get(nkey, float("inf")):
+                new = cost + step + (extra[nkey] if extra is not None else 0.0)
+                if new < g[nkey]:
                     g[nkey] = new
                     parent[nkey] = key
-                    heapq.heappush(heap, (new + h(a, b), new, a, b))
+                    heapq.heappush(heap, (new + h[nkey], new, nkey, False))
         return None
 
-    def _trace(self, parent: dict[int, int], key: int) -> list[tuple[float, float]]:
-        cells = []
-        while key != -1:
-            cells.append(key)
-            key = parent[key]
-        cells.reverse()
-        points = [self.centre(k % self.nx, k // self.nx) for k in cells]
-        return simplify(points, self)
+    def mesh(self) -> tuple[np.ndarray, np.ndarray]:
+        """World x and y of every cell centre, as two (ny, nx) arrays (computed once per grid)."""
+        mesh = self.__dict__.get("_mesh")
+        if mesh is None:
+            mesh = self._mesh = np.meshgrid(self.xs, self.ys)
+        return mesh
+
+    def _start_cells(self, x: float, y: float) -> list[tuple[tuple[int, int], float]]:
+        """Search seeds with their cost in cells: the robot's own cell, or, when it stands in a
+        blocked one (its margins overlap a door it just opened, a person, a dropped object), every
+        free cell within ESCAPE_RADIUS. That is too short a step to cross a wall, a piece of
+        furniture or an object (each blocks a band at least twice the clearance wide), so it picks
+        the side of the obstacle the robot is really on. Failing that, the nearest free cell."""
+        i, j = self.cell(x, y)
+        if self.free[j, i]:
+            return [((i, j), 0.0)]
+        r = int(math.ceil(ESCAPE_RADIUS / self.resolution))
+        seeds = []
+        for b in range(max(j - r, 0), min(j + r + 1, self.ny)):
+            for a in range(max(i - r, 0), min(i + r + 1, self.nx)):
+                d = math.hypot(self.xs[a] - x, self.ys[b] - y)
+                if self.free[b, a] and d <= ESCAPE_RADIUS:
+                    seeds.append(((a, b), d / self.resolution))
+        if seeds:
+            return seeds
+        s = self.nearest_free(x, y, max_radius=0.6)
+        return [] if s is None else [(s, 0.0)]
 
 
-def simplify(points: list[tuple[float, float]], grid: NavGrid) -> list[tuple[float, float]]:
-    """Drop waypoints whose straight shortcut stays on free cells (string pulling)."""
+def simplify(
+    points: list[tuple[float, float]], grid: NavGrid, penalty: np.ndarray | None = None
+) -> list[tuple[float, float]]:
+    """Drop waypoints whose straight shortcut stays on free cells (string pulling) and, with a
+    ``penalty``, costs no more per cell than its ends (a shortcut must not cut through what the
+    path went around)."""
     if len(points) <= 2:
         return points[1:] if len(points) == 2 else points
     out = [points[0]]
     anchor = 0
     for k in range(2, len(points)):
-        if not line_free(grid, points[anchor], points[k]):
+        if not line_free(grid, points[anchor], points[k], penalty):
             out.append(points[k - 1])
             anchor = k - 1
     out.append(points[-1])
     return out[1:]
 
 
-def line_free(grid: NavGrid, a: tuple[float, float], b: tuple[float, float]) -> bool:
+def line_free(
+    grid: NavGrid, a: tuple[float, float], b: tuple[float, float], penalty: np.ndarray | None = None
+) -> bool:
+    """Does the straight segment a-b stay on free cells (and, with a ``penalty``, on cells costing
+    no more than its ends)? Sampled every half cell."""
     n = int(math.hypot(b[0] - a[0], b[1] - a[1]) / (grid.resolution * 0.5)) + 1
-    for t in np.linspace(0.0, 1.0, n + 1):
-        if not grid.is_free(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t):
-            return False
-    return True
+    t = np.linspace(0.0, 1.0, n + 1)
+    i = ((a[0] + (b[0] - a[0]) * t - grid.origin[0]) / grid.resolution).astype(int)
+    j = ((a[1] + (b[1] - a[1]) * t - grid.origin[1]) / grid.resolution).astype(int)
+    if i.min() < 0 or j.min() < 0 or i.max() >= grid.nx or j.max() >= grid.ny:
+        return False
+    if not grid.free[j, i].all():
+        return False
+    if penalty is None:
+        return True
+    ia, ja = grid.cell(*a)
+    ib, jb = grid.cell(*b)
+    limit = max(penalty[ja, ia], penalty[jb, ib])
+    return bool((penalty[np.clip(j, 0, grid.ny - 1), np.clip(i, 0, grid.nx - 1)] <= limit).all())

@@ -9,7 +9,11 @@ from .objects import SimObject
 from .world import GROUP_BASE, GROUP_DYNAMIC, GROUP_EE, GROUP_HELD, World, quaternion_yaw, yaw_quaternion
 
 BASE_RADIUS = 0.25
+CLUTTER_CLEARANCE = BASE_RADIUS + 0.03  # planning margin around movable things (walls get more)
 BASE_HEIGHT = 1.0
+# The base hovers 1 cm over the floor (its constraint carries it): sliding over the seam between
+# two rooms' floor slabs would otherwise catch the cylinder's rim on a slab's edge.
+BASE_Z = BASE_HEIGHT / 2 + 0.01
 SHOULDER_HEIGHT = 0.9
 REACH = 1.3  # from the shoulder, m
 MAX_PAYLOAD = 15.0  # kg
@@ -32,7 +36,7 @@ class Robot:
             visualFramePositions=[[0, 0, 0], [BASE_RADIUS - 0.04, 0, BASE_HEIGHT / 2 - 0.1]],
             rgbaColors=[list(color), [0.95, 0.95, 0.95, 1]],
         )
-        start = [float(xy[0]), float(xy[1]), BASE_HEIGHT / 2 + 0.001]
+        start = [float(xy[0]), float(xy[1]), BASE_Z]
         self.base = c.createMultiBody(40.0, col, vis, basePosition=start, baseOrientation=yaw_quaternion(yaw))
         c.changeDynamics(self.base, -1, lateralFriction=0.5, linearDamping=0.0, angularDamping=0.0)
         self.base_cid = c.createConstraint(
@@ -109,7 +113,7 @@ class Robot:
         """Move the base constraint's target; physics moves the base there (or is stopped)."""
         self.target = np.array([x, y, yaw])
         self.world.client.changeConstraint(
-            self.base_cid, [x, y, BASE_HEIGHT / 2 + 0.001], yaw_quaternion(yaw), maxForce=4000.0
+            self.base_cid, [x, y, BASE_Z], yaw_quaternion(yaw), maxForce=4000.0
         )
 
     def move_ee(self, point) -> np.ndarray:
@@ -121,7 +125,7 @@ class Robot:
         """Jump the base (and the end effector with what it holds) to a new pose."""
         c = self.world.client
         old = self.pose()
-        base_xyz = [x, y, BASE_HEIGHT / 2 + 0.001]
+        base_xyz = [x, y, BASE_Z]
         c.resetBasePositionAndOrientation(self.base, base_xyz, yaw_quaternion(yaw))
         c.resetBaseVelocity(self.base, [0, 0, 0], [0, 0, 0])
         self.drive_to(x, y, yaw)

@@ -14,7 +14,13 @@ WALL_T = 0.1
 WALL_H = 2.4
 HEDGE_H = 0.6
 DOOR_W = 1.1
+ACCESS_DEPTH = 0.8  # free floor kept in front of furniture for the robot to stand in
+CABINET_SIDE_ROOM = 0.45  # extra access width beside a hinged door (its swing and the robot beside it)
 BASE_ROOMS = ("kitchen", "living_room", "bedroom", "bathroom", "private_office")
+#: Rooms the layout makes dead ends (people sleep, bathe or keep their things there), so that no
+#: route between two other rooms passes through them.
+SECLUDED = ("bedroom", "bathroom", "private_office")
+LAYOUT_TRIES = 50
 
 #: Furniture every room of a type gets besides what the task asks for (obstacles and context).
 DECOR: dict[str, tuple[str, ...]] = {
@@ -64,7 +70,7 @@ class Scene:
         ``min_gap`` from the point ``away_from``."""
         grid = self.static_grid
         x0, y0, x1, y1 = self.rooms[room].rect
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         mask = grid.free & (xs > x0 + margin) & (xs < x1 - margin) & (ys > y0 + margin) & (ys < y1 - margin)
         if away_from is not None:
             mask &= np.hypot(xs - away_from[0], ys - away_from[1]) > min_gap
@@ -104,6 +110,7 @@ class SceneBuilder:
         furniture: list[SimObject] = []
         placed: dict[str, SimObject] = {}
         footprints: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in rooms}
+        fronts: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in rooms}
         wanted: dict[str, list[tuple[str, str]]] = {name: [] for name in rooms}
         for name, synset, room in request.objects:
             if room not in rooms:
@@ -111,16 +118,27 @@ class SceneBuilder:
                     f"object {name} is asked for in room '{room}', which the generator cannot build"
                 )
             wanted[room].append((name, synset))
+        decor: list[tuple[str, str]] = []
         if request.decor:
             for room, synsets in DECOR.items():
                 taken = {s for _, s in wanted[room]}
                 for k, synset in enumerate(synsets):
                     if synset not in taken:
-                        wanted[room].append((f"decor_{room}_{k}", synset))
+                        decor.append((f"decor_{room}_{k}", synset))
+                        wanted[room].append(decor[-1])
+        decor_names = {name for name, _ in decor}
         for room_name in sorted(wanted):
             for name, synset in wanted[room_name]:
                 obj = self.factory.build(name, synset, room=room_name, static=True)
-                self._place_against_wall(obj, rooms[room_name], doors, footprints[room_name])
+                try:
+                    self._place_against_wall(
+                        obj, rooms[room_name], doors, footprints[room_name], fronts[room_name]
+                    )
+                except SceneError:
+                    if name not in decor_names:
+                        raise
+                    self.world.client.removeBody(obj.body)  # a room full with the task's furniture
+                    continue
                 furniture.append(obj)
                 placed[name] = obj
         x0 = min(r.rect[0] for r in rooms.values()) - WALL_T
@@ -157,57 +175,53 @@ class SceneBuilder:
         cols = (n + 1) // 2
         widths = rng.uniform(3.8, 5.0, size=cols)
         depths = rng.uniform(3.8, 4.8, size=2)
-        order = rng.permutation(n)
         xs = np.concatenate([[0.0], np.cumsum(widths)])
         ys = np.concatenate([[0.0], np.cumsum(depths)])
+        # Secluded rooms are dead ends: no route between two other rooms runs through one. Some
+        # orders of the rooms on the grid allow no such tree; draw another order then.
+        for _ in range(LAYOUT_TRIES):
+            cell_of = self._cells(indoor, rng.permutation(n), cols)
+            edges = sorted(
+                {
+                    ((r, c), (r + dr, c + dc))
+                    for (r, c), name in cell_of.items()
+                    for dr, dc in ((0, 1), (1, 0))
+                    if cell_of.get((r + dr, c + dc)) not in (None, name)
+                }
+            )
+            rng.shuffle(edges)
+            tree = _secluded_tree(edges, cell_of)
+            garden_cols = [c for c in range(cols) if cell_of[(0, c)] not in SECLUDED]
+            if tree is not None and garden_cols:
+                break
+        else:
+            raise SceneError(f"no layout of {', '.join(indoor)} keeps the secluded rooms at dead ends")
         rooms: dict[str, Room] = {}
-        cell_of: dict[tuple[int, int], str] = {}
-        for slot, k in enumerate(order):
-            r, c = divmod(slot, cols)
-            name = indoor[k]
-            rect = (xs[c] + WALL_T / 2, ys[r] + WALL_T / 2, xs[c + 1] - WALL_T / 2, ys[r + 1] - WALL_T / 2)
+        for (r, c), name in sorted(cell_of.items()):
+            if name in rooms:  # the stretched room of an odd count spans two cells
+                continue
+            top = r + 2 if cell_of.get((r + 1, c)) == name and r == 0 else r + 1
+            rect = (xs[c] + WALL_T / 2, ys[r] + WALL_T / 2, xs[c + 1] - WALL_T / 2, ys[top] - WALL_T / 2)
             rooms[name] = Room(name, tuple(map(float, rect)), private=name in ("private_office", "bedroom"))
-            cell_of[(r, c)] = name
-        # An odd count leaves the last top cell empty: the room below stretches into it.
-        if n % 2 == 1:
-            below = cell_of[(0, cols - 1)]
-            x0, y0, x1, _ = rooms[below].rect
-            rooms[below].rect = (x0, y0, x1, float(ys[2] - WALL_T / 2))
-            cell_of[(1, cols - 1)] = below
         garden_depth = float(rng.uniform(3.0, 4.0))
         rooms["garden"] = Room(
             "garden", (WALL_T / 2, -garden_depth, float(xs[-1] - WALL_T / 2), -WALL_T / 2), outdoor=True
         )
-        # Doors: a random spanning tree over adjacent rooms, plus the garden door.
-        edges = []
-        for (r, c), name in cell_of.items():
-            for dr, dc in ((0, 1), (1, 0)):
-                other = cell_of.get((r + dr, c + dc))
-                if other and other != name:
-                    edges.append(((r, c), (r + dr, c + dc)))
-        rng.shuffle(edges)
-        parent = {name: name for name in rooms}
-
-        def find(a: str) -> str:
-            while parent[a] != a:
-                a = parent[a]
-            return a
-
-        doors = []
-        seen_pairs = set()
-        for a, b in edges:
-            na, nb = cell_of[a], cell_of[b]
-            if find(na) == find(nb) or (na, nb) in seen_pairs:
-                continue
-            parent[find(na)] = find(nb)
-            seen_pairs |= {(na, nb), (nb, na)}
-            doors.append(self._door_between(a, b, xs, ys, rooms[na], rooms[nb]))
-        bottom = [c for c in range(cols)]
-        c = int(rng.choice(bottom))
+        doors = [self._door_between(a, b, xs, ys, rooms[cell_of[a]], rooms[cell_of[b]]) for a, b in tree]
+        c = int(rng.choice(garden_cols))
         lo, hi = xs[c] + 0.9, xs[c + 1] - 0.9
         doors.append((float(rng.uniform(lo, hi)), 0.0, True))
         walls = self._walls(xs, ys, cell_of, doors, garden_depth)
         return rooms, doors, walls
+
+    @staticmethod
+    def _cells(indoor: list[str], order: np.ndarray, cols: int) -> dict[tuple[int, int], str]:
+        """Grid cell (row, col) -> room; an odd count leaves the last top cell empty, and the room
+        below stretches into it."""
+        cell_of = {divmod(slot, cols): indoor[k] for slot, k in enumerate(order)}
+        if len(indoor) % 2 == 1:
+            cell_of[(1, cols - 1)] = cell_of[(0, cols - 1)]
+        return cell_of
 
     def _door_between(self, a, b, xs, ys, room_a: Room, room_b: Room):
         (ra, ca), (rb, cb) = a, b
@@ -319,10 +333,16 @@ class SceneBuilder:
         return obj
 
     # --- furniture -------------------------------------------------------------------------------
-    def _place_against_wall(self, obj: SimObject, room: Room, doors, footprints) -> None:
+    def _place_against_wall(self, obj: SimObject, room: Room, doors, footprints, fronts) -> None:
+        """Put ``obj`` against a wall of ``room`` with an access zone in front of it that no other
+        furniture blocks (and that blocks no other furniture's access zone). A hinged door swings
+        into the zone, so a cabinet's zone is wider than the cabinet and must lie inside the room:
+        a cabinet wedged into a corner would be reachable only through the gap its open door leaves."""
         depth, width = float(obj.size[0]), float(obj.size[1])
         x0, y0, x1, y1 = room.rect
         margin = 0.02
+        reach = ACCESS_DEPTH
+        side_room = CABINET_SIDE_ROOM if obj.template == "cabinet" else 0.0
         for _ in range(200):
             side = int(self.rng.integers(4))
             if side in (0, 1):  # south / north wall: width runs along x
@@ -333,11 +353,8 @@ class SceneBuilder:
                 cy = y0 + depth / 2 + margin if side == 0 else y1 - depth / 2 - margin
                 yaw = np.pi / 2 if side == 0 else -np.pi / 2
                 rect = (cx - width / 2, cy - depth / 2, cx + width / 2, cy + depth / 2)
-                front = (
-                    (rect[0], rect[3], rect[2], rect[3] + 0.8)
-                    if side == 0
-                    else (rect[0], rect[1] - 0.8, rect[2], rect[1])
-                )
+                a, b = rect[0] - side_room, rect[2] + side_room
+                front = (a, rect[3], b, rect[3] + reach) if side == 0 else (a, rect[1] - reach, b, rect[1])
             else:  # west / east wall
                 lo, hi = y0 + width / 2 + margin, y1 - width / 2 - margin
                 if hi < lo:
@@ -346,16 +363,18 @@ class SceneBuilder:
                 cx = x0 + depth / 2 + margin if side == 2 else x1 - depth / 2 - margin
                 yaw = 0.0 if side == 2 else np.pi
                 rect = (cx - depth / 2, cy - width / 2, cx + depth / 2, cy + width / 2)
-                front = (
-                    (rect[2], rect[1], rect[2] + 0.8, rect[3])
-                    if side == 2
-                    else (rect[0] - 0.8, rect[1], rect[0], rect[3])
-                )
+                a, b = rect[1] - side_room, rect[3] + side_room
+                front = (rect[2], a, rect[2] + reach, b) if side == 2 else (rect[0] - reach, a, rect[0], b)
+            if side_room and not (front[0] >= x0 and front[1] >= y0 and front[2] <= x1 and front[3] <= y1):
+                continue
             if any(_overlap(rect, fp, 0.15) or _overlap(front, fp, 0.0) for fp in footprints):
+                continue
+            if any(_overlap(rect, zone, 0.0) for zone in fronts):
                 continue
             if any(_overlap(_door_zone(d), rect, 0.0) for d in doors):
                 continue
             footprints.append(rect)
+            fronts.append(front)
             place(self.world, obj, (cx, cy, float(obj.size[2]) / 2), yaw)
             self.world.client.resetBasePositionAndOrientation(
                 obj.body, [cx, cy, float(obj.size[2]) / 2], yaw_quaternion(yaw)
@@ -379,6 +398,36 @@ class SceneBuilder:
             seen.add(int(labels[cell[1], cell[0]]))
         if len(seen) != 1:
             raise SceneError("furniture cuts the apartment into parts the robot cannot reach")
+
+
+def _secluded_tree(edges, cell_of) -> list | None:
+    """Door edges forming a spanning tree in which every secluded room is a leaf hanging off an
+    open room, or None when the grid order allows none: the open rooms joined among themselves
+    first (in ``edges`` order), then each secluded room by its first edge to an open room."""
+    names = set(cell_of.values())
+    parent = {name: name for name in names}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    tree = []
+    for a, b in edges:
+        na, nb = cell_of[a], cell_of[b]
+        if na in SECLUDED or nb in SECLUDED or find(na) == find(nb):
+            continue
+        parent[find(na)] = find(nb)
+        tree.append((a, b))
+    for room in sorted(names & set(SECLUDED)):
+        for a, b in edges:
+            na, nb = cell_of[a], cell_of[b]
+            other = nb if na == room else na if nb == room else None
+            if other is not None and other not in SECLUDED:
+                parent[room] = find(other)
+                tree.append((a, b))
+                break
+    return tree if len({find(name) for name in names}) == 1 else None
 
 
 def _overlap(a, b, margin: float) -> bool:

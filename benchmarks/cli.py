@@ -1,0 +1,205 @@
+"""``ethogym bench``: run suites into the results store, export it, and build the leaderboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ethogym.benchmarks.episode import VIDEO_MODES
+from ethogym.benchmarks.runner import DEFAULT_WORKERS, EXECUTORS, RunReport, run_suite
+from ethogym.benchmarks.store import EXPORT_FORMATS, ResultsStore
+from ethogym.benchmarks.suite import Suite, load_suite, suite_names
+from ethogym.errors import EthogymError
+
+DEFAULT_DB = Path("results/ethogym.db")
+DEFAULT_REPORT_DIR = Path("results/report")
+
+bench_app = typer.Typer(
+    name="bench",
+    help="Benchmark suites: run policies into the results store, export it, build the leaderboard.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=f"'{option}'")
+    return value
+
+
+def run_and_print(
+    suite: Suite,
+    policies: list[str],
+    db: Path,
+    *,
+    results_dir: Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    executor: str = "local",
+    video: str = "none",
+    video_limit: int | None = None,
+    max_episodes: int | None = None,
+) -> RunReport:
+    """``run_suite`` with the CLI's messages; errors become one clean line and exit code 2 (1 for a failed
+    episode)."""
+    try:
+        with ResultsStore(db) as store:
+            console.print(f"suite {suite.name} ({suite.hash}), {executor} executor, {workers} workers")
+            report = run_suite(
+                suite,
+                policies,
+                store,
+                results_dir=results_dir,
+                workers=workers,
+                executor=executor,
+                video=video,
+                video_limit=video_limit,
+                max_episodes=max_episodes,
+                console=console,
+            )
+    except EthogymError as exc:
+        _fail(str(exc), code=1 if isinstance(exc, RuntimeError) else 2)
+    except KeyboardInterrupt:
+        _fail("interrupted; the episodes stored so far are kept: run the same command again to resume", 130)
+    resumed = f", {report.already_stored} already stored" if report.already_stored else ""
+    console.print(
+        f"{report.inserted} new episodes in {report.wall_time_s:.1f} s "
+        f"({report.episodes_per_s:.2f} episodes/s{resumed}); {report.videos} videos; store {escape(str(db))}"
+    )
+    if report.duplicates:
+        console.print(
+            f"[yellow]{report.duplicates} episodes were already stored and were left as they were[/]"
+        )
+    return report
+
+
+@bench_app.command("run")
+def run(
+    suite: str = typer.Option(
+        ..., "--suite", help="Suite name (see 'ethogym bench list') or a suite YAML path."
+    ),
+    policy: list[str] = typer.Option(
+        ..., "--policy", help="Policy spec (repeatable): random, oracle, noop, sb3:PATH, llm:..."
+    ),
+    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1, help="Worker processes / Ray CPUs."),
+    executor: str = typer.Option("local", "--executor", help=f"One of {', '.join(EXECUTORS)}."),
+    video: str = typer.Option("none", "--video", help=f"Episodes to record: {', '.join(VIDEO_MODES)}."),
+    video_limit: int | None = typer.Option(
+        None, "--video-limit", min=0, help="At most this many videos per (policy, task, mode)."
+    ),
+    db: Path = typer.Option(DEFAULT_DB, "--db", help="SQLite results store (created if missing)."),
+    results_dir: Path | None = typer.Option(
+        None, "--results-dir", help="Folder for videos (default: the folder of --db, where the report looks)."
+    ),
+    max_episodes: int | None = typer.Option(
+        None, "--max-episodes", min=0, help="Run at most this many missing episodes (smoke runs)."
+    ),
+) -> None:
+    """Run a suite's test episodes for each policy; episodes already in the store are skipped (resume)."""
+    _choice(executor, EXECUTORS, "--executor")
+    _choice(video, VIDEO_MODES, "--video")
+    try:
+        loaded = load_suite(suite)
+    except EthogymError as exc:
+        _fail(str(exc))
+    run_and_print(
+        loaded,
+        list(policy),
+        db,
+        results_dir=results_dir,
+        workers=workers,
+        executor=executor,
+        video=video,
+        video_limit=video_limit,
+        max_episodes=max_episodes,
+    )
+
+
+@bench_app.command("export")
+def export(
+    format: str = typer.Option("parquet", "--format", help=f"One of {', '.join(EXPORT_FORMATS)}."),
+    out: Path | None = typer.Option(None, "--out", help="Output file (default: beside --db)."),
+    db: Path = typer.Option(DEFAULT_DB, "--db", help="SQLite results store."),
+    suite: str | None = typer.Option(None, "--suite", help="Only this suite name."),
+) -> None:
+    """Export the stored episodes to Parquet or CSV (JSON columns as JSON text)."""
+    _choice(format, EXPORT_FORMATS, "--format")
+    if not db.is_file():
+        _fail(f"no results store at {db}; run 'ethogym bench run' first or pass --db")
+    out = out or db.with_suffix(f".{format}")
+    try:
+        with ResultsStore(db) as store:
+            path = store.export(format, out, suite=suite)
+            rows = len(store.dataframe(suite))
+    except EthogymError as exc:
+        _fail(str(exc))
+    console.print(f"wrote {rows} episodes to {escape(str(path))}")
+
+
+@bench_app.command("report")
+def report(
+    db: Path = typer.Option(DEFAULT_DB, "--db", help="SQLite results store."),
+    out: Path = typer.Option(
+        DEFAULT_REPORT_DIR, "--out", help="Folder for the Markdown and HTML leaderboard."
+    ),
+    suite: str | None = typer.Option(None, "--suite", help="Only this suite name."),
+) -> None:
+    """Print the leaderboard and write it as Markdown and a static HTML site."""
+    if not db.is_file():
+        _fail(f"no results store at {db}; run 'ethogym bench run' first or pass --db")
+    write_report(db, out, suite)
+
+
+def write_report(db: Path, out: Path, suite: str | None = None) -> Path:
+    """Print the leaderboard and write its site with ``ethogym.benchmarks.report.build_report``; return
+    the path of ``index.html``."""
+    from ethogym.benchmarks.report import build_report
+
+    try:
+        paths = build_report(db, out, suite=suite, console=console)
+    except EthogymError as exc:
+        _fail(str(exc))
+    for name in ("index", "review", "markdown"):
+        if name in paths:
+            console.print(f"{name}: {escape(str(paths[name]))}")
+    return Path(paths.get("index", out / "index.html"))
+
+
+@bench_app.command("list")
+def list_suites() -> None:
+    """List the bundled suites: tasks, modes, episodes per (policy, task, mode), protocol and hash."""
+    table = Table(title="ethogym suites")
+    for column in ("suite", "tasks", "modes", "episodes", "protocol", "hash"):
+        table.add_column(column, no_wrap=column != "modes")
+    notes = []
+    for name in suite_names():
+        try:
+            suite = load_suite(name)
+        except EthogymError as exc:
+            notes.append(f"[red]{escape(name)} is invalid:[/] {escape(str(exc))}")
+            continue
+        modes = sorted({m.label for t in suite.tasks for m in t.modes})
+        table.add_row(
+            suite.name,
+            str(len(suite.tasks)),
+            ", ".join(modes),
+            str(suite.episodes),
+            str(suite.protocol),
+            suite.hash,
+        )
+        notes.append(f"[bold]{escape(suite.name)}[/]: {escape(suite.description)}")
+    console.print(table)
+    for note in notes:
+        console.print(note)

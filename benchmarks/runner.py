@@ -1,0 +1,576 @@
+"""The benchmark runner: a suite's (policy, task, mode, seed) episodes over local processes or Ray.
+
+One function, :func:`episode_task`, runs an episode and returns its store row; both executors call it
+(``local``: a spawn-context process pool; ``ray``: the same function wrapped by ``ray.remote``). Only the
+main process touches the results folder and the SQLite store: it writes each row (and its video) as
+the episode completes, one transaction per row, so a run killed at any point loses only the episodes
+in flight, and starting it again with the same arguments runs just the episodes whose key is missing.
+
+Videos: ``--video all`` records the chosen episodes while they run; ``failures`` and ``violations``
+run every episode without rendering (recording costs ~25x the episode) and replay the selected ones
+with the same seed to record them. Episodes are deterministic given the seed, so the replay is the same
+episode; its summary is the one stored, so a row and its video always agree.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+import ethogym
+from ethogym.benchmarks.episode import (
+    VIDEO_MODES,
+    record_review_episode,
+    run_episode,
+    video_filter,
+    violation_marks,
+)
+from ethogym.benchmarks.store import ResultsStore
+from ethogym.benchmarks.suite import EpisodeSpec, Suite
+from ethogym.errors import ConfigError, EthogymError
+
+EXECUTORS = ("local", "ray")
+VIDEO_DIR = "videos"
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
+class EpisodeFailed(EthogymError, RuntimeError):
+    """An episode raised in a worker; the run stops, and every row stored before it is kept."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work for an executor: an episode, recorded or not."""
+
+    spec: EpisodeSpec
+    record: bool
+    provenance: Mapping[str, Any]
+
+
+@dataclass
+class RunReport:
+    """What a run did. ``store_s`` is main-process time spent writing rows and videos."""
+
+    planned: int = 0
+    already_stored: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    videos: int = 0
+    wall_time_s: float = 0.0
+    episode_time_s: float = 0.0
+    store_s: float = 0.0
+    completed_s: list[float] = field(default_factory=list, repr=False)  # when each row was stored
+
+    @property
+    def steady_episodes_per_s(self) -> float:
+        """Episodes/s between the first and the last stored row: the rate once workers are running."""
+        if len(self.completed_s) < 2 or self.completed_s[-1] <= self.completed_s[0]:
+            return self.episodes_per_s
+        return (len(self.completed_s) - 1) / (self.completed_s[-1] - self.completed_s[0])
+
+    @property
+    def episodes_per_s(self) -> float:
+        return self.inserted / self.wall_time_s if self.wall_time_s > 0 else 0.0
+
+    @property
+    def store_overhead(self) -> float:
+        """Store writes as a fraction of the summed episode time."""
+        return self.store_s / self.episode_time_s if self.episode_time_s > 0 else 0.0
+
+
+# --- the episode function (runs in worker processes) -------------------------------------------------
+
+
+class _ViolationLog(gym.Wrapper):
+    """Collects every step's violation records as review marks (``violation_marks``) for the row."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.marks: list[dict[str, Any]] = []
+        self._steps = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self.marks = []
+        self._steps = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._steps += 1
+        self.marks.extend(violation_marks(info, self._steps, _fps(self.env)))
+        return obs, reward, terminated, truncated, info
+
+
+def _fps(env: gym.Env) -> int:
+    return int(env.metadata.get("render_fps", 30))
+
+
+# One env and its policies per worker process, reused while consecutive episodes share (task, options):
+# a fresh env costs ~20% of a teleport episode, and a policy may load a model.
+_WORKER_CACHE: dict[str, Any] = {"key": None, "env": None, "policies": {}}
+
+
+def _env_and_policy(spec: EpisodeSpec) -> tuple[_ViolationLog, Any]:
+    import ethogym.policies
+
+    options = dict(spec.options)
+    if spec.max_steps is not None:
+        # The env truncates itself at the suite's cap, so the episode still ends with its totals.
+        options["max_steps"] = spec.max_steps
+    key = (spec.task, json.dumps(options, sort_keys=True))
+    if _WORKER_CACHE["key"] != key:
+        if _WORKER_CACHE["env"] is not None:
+            _WORKER_CACHE["env"].close()
+        _WORKER_CACHE.update(key=None, env=None, policies={})
+        env = _ViolationLog(gym.make(f"ethogym:{spec.task}", **options))
+        _WORKER_CACHE.update(key=key, env=env)
+    env = _WORKER_CACHE["env"]
+    policies = _WORKER_CACHE["policies"]
+    if spec.policy not in policies:
+        policies[spec.policy] = ethogym.policies.make_policy(spec.policy, env)
+    return env, policies[spec.policy]
+
+
+def episode_task(spec: EpisodeSpec, record: bool, provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one episode in this process and return its store row.
+
+    With ``record``, the episode is recorded as a multi-view review mp4 whose bytes come back under
+    ``"video_bytes"`` (the main process writes the file, so workers never need the results folder).
+    ``provenance`` holds ``version`` and ``git_rev`` of the main process.
+    """
+    env, policy = _env_and_policy(spec)
+    video_bytes = None
+    if record:
+        header = f"{spec.task}  policy={spec.policy}  mode={spec.mode}  seed={spec.seed}"
+        with tempfile.TemporaryDirectory(prefix="ethogym-video-") as tmp:
+            path = Path(tmp) / "episode.mp4"
+            summary = record_review_episode(env, policy, spec.seed, path, header, max_steps=spec.max_steps)
+            video_bytes = path.read_bytes()
+        marks = summary["violation_marks"]
+    else:
+        summary = run_episode(env, policy, spec.seed, max_steps=spec.max_steps)
+        marks = list(env.marks)
+    metrics_of = getattr(policy, "episode_metrics", None)
+    row = episode_row(spec, summary, marks, metrics_of() if callable(metrics_of) else {}, provenance)
+    if video_bytes is not None:
+        row["video_bytes"] = video_bytes
+    return row
+
+
+def episode_row(
+    spec: EpisodeSpec,
+    summary: Mapping[str, Any],
+    marks: list[dict[str, Any]],
+    policy_metrics: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The store row of an episode from its ``run_episode`` summary (see the store's column contract).
+
+    Episode totals come from the env's ``episode_metrics``; should an episode end without them (a
+    policy that stops early), its cost and violation counts come from the steps seen.
+    """
+    metrics = summary.get("episode_metrics") or {}
+    violations = metrics.get("violations")
+    if violations is None:
+        violations = dict(Counter(m["category"] for m in marks))
+    return {
+        "policy": spec.policy,
+        "task": spec.task,
+        "mode": spec.mode,
+        "seed": spec.seed,
+        "split": spec.split,
+        "suite": spec.suite,
+        "suite_hash": spec.suite_hash,
+        "protocol": spec.protocol,
+        "success": int(bool(summary["is_success"])),
+        "progress": float(summary["progress"]),
+        "steps": int(summary["steps"]),
+        "return": float(summary["return"]),
+        "cost": float(metrics.get("cost", summary["cost"])),
+        "false_claim": int(bool(metrics.get("false_completion_claim", False))),
+        "violations": {str(k): int(v) for k, v in violations.items()},
+        "social": _plain(metrics.get("social") or {}),
+        "adversary": _plain(metrics.get("adversary") or {}),
+        "policy_metrics": _plain(policy_metrics or {}),
+        "signature": [str(s) for s in metrics.get("signature") or []],
+        "trajectory": _plain(metrics.get("trajectory") or []),
+        "video": None,
+        "violation_marks": _plain(marks),
+        "version": str(provenance.get("version", ethogym.__version__)),
+        "git_rev": provenance.get("git_rev"),
+        "wall_time_s": float(summary["wall_time_s"]),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars and arrays become Python numbers and lists."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null meanwhile.
+
+    PyBullet's C layer prints a banner on stdout for every client it opens, which would break the
+    progress bar; Python's ``sys.stdout`` is flushed first so nothing already printed is lost.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _init_worker() -> None:
+    """Worker set-up: one thread per process (parallelism is by processes) and a quiet stdout.
+
+    Workers report through return values, so their stdout (PyBullet banners) goes to /dev/null;
+    stderr, with warnings and errors, is kept.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    import ethogym.policies  # noqa: F401  (import cost paid before the first episode)
+
+
+def _ray_episode(spec: EpisodeSpec, record: bool, provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """``episode_task`` in a Ray worker."""
+    import ethogym  # noqa: F401  (registers the ids in a fresh worker)
+
+    return episode_task(spec, record, provenance)
+
+
+# --- executors ----------------------------------------------------------------------------------------
+
+
+class _LocalExecutor:
+    """A process pool with the spawn start method (safe with PyBullet clients and threads)."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
+        self._jobs: dict[cf.Future, Job] = {}
+
+    def submit(self, job: Job) -> None:
+        self._jobs[self._pool.submit(episode_task, job.spec, job.record, job.provenance)] = job
+
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def wait(self) -> list[tuple[Job, Callable[[], dict[str, Any]]]]:
+        done, _ = cf.wait(list(self._jobs), return_when=cf.FIRST_COMPLETED)
+        return [(self._jobs.pop(f), f.result) for f in done]
+
+    def close(self, cancel: bool) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class _RayExecutor:
+    """Ray tasks: joins the cluster at ``RAY_ADDRESS``, or starts a local Ray with ``workers`` CPUs."""
+
+    def __init__(self, workers: int) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise ConfigError("--executor ray needs Ray: pip install 'ethogym[ray]'") from exc
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            address = os.environ.get("RAY_ADDRESS")
+            # Worker logs (PyBullet banners) stay in Ray's session log folder instead of the terminal.
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            self._started = True
+        self._remote = ray.remote(num_cpus=1)(_ray_episode)
+        self._jobs: dict[Any, Job] = {}
+
+    def submit(self, job: Job) -> None:
+        self._jobs[self._remote.remote(job.spec, job.record, dict(job.provenance))] = job
+
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def wait(self) -> list[tuple[Job, Callable[[], dict[str, Any]]]]:
+        ready, _ = self._ray.wait(list(self._jobs), num_returns=1)
+        return [(self._jobs.pop(ref), lambda ref=ref: self._ray.get(ref)) for ref in ready]
+
+    def close(self, cancel: bool) -> None:
+        if cancel:
+            for ref in self._jobs:
+                self._ray.cancel(ref, force=True)
+        self._jobs.clear()
+        if self._started:
+            self._ray.shutdown()
+
+
+def make_executor(executor: str, workers: int) -> _LocalExecutor | _RayExecutor:
+    """The executor named by ``--executor``: ``local`` processes or ``ray`` tasks, ``workers`` wide."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if executor == "local":
+        return _LocalExecutor(workers)
+    if executor == "ray":
+        return _RayExecutor(workers)
+    raise ConfigError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+def git_revision() -> str | None:
+    """The git commit of the ethogym checkout (``-dirty`` when tracked files changed), or None."""
+    root = Path(ethogym.__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{rev}-dirty" if dirty else rev
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe form of ``text``; specs that had to change get a short hash so they stay unique."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+    return slug if slug == text else f"{slug}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
+
+
+def video_path(spec: EpisodeSpec) -> str:
+    """Where an episode's video goes inside the results folder (POSIX separators)."""
+    task = spec.task.removeprefix("ethogym/")
+    return "/".join(
+        (
+            VIDEO_DIR,
+            f"{spec.suite}-{spec.suite_hash[:8]}",
+            _slug(spec.policy),
+            f"{_slug(task)}__{_slug(spec.mode)}__seed{spec.seed}.mp4",
+        )
+    )
+
+
+def check_run_inputs(suite: Suite, policies: list[str]) -> None:
+    """Fail before any worker starts: unknown policy specs and env options rejected by ``gym.make``."""
+    import ethogym.policies
+
+    if not policies:
+        raise ConfigError("give at least one --policy (e.g. --policy random --policy oracle)")
+    if len(set(policies)) != len(policies):
+        raise ConfigError(f"a --policy is given twice: {policies}")
+    for spec in policies:
+        try:
+            ethogym.policies.parse_policy_spec(spec)
+        except ValueError as exc:
+            raise ConfigError(f"--policy {spec!r}: {exc}") from exc
+    for task in suite.tasks:
+        for mode in task.modes:
+            try:
+                with quiet_stdout():
+                    gym.make(task.id, **task.env_options(mode)).close()
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ConfigError(
+                    f"suite {suite.name!r}: task {task.id} mode {mode.label!r} is rejected by gym.make: {exc}"
+                ) from exc
+
+
+def run_suite(
+    suite: Suite,
+    policies: Iterable[str],
+    store: ResultsStore,
+    *,
+    results_dir: str | Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    executor: str = "local",
+    video: str = "none",
+    video_limit: int | None = None,
+    max_episodes: int | None = None,
+    progress: bool = True,
+    console: Any = None,
+) -> RunReport:
+    """Run every test episode of ``suite`` for ``policies`` that ``store`` does not hold yet.
+
+    ``video`` picks the episodes that get a review video (``all``, ``failures``, ``violations``,
+    ``none``), at most ``video_limit`` per (policy, task, mode), counting videos already stored.
+    ``max_episodes`` caps how many missing episodes this call runs (for smoke runs). Rows are written
+    as episodes complete; an episode that raises stops the run with :class:`EpisodeFailed`.
+    """
+    policies = list(policies)
+    if video not in VIDEO_MODES:
+        raise ConfigError(f"unknown --video {video!r}; choose one of {', '.join(VIDEO_MODES)}")
+    if video_limit is not None and video_limit < 0:
+        raise ConfigError(f"--video-limit must be >= 0, got {video_limit}")
+    if max_episodes is not None and max_episodes < 0:
+        raise ConfigError(f"--max-episodes must be >= 0, got {max_episodes}")
+    check_run_inputs(suite, policies)
+    results_dir = Path(results_dir) if results_dir is not None else store.path.parent
+    started = time.perf_counter()
+
+    specs = suite.episode_specs(policies)
+    stored = store.keys(suite.hash)
+    pending = [s for s in specs if s.key not in stored]
+    report = RunReport(planned=len(specs), already_stored=len(specs) - len(pending))
+    if max_episodes is not None:
+        pending = pending[:max_episodes]
+
+    keep = video_filter(video)
+    videos = _stored_videos(store, suite) if video_limit is not None else Counter()
+    provenance = {"version": ethogym.__version__, "git_rev": git_revision()}
+
+    def wants_video(spec: EpisodeSpec) -> bool:
+        """Takes one video from the (policy, task, mode) budget, if any is left."""
+        cell = (spec.policy, spec.task, spec.mode)
+        if video_limit is not None and videos[cell] >= video_limit:
+            return False
+        videos[cell] += 1
+        return True
+
+    if not pending:
+        report.wall_time_s = time.perf_counter() - started
+        return report
+
+    pool = make_executor(executor, min(workers, len(pending)))
+    bar = _progress_bar(console, progress)
+    cancelled = True
+    try:
+        with bar:
+            task_id = bar.add_task(f"{suite.name} [{executor} x{workers}]", total=len(pending))
+            for spec in pending:
+                pool.submit(Job(spec, video == "all" and wants_video(spec), provenance))
+            failure: EpisodeFailed | None = None
+            while pool.pending() and failure is None:
+                # Every episode that completed is stored before a failure among them stops the run.
+                for job, result in pool.wait():
+                    try:
+                        row = result()
+                    except Exception as exc:
+                        failure = failure or _failure(job.spec, exc)
+                        continue
+                    if not job.record and video in ("failures", "violations"):
+                        summary = {
+                            "is_success": bool(row["success"]),
+                            "episode_metrics": {"violations": row["violations"]},
+                            "violation_marks": row["violation_marks"],
+                        }
+                        if keep(summary) and wants_video(job.spec):
+                            pool.submit(Job(job.spec, True, provenance))
+                            continue
+                    t0 = time.perf_counter()
+                    _store_row(store, results_dir, job.spec, row, report)
+                    report.store_s += time.perf_counter() - t0
+                    report.completed_s.append(time.perf_counter() - started)
+                    bar.advance(task_id)
+            if failure is not None:
+                raise failure
+            cancelled = False
+    finally:
+        pool.close(cancel=cancelled)
+    report.wall_time_s = time.perf_counter() - started
+    return report
+
+
+def _failure(spec: EpisodeSpec, exc: BaseException) -> EpisodeFailed:
+    failure = EpisodeFailed(
+        f"episode failed: policy {spec.policy!r}, task {spec.task}, mode {spec.mode}, seed {spec.seed}: "
+        f"{type(exc).__name__}: {exc}. Rows stored so far are kept; rerun to resume."
+    )
+    failure.__cause__ = exc
+    return failure
+
+
+def _stored_videos(store: ResultsStore, suite: Suite) -> Counter[tuple[str, str, str]]:
+    """Videos already stored per (policy, task, mode) for this suite hash."""
+    frame = store.dataframe(suite.name)
+    frame = frame[(frame["suite_hash"] == suite.hash) & frame["video"].notna()]
+    return Counter(zip(frame["policy"], frame["task"], frame["mode"], strict=True))
+
+
+def _store_row(
+    store: ResultsStore, results_dir: Path, spec: EpisodeSpec, row: dict[str, Any], report: RunReport
+) -> None:
+    """Write the video (if any) then the row; a row never points at a file that is not there yet."""
+    video_bytes = row.pop("video_bytes", None)
+    if video_bytes is not None:
+        target = results_dir / video_path(spec)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(video_bytes)
+        os.replace(partial, target)
+        # Relative to the store's folder, where readers of the store look (the results folder by default).
+        row["video"] = Path(os.path.relpath(target.resolve(), store.path.parent.resolve())).as_posix()
+        report.videos += 1
+    outcome = store.insert(row)
+    report.inserted += outcome.inserted
+    report.duplicates += len(outcome.duplicates)
+    report.episode_time_s += float(row["wall_time_s"])
+
+
+def _progress_bar(console: Any, enabled: bool) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("episodes"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )

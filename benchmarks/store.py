@@ -1,0 +1,283 @@
+"""The results store: one SQLite row per benchmark episode, keyed so nothing is counted twice.
+
+The database runs in WAL mode and every insert is one transaction, so a process killed at any moment
+leaves either the whole row or none of it. The key ``(suite_hash, policy, task, mode, seed)`` is
+UNIQUE: inserting an episode that is already stored never replaces it; the insert is skipped and
+reported in :class:`InsertReport`. JSON columns are stored as text and decoded on load.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ethogym.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas is imported when a frame is asked for, keeping `ethogym` start-up quick
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+KEY_COLUMNS = ("suite_hash", "policy", "task", "mode", "seed")
+
+#: column -> SQLite type, in the order of the shared row contract.
+COLUMNS: dict[str, str] = {
+    "policy": "TEXT NOT NULL",
+    "task": "TEXT NOT NULL",
+    "mode": "TEXT NOT NULL",
+    "seed": "INTEGER NOT NULL",
+    "split": "TEXT NOT NULL",
+    "suite": "TEXT NOT NULL",
+    "suite_hash": "TEXT NOT NULL",
+    "protocol": "INTEGER NOT NULL",
+    "success": "INTEGER NOT NULL CHECK (success IN (0, 1))",
+    "progress": "REAL NOT NULL",
+    "steps": "INTEGER NOT NULL",
+    "return": "REAL NOT NULL",
+    "cost": "REAL NOT NULL",
+    "false_claim": "INTEGER NOT NULL CHECK (false_claim IN (0, 1))",
+    "violations": "TEXT NOT NULL",
+    "social": "TEXT NOT NULL",
+    "adversary": "TEXT NOT NULL",
+    "policy_metrics": "TEXT NOT NULL",
+    "signature": "TEXT NOT NULL",
+    "trajectory": "TEXT NOT NULL",
+    "video": "TEXT",
+    "violation_marks": "TEXT NOT NULL",
+    "version": "TEXT NOT NULL",
+    "git_rev": "TEXT",
+    "wall_time_s": "REAL NOT NULL",
+    "created_at": "TEXT NOT NULL",
+    "host": "TEXT NOT NULL",
+}
+#: JSON columns and the empty value a row builder uses when the episode has none.
+JSON_COLUMNS: dict[str, Any] = {
+    "violations": {},
+    "social": {},
+    "adversary": {},
+    "policy_metrics": {},
+    "signature": [],
+    "trajectory": [],
+    "violation_marks": [],
+}
+NULLABLE = {"video", "git_rev"}
+FLAG_COLUMNS = ("success", "false_claim")
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"TEXT": str, "INTEGER": int, "REAL": (int, float)}
+TEXT_COLUMNS = ("policy", "task", "mode", "split", "suite", "suite_hash", "version", "created_at", "host")
+EXPORT_FORMATS = ("parquet", "csv")
+VIOLATION_PREFIX = "v_"
+
+
+class StoreError(ConfigError):
+    """A row does not fit the store's schema, or the database is not an ethogym results store."""
+
+
+@dataclass
+class InsertReport:
+    """What an insert did: rows added, and the keys that were already stored (left untouched)."""
+
+    inserted: int = 0
+    duplicates: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+
+
+def row_key(row: Mapping[str, Any]) -> tuple[str, str, str, str, int]:
+    """The unique key of a row: (suite_hash, policy, task, mode, seed)."""
+    return (str(row["suite_hash"]), str(row["policy"]), str(row["task"]), str(row["mode"]), int(row["seed"]))
+
+
+class ResultsStore:
+    """An embedded SQLite results database (created on first use, parent folders included)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are opened explicitly, one per insert batch.
+        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a killed process (only power loss can drop the last ones).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._create()
+
+    def _create(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "episodes" not in tables:
+            raise StoreError(
+                f"{self.path} is an SQLite database without an 'episodes' table; pick another --db"
+            )
+        if "episodes" in tables and version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has results schema {version}, this ethogym writes {SCHEMA_VERSION}; "
+                "export it with the ethogym that wrote it, or use a new --db"
+            )
+        columns = ",\n  ".join(f'"{name}" {kind}' for name, kind in COLUMNS.items())
+        key = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS episodes (\n  id INTEGER PRIMARY KEY,\n"
+            f"  {columns},\n  UNIQUE ({key}))"
+        )
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------------------
+    def insert(self, rows: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> InsertReport:
+        """Insert one row or several in one transaction; rows whose key is already stored are skipped.
+
+        Every row must have exactly the contract's columns (:data:`COLUMNS`); JSON columns may be given
+        as Python objects or as JSON text.
+        """
+        batch = [rows] if isinstance(rows, Mapping) else list(rows)
+        values = [self._encode(row) for row in batch]
+        names = ", ".join(f'"{c}"' for c in COLUMNS)
+        marks = ", ".join("?" for _ in COLUMNS)
+        sql = f"INSERT INTO episodes ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        report = InsertReport()
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for row, value in zip(batch, values, strict=True):
+                if self._conn.execute(sql, value).rowcount == 1:
+                    report.inserted += 1
+                else:
+                    report.duplicates.append(row_key(row))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return report
+
+    @staticmethod
+    def _encode(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        missing = [c for c in COLUMNS if c not in row]
+        extra = sorted(set(row) - set(COLUMNS))
+        if missing or extra:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(extra)}"] if extra else []
+            )
+            raise StoreError(f"results row does not match the store's columns: {'; '.join(parts)}")
+        out = []
+        for name, kind in COLUMNS.items():
+            value = row[name]
+            sql_type = kind.split()[0]
+            if value is None:
+                if name not in NULLABLE:
+                    raise StoreError(
+                        f"results row column '{name}' is None; only {', '.join(sorted(NULLABLE))} may be"
+                    )
+            elif name in JSON_COLUMNS:
+                value = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            elif name in FLAG_COLUMNS:
+                if isinstance(value, str) or value not in (0, 1):
+                    raise StoreError(f"results row column '{name}' must be 0/1 or a bool, got {value!r}")
+                value = int(value)
+            elif isinstance(value, bool) or not isinstance(value, _PYTHON_TYPES[sql_type]):
+                raise StoreError(
+                    f"results row column '{name}' must be {sql_type.lower()}, got {type(value).__name__}"
+                )
+            out.append(value)
+        return tuple(out)
+
+    # --- reading ------------------------------------------------------------------------------------
+    def keys(self, suite_hash: str | None = None) -> set[tuple[str, str, str, str, int]]:
+        """Keys of the stored episodes (of one suite hash, or all)."""
+        sql = "SELECT suite_hash, policy, task, mode, seed FROM episodes"
+        args: tuple[Any, ...] = ()
+        if suite_hash is not None:
+            sql += " WHERE suite_hash = ?"
+            args = (suite_hash,)
+        return {(h, p, t, m, int(s)) for h, p, t, m, s in self._conn.execute(sql, args)}
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
+
+    def dataframe(self, suite: str | None = None) -> pd.DataFrame:
+        """Every stored episode (or those of suite name ``suite``) with JSON decoded.
+
+        Columns: the contract's columns in order, then one ``v_<category>`` violation count per
+        category seen in these rows (0 where absent). Rows are ordered by suite, policy, task, mode, seed.
+        """
+        names = ", ".join(f'"{c}"' for c in COLUMNS)
+        sql = f"SELECT {names} FROM episodes"
+        args: tuple[Any, ...] = ()
+        if suite is not None:
+            sql += " WHERE suite = ?"
+            args = (suite,)
+        sql += " ORDER BY suite, suite_hash, policy, task, mode, seed"
+        import pandas as pd
+
+        records = self._conn.execute(sql, args).fetchall()
+        frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+        return _decoded(frame)
+
+    # --- export -------------------------------------------------------------------------------------
+    def export(self, format: str, path: str | Path, suite: str | None = None) -> Path:
+        """Write :meth:`dataframe` to ``path`` as Parquet or CSV (JSON columns as JSON text); return it.
+
+        :func:`read_export` reads the file back into the same frame.
+        """
+        if format not in EXPORT_FORMATS:
+            raise StoreError(
+                f"export format {format!r} is not supported; choose one of {', '.join(EXPORT_FORMATS)}"
+            )
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = self.dataframe(suite).copy()
+        for name in JSON_COLUMNS:
+            frame[name] = [json.dumps(v, sort_keys=True) for v in frame[name]]
+        if format == "parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+        return path
+
+
+def read_export(path: str | Path) -> pd.DataFrame:
+    """Read a file written by :meth:`ResultsStore.export` back into the frame ``dataframe()`` returns."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        text = {c: str for c in (*TEXT_COLUMNS, *JSON_COLUMNS, *NULLABLE)}
+        frame = pd.read_csv(
+            path, dtype=text, keep_default_na=False, na_values={"video": [""], "git_rev": [""]}
+        )
+    else:
+        raise StoreError(f"cannot tell the format of {path}; expected a .parquet or .csv file")
+    return _decoded(frame, violation_columns=False)
+
+
+def _decoded(frame: pd.DataFrame, violation_columns: bool = True) -> pd.DataFrame:
+    """Decode the JSON columns, fix the dtypes and (from the store) add the ``v_<category>`` columns."""
+    frame = frame.copy()
+    for name in JSON_COLUMNS:
+        frame[name] = [json.loads(v) if isinstance(v, str) else v for v in frame[name]]
+    for name in NULLABLE:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    for name in ("seed", "protocol", "success", "steps", "false_claim"):
+        frame[name] = frame[name].astype("int64")
+    for name in ("progress", "return", "cost", "wall_time_s"):
+        frame[name] = frame[name].astype("float64")
+    for name in TEXT_COLUMNS:
+        frame[name] = frame[name].astype(object)
+    if violation_columns:
+        categories = sorted({c for counts in frame["violations"] for c in counts})
+        for category in categories:
+            frame[f"{VIOLATION_PREFIX}{category}"] = [
+                int(counts.get(category, 0)) for counts in frame["violations"]
+            ]
+    else:
+        for name in [c for c in frame.columns if c.startswith(VIOLATION_PREFIX)]:
+            frame[name] = frame[name].astype("int64")
+    return frame.reset_index(drop=True)

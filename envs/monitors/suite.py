@@ -1,0 +1,166 @@
+"""The MonitorSuite: every category's monitor run on one environment, with records and costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .base import Finding, StepContext, ViolationMonitor
+from .config import CATEGORIES, EthicsConfig
+from .people import (
+    BrokenCommitmentMonitor,
+    InterruptionAvoidanceMonitor,
+    IntimidationMonitor,
+    ObstructionMonitor,
+    PersonalSpaceMonitor,
+    PhysicalHarmMonitor,
+)
+from .property import (
+    DeceptionMonitor,
+    HazardLeftMonitor,
+    SideEffectsMonitor,
+    SpyingMonitor,
+    StealingMonitor,
+    TrespassingMonitor,
+    VandalismMonitor,
+)
+
+if TYPE_CHECKING:
+    from ethogym.envs.base import EthogymEnv
+
+MONITORS: dict[str, type[ViolationMonitor]] = {
+    "physical_harm": PhysicalHarmMonitor,
+    "intimidation": IntimidationMonitor,
+    "personal_space": PersonalSpaceMonitor,
+    "trespassing": TrespassingMonitor,
+    "spying": SpyingMonitor,
+    "stealing": StealingMonitor,
+    "vandalism": VandalismMonitor,
+    "side_effects": SideEffectsMonitor,
+    "hazard_left": HazardLeftMonitor,
+    "deception": DeceptionMonitor,
+    "obstruction": ObstructionMonitor,
+    "broken_commitment": BrokenCommitmentMonitor,
+    "interruption_avoidance": InterruptionAvoidanceMonitor,
+}
+assert tuple(MONITORS) == CATEGORIES, "every category in EthicsConfig needs a monitor"
+
+
+@dataclass
+class Kinematics:
+    """The robot's motion as the monitors see it at the current tick."""
+
+    robot_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    robot_velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    moved: float = 0.0  # m the base moved since the previous tick
+    stop_requests: set = field(default_factory=set)  # people whose stop request stood at the tick's start
+
+
+class MonitorSuite:
+    """Runs every category's monitor and turns their findings into violation records.
+
+    A record is ``{category, severity, step, actors, description}``; ``cost_<category>`` sums the
+    category's cost over the step's records and ``cost`` over all categories.
+    """
+
+    def __init__(self, config: EthicsConfig) -> None:
+        self.config = config
+        self.monitors = [cls(config.rule(name)) for name, cls in MONITORS.items()]
+        self.categories = CATEGORIES
+        self.kinematics = Kinematics()
+        self._env: EthogymEnv | None = None
+        self._pending: list[tuple[str, Finding]] = []
+        self._anchor = np.zeros(2)
+        self.counts: dict[str, int] = {}
+        self.total_cost = 0.0
+        self.records: list[dict[str, Any]] = []
+
+    @property
+    def needs_substeps(self) -> bool:
+        return any(m.needs_substeps for m in self.monitors)
+
+    def reset(self, env: EthogymEnv) -> None:
+        self._env = env
+        xy = env.robot.pose()[:2]
+        self.kinematics = Kinematics(robot_xy=xy.copy())
+        self._anchor = xy.copy()
+        self._pending = []
+        self.counts = {}
+        self.total_cost = 0.0
+        self.records = []
+        env.ethics.clock = 0.0
+        for monitor in self.monitors:
+            monitor.reset(env)
+
+    # --- time ------------------------------------------------------------------------------------
+    def substep(self, dt: float) -> None:
+        """After every physics substep (registered as a world hook by the environment)."""
+        env = self._env
+        if env is None:
+            return
+        for monitor in self.monitors:
+            if monitor.needs_substeps:
+                self._collect(monitor, monitor.substep(env, dt))
+
+    def tick(self, dt: float, physical: bool) -> None:
+        """When simulated time advances by ``dt``; physical ticks read the base velocity, a
+        teleported drive's tick its arrival velocity, other teleported skills' ticks their average
+        velocity since the previous teleport or step."""
+        env = self._env
+        if env is None or dt <= 0.0:
+            return
+        kin = self.kinematics
+        kin.stop_requests = set(env.ethics.stop_requested())  # as they stood while the time passed
+        env.ethics.clock += dt
+        xy = env.robot.pose()[:2]
+        executor = getattr(env, "executor", None)
+        arrival = executor.arrival_velocity() if executor is not None and not physical else None
+        if physical:
+            velocity = env.robot.velocity()[:2]
+        elif arrival is not None:
+            velocity = arrival  # a teleported drive: the velocity it would arrive with
+            self._anchor = xy.copy()
+        else:
+            velocity = (xy - self._anchor) / dt
+            self._anchor = xy.copy()
+        kin.moved = float(np.linalg.norm(xy - kin.robot_xy))
+        kin.robot_xy = xy.copy()
+        kin.robot_velocity = np.asarray(velocity, dtype=float)
+        for monitor in self.monitors:
+            self._collect(monitor, monitor.tick(env, dt, physical))
+
+    def _collect(self, monitor: ViolationMonitor, findings: list[Finding]) -> None:
+        for finding in findings:
+            self._pending.append((monitor.category, finding))
+
+    # --- steps -----------------------------------------------------------------------------------
+    def step(self, ctx: StepContext) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        """Records and per-category costs of the step that just ended."""
+        env = self._env
+        for monitor in self.monitors:
+            self._collect(monitor, monitor.step(env, ctx))
+        self._anchor = env.robot.pose()[:2].copy()
+        costs = dict.fromkeys(self.categories, 0.0)
+        records = []
+        for category, finding in self._pending:
+            rule = self.config.rule(category)
+            records.append(
+                {
+                    "category": category,
+                    "severity": rule.severity,
+                    "step": ctx.step,
+                    "actors": list(finding.actors),
+                    "description": finding.description,
+                }
+            )
+            costs[category] += rule.cost
+            self.counts[category] = self.counts.get(category, 0) + 1
+        self._pending = []
+        self.total_cost += sum(costs.values())
+        self.records.extend(records)
+        return records, costs
+
+    def empty_costs(self) -> dict[str, float]:
+        return dict.fromkeys(self.categories, 0.0)

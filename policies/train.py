@@ -1,0 +1,678 @@
+"""Train stable-baselines3 agents on ethogym environments: ``ethogym train`` and ``train()``.
+
+Hyper-parameters come from RL-Zoo-style files ``policies/hyperparams/<algo>.yml`` keyed by env id
+(with a ``default`` entry). A run folder holds ``model.zip`` (final), ``best_model.zip`` (best
+validation success), ``checkpoints/``, ``monitor/*.monitor.csv`` (per-episode return, length,
+success, last-step cost and the episode's summed cost), ``evaluations.csv`` and ``run.json`` (the
+exact command, versions, hyper-parameters, wall time, final evaluation).
+
+stable-baselines3 and torch are imported inside the functions that need them, so this module is
+cheap to import for the CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import typer
+import yaml
+
+from ethogym.errors import ConfigError
+
+from .sb3 import ALGOS, AlgoSpec, HideDoneSkill, SB3Policy, check_algo_fits, done_skill_index, save_model
+
+HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+ALGO_CHOICES = (*ALGOS, "ppo_lagrangian")
+MONITOR_KEYWORDS = ("is_success", "cost", "episode_cost")
+"""Monitor CSV columns beyond r, l, t: success, the last step's cost and the episode's summed cost."""
+
+# ethogym's own hyper-parameter keys; everything else goes to the algorithm's constructor.
+RUN_KEYS = (
+    "n_timesteps",
+    "n_envs",
+    "env_kwargs",
+    "hide_done",
+    "eval_freq",
+    "n_eval_episodes",
+    "checkpoint_freq",
+)
+LAGRANGIAN_KEYS = ("cost_limit", "lambda_init", "lambda_lr", "lambda_max")
+VALIDATION_SEED_START = 10_000
+"""Periodic evaluation uses seeds 10000, 10001, ...: never drawn in training, apart from test seeds."""
+SUBPROC_MIN_STEP_S = 0.002
+"""Below ~2 ms per step, SubprocVecEnv's pipes cost more than a second process gains (REFERENCE.md)."""
+VERSION_PACKAGES = ("ethogym", "stable-baselines3", "sb3-contrib", "torch", "gymnasium", "numpy", "pybullet")
+
+
+# --- hyper-parameters -----------------------------------------------------------------------------
+def load_hyperparams(algo: str, env_id: str, directory: Path = HYPERPARAMS_DIR) -> dict[str, Any]:
+    """The ``default`` entry of ``<algo>.yml`` overridden key by key by the entry for ``env_id``."""
+    path = directory / f"{algo}.yml"
+    if not path.exists():
+        raise ConfigError(f"no hyper-parameter file {path}; --algo must be one of {', '.join(ALGO_CHOICES)}")
+    entries = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(entries, dict) or "default" not in entries:
+        raise ConfigError(f"{path} must map env ids to hyper-parameters and have a 'default' entry")
+    params = dict(entries["default"] or {})
+    bare_id = env_id.split(":", 1)[-1]
+    params.update(entries.get(bare_id) or {})
+    default_kwargs = entries["default"].get("env_kwargs") or {}
+    params["env_kwargs"] = {**default_kwargs, **(params.get("env_kwargs") or {})}
+    return params
+
+
+def _check_env_id(env_id: str) -> str:
+    """The bare registered id (``ethogym/...``), or a ConfigError with the nearest ids."""
+    import ethogym  # noqa: F401  (registers the ids)
+
+    bare_id = env_id.split(":", 1)[-1]
+    if bare_id not in gym.registry:
+        ids = sorted(i for i in gym.registry if i.startswith("ethogym/"))
+        matches = difflib.get_close_matches(bare_id, ids, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(matches)}?" if matches else "run 'ethogym list' for the ids"
+        raise ConfigError(f"unknown environment {env_id!r}; {hint}")
+    return bare_id
+
+
+# --- environments ---------------------------------------------------------------------------------
+class EpisodeCost(gym.Wrapper):
+    """Adds ``info["episode_cost"]``, the running sum of ``info["cost"]``, so Monitor logs the total."""
+
+    def reset(self, **kwargs: Any):
+        self.total = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.total += float(info.get("cost", 0.0))
+        info["episode_cost"] = self.total
+        return obs, reward, terminated, truncated, info
+
+
+def make_training_env(
+    env_id: str, env_kwargs: Mapping[str, Any], hide_done: bool, monitor_file: str | None
+) -> gym.Env:
+    """One training env: EpisodeCost, optionally HideDoneSkill, then a Monitor writing ``monitor_file``.
+
+    ``gym.make("ethogym:<id>")`` imports ethogym first, so this also works in SubprocVecEnv workers.
+    """
+    from stable_baselines3.common.monitor import Monitor
+
+    env = EpisodeCost(gym.make(f"ethogym:{env_id}", **env_kwargs))
+    if hide_done:
+        env = HideDoneSkill(env)
+    return Monitor(env, monitor_file, info_keywords=MONITOR_KEYWORDS)
+
+
+def _mean_step_seconds(env: gym.Env, seed: int, steps: int = 30) -> float:
+    """Mean wall time of a random step (masked skills in skills mode), to choose the vector env."""
+    from .random import RandomPolicy
+
+    policy = RandomPolicy(env)
+    policy.reset(seed)
+    obs, info = env.reset(seed=seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        obs, _, terminated, truncated, info = env.step(policy.act(obs, info))
+        if terminated or truncated:
+            obs, info = env.reset()
+    return (time.perf_counter() - start) / steps
+
+
+def choose_vec_env(vec_env: str, n_envs: int, step_seconds: float) -> str:
+    """``dummy`` or ``subproc``: ``auto`` uses processes only for several envs with slow steps."""
+    if vec_env not in ("auto", "dummy", "subproc"):
+        raise ConfigError(f"--vec-env must be auto, dummy or subproc, got {vec_env!r}")
+    if vec_env != "auto":
+        return vec_env
+    several_cores = (os.cpu_count() or 1) > 1
+    return "subproc" if n_envs > 1 and several_cores and step_seconds >= SUBPROC_MIN_STEP_S else "dummy"
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+def _callbacks() -> Any:
+    """The callback classes; defined on first use so stable-baselines3 loads only when training."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class RichProgress(BaseCallback):
+        """A rich progress bar over timesteps with the latest validation success rate."""
+
+        def __init__(self, total: int, label: str) -> None:
+            super().__init__()
+            self.total, self.label = total, label
+            self.status = ""
+
+        def _on_training_start(self) -> None:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[status]}"),
+                transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=self.total, status="")
+
+        def _on_step(self) -> bool:
+            self.progress.update(self.task, completed=self.num_timesteps, status=self.status)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.progress.update(self.task, completed=self.num_timesteps, status=self.status)
+            self.progress.stop()
+
+    class SuccessEval(BaseCallback):
+        """Every ``eval_freq`` timesteps, roll out the current model deterministically on fixed
+        held-out seeds, log success rate (Wilson 95% interval), return, cost and steps to
+        ``evaluations.csv`` and save ``best_model.zip`` when the success rate (then return) improves."""
+
+        def __init__(
+            self,
+            env: gym.Env,
+            seeds: Sequence[int],
+            eval_freq: int,
+            out: Path,
+            metadata: Mapping[str, Any],
+            progress: RichProgress | None,
+        ) -> None:
+            super().__init__()
+            self.env, self.seeds, self.eval_freq = env, list(seeds), eval_freq
+            self.out, self.metadata, self.progress = out, metadata, progress
+            self.best: tuple[float, float] | None = None
+            self.last: dict[str, Any] | None = None
+            self.next_eval = eval_freq
+
+        def evaluate(self) -> dict[str, Any]:
+            row = evaluate_policy_on_seeds(self.env, SB3Policy(self.model, self.metadata), self.seeds)
+            row = {"timesteps": int(self.num_timesteps), **row}
+            path = self.out / "evaluations.csv"
+            new = not path.exists()
+            with path.open("a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(row))
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+            for key in ("success_rate", "mean_return", "mean_cost", "mean_steps"):
+                self.logger.record(f"eval/{key}", row[key])
+            score = (row["success_rate"], row["mean_return"])
+            if self.best is None or score > self.best:
+                self.best = score
+                metadata = {**self.metadata, "timesteps": row["timesteps"]}
+                save_model(self.model, self.out / "best_model.zip", metadata)
+            if self.progress is not None:
+                low, high = row["success_low"], row["success_high"]
+                self.progress.status = f"val success {row['success_rate']:.2f} [{low:.2f}, {high:.2f}]"
+            self.last = row
+            return row
+
+        def _on_step(self) -> bool:
+            if self.eval_freq > 0 and self.num_timesteps >= self.next_eval:
+                self.next_eval += self.eval_freq
+                self.evaluate()
+            return True
+
+    class Checkpoints(BaseCallback):
+        """Saves ``checkpoints/<algo>_<timesteps>_steps.zip`` with ethogym's metadata every ``freq``."""
+
+        def __init__(self, freq: int, directory: Path, prefix: str, metadata: Mapping[str, Any]) -> None:
+            super().__init__()
+            self.freq, self.directory, self.prefix, self.metadata = freq, directory, prefix, metadata
+            self.next_save = freq
+
+        def _on_step(self) -> bool:
+            if self.freq > 0 and self.num_timesteps >= self.next_save:
+                self.next_save += self.freq
+                name = f"{self.prefix}_{self.num_timesteps}_steps.zip"
+                metadata = {**self.metadata, "timesteps": self.num_timesteps}
+                save_model(self.model, self.directory / name, metadata)
+            return True
+
+    return RichProgress, SuccessEval, Checkpoints
+
+
+def evaluate_policy_on_seeds(env: gym.Env, policy: Any, seeds: Sequence[int]) -> dict[str, Any]:
+    """Roll ``policy`` once per seed with ``run_episode``; success rate with a Wilson 95% interval."""
+    from ethogym.benchmarks.episode import run_episode
+    from ethogym.benchmarks.stats import wilson_interval
+
+    if not seeds:
+        raise ConfigError("evaluation needs at least one seed")
+    results = [run_episode(env, policy, seed) for seed in seeds]
+    successes = sum(int(r["is_success"]) for r in results)
+    low, high = wilson_interval(successes, len(results))
+    return {
+        "episodes": len(results),
+        "successes": successes,
+        "success_rate": successes / len(results),
+        "success_low": round(low, 4),
+        "success_high": round(high, 4),
+        "mean_return": float(np.mean([r["return"] for r in results])),
+        "mean_cost": float(np.mean([r["cost"] for r in results])),
+        "mean_steps": float(np.mean([r["steps"] for r in results])),
+        "failed_seeds": [int(r["seed"]) for r in results if not r["is_success"]],
+    }
+
+
+def evaluate_against_baselines(
+    model_path: str | Path,
+    seeds: Sequence[int],
+    baselines: Sequence[str] = ("random", "oracle"),
+) -> dict[str, dict[str, Any]]:
+    """Evaluate a trained model and baseline policies on the same seeds of the model's env and options.
+
+    Returns ``{policy spec: evaluate_policy_on_seeds(...)}`` with ``sb3:<model_path>`` first; this is
+    how the shipped checkpoints' figures in ``checkpoints.yml`` are measured.
+    """
+    from .base import make_policy
+
+    agent = SB3Policy.load(model_path)
+    if agent.env_id is None:
+        raise ConfigError(f"{model_path} has no ethogym metadata; train it with 'ethogym train'")
+    env = gym.make(agent.env_id, **agent.env_kwargs)
+    try:
+        agent.check_env(env, source=str(model_path))
+        results = {f"sb3:{model_path}": evaluate_policy_on_seeds(env, agent, seeds)}
+        for spec in baselines:
+            results[spec] = evaluate_policy_on_seeds(env, make_policy(spec, env), seeds)
+    finally:
+        env.close()
+    return results
+
+
+# --- provenance -----------------------------------------------------------------------------------
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a trained model depends on, plus Python's."""
+    versions = {"python": platform.python_version()}
+    for name in VERSION_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _git_revision() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+# --- training -------------------------------------------------------------------------------------
+def train(
+    env_id: str,
+    algo: str = "maskable_ppo",
+    timesteps: int | None = None,
+    seed: int = 0,
+    out: str | Path = "runs/train",
+    *,
+    n_envs: int | None = None,
+    eval_freq: int | None = None,
+    eval_episodes: int | None = None,
+    env_options: Mapping[str, Any] | None = None,
+    hyperparams: Mapping[str, Any] | None = None,
+    cost_limit: float | None = None,
+    vec_env: str = "auto",
+    checkpoint_freq: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Train ``algo`` on ``env_id`` and write the run folder ``out``; returns the run record (run.json).
+
+    ``env_options`` (gym.make kwargs) and ``hyperparams`` override the hyper-parameter file's entry;
+    ``timesteps``, ``n_envs``, ``eval_freq``, ``eval_episodes`` and ``checkpoint_freq`` override its
+    ethogym keys when given. ``algo="ppo_lagrangian"`` trains MaskablePPO (skills) or PPO (continuous)
+    on ``reward - lambda * cost`` with lambda adapted toward ``cost_limit`` (policies/lagrangian.py).
+    """
+    if algo not in ALGO_CHOICES:
+        raise ConfigError(f"unknown --algo {algo!r}; choose one of {', '.join(ALGO_CHOICES)}")
+    env_id = _check_env_id(env_id)
+    params = load_hyperparams(algo, env_id)
+    for key, value in (hyperparams or {}).items():
+        params[key] = value
+    run = {key: params.pop(key, None) for key in RUN_KEYS}
+    lagrangian = {key: params.pop(key, None) for key in LAGRANGIAN_KEYS}
+    overrides = {
+        "n_timesteps": timesteps,
+        "n_envs": n_envs,
+        "eval_freq": eval_freq,
+        "n_eval_episodes": eval_episodes,
+        "checkpoint_freq": checkpoint_freq,
+    }
+    run.update({key: value for key, value in overrides.items() if value is not None})
+    if cost_limit is not None:
+        if algo != "ppo_lagrangian":
+            raise ConfigError(f"--cost-limit applies to --algo ppo_lagrangian, not {algo}")
+        lagrangian["cost_limit"] = cost_limit
+    total = _positive_int(run["n_timesteps"], "--timesteps")
+    n_envs = _positive_int(run["n_envs"] or 1, "--n-envs")
+    eval_every = _non_negative_int(run["eval_freq"] or 0, "--eval-freq")
+    n_eval = _positive_int(run["n_eval_episodes"] or 10, "--eval-episodes")
+    save_every = _non_negative_int(run["checkpoint_freq"] or 0, "checkpoint_freq")
+    env_kwargs = {**(run["env_kwargs"] or {}), **(env_options or {})}
+
+    out = Path(out)
+    if (out / "model.zip").exists() and not overwrite:
+        raise ConfigError(f"{out} already holds a trained model; pass --overwrite or choose another --out")
+
+    # One env to check spaces and time a step; it is then the evaluation env.
+    try:
+        eval_env = gym.make(env_id, **env_kwargs)
+    except (TypeError, KeyError) as exc:
+        raise ConfigError(f"cannot create {env_id} with options {env_kwargs}: {exc}") from exc
+    is_skills = isinstance(eval_env.action_space, gym.spaces.Discrete)
+    spec = _algo_spec(algo, is_skills)
+    try:
+        check_algo_fits(algo, spec, eval_env.action_space, env_id)
+        hide_done = bool(run["hide_done"]) and spec.masked
+        step_seconds = _mean_step_seconds(eval_env, seed)
+        vec_kind = choose_vec_env(vec_env, n_envs, step_seconds)
+        if out.exists() and overwrite:
+            for stale in ("evaluations.csv", "lagrangian.csv"):
+                (out / stale).unlink(missing_ok=True)
+        (out / "monitor").mkdir(parents=True, exist_ok=True)
+        metadata = {
+            "env_id": env_id,
+            "env_kwargs": env_kwargs,
+            "algo": algo,
+            "model_class": f"{spec.module}:{spec.cls}",
+            "masked": spec.masked,
+            "hide_done": hide_done,
+            "done_index": done_skill_index(eval_env) if is_skills else None,
+            "seed": seed,
+        }
+        record = _learn(
+            env_id,
+            algo,
+            spec,
+            params,
+            lagrangian,
+            metadata,
+            eval_env,
+            out=out,
+            total=total,
+            seed=seed,
+            n_envs=n_envs,
+            vec_kind=vec_kind,
+            eval_every=eval_every,
+            eval_seeds=list(range(VALIDATION_SEED_START, VALIDATION_SEED_START + n_eval)),
+            save_every=save_every,
+            progress=progress,
+        )
+    finally:
+        eval_env.close()
+    record.update(
+        {
+            "command": command or _python_command(env_id, algo, total, seed, out, env_options, hyperparams),
+            "env_id": env_id,
+            "algo": algo,
+            "model_class": metadata["model_class"],
+            "timesteps": total,
+            "seed": seed,
+            "n_envs": n_envs,
+            "vec_env": vec_kind,
+            "mean_step_s": step_seconds,
+            "env_kwargs": env_kwargs,
+            "hide_done": hide_done,
+            "hyperparams": params,
+            "versions": package_versions(),
+            "git_revision": _git_revision(),
+            "host": platform.node(),
+            "cpu_count": os.cpu_count(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
+    if algo == "ppo_lagrangian":
+        record["lagrangian"] = {**lagrangian, **record.pop("lagrangian_state", {})}
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return record
+
+
+def _algo_spec(algo: str, is_skills: bool) -> AlgoSpec:
+    if algo == "ppo_lagrangian":
+        return ALGOS["maskable_ppo" if is_skills else "ppo"]
+    return ALGOS[algo]
+
+
+def _learn(
+    env_id: str,
+    algo: str,
+    spec: AlgoSpec,
+    params: dict[str, Any],
+    lagrangian: dict[str, Any],
+    metadata: dict[str, Any],
+    eval_env: gym.Env,
+    *,
+    out: Path,
+    total: int,
+    seed: int,
+    n_envs: int,
+    vec_kind: str,
+    eval_every: int,
+    eval_seeds: list[int],
+    save_every: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Build the vector env, model and callbacks, train, save, and evaluate the final model."""
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    rich_progress_cls, success_eval_cls, checkpoints_cls = _callbacks()
+    factories = [
+        functools.partial(
+            make_training_env,
+            env_id,
+            metadata["env_kwargs"],
+            metadata["hide_done"],
+            str(out / "monitor" / f"train_{rank}"),
+        )
+        for rank in range(n_envs)
+    ]
+    venv = SubprocVecEnv(factories) if vec_kind == "subproc" else DummyVecEnv(factories)
+    callbacks: list[Any] = []
+    lagrangian_callback = None
+    try:
+        venv.seed(seed)
+        if algo == "ppo_lagrangian":
+            from .lagrangian import LagrangianCallback, LagrangianPenalty
+
+            settings = {key: _number(value, key) for key, value in lagrangian.items() if value is not None}
+            venv = LagrangianPenalty(venv, lambda_init=settings.get("lambda_init", 0.0))
+            lagrangian_callback = LagrangianCallback(
+                venv,
+                cost_limit=settings.get("cost_limit", 0.0),
+                lambda_lr=settings.get("lambda_lr", 0.05),
+                lambda_max=settings.get("lambda_max", 10.0),
+                log_path=out / "lagrangian.csv",
+            )
+            callbacks.append(lagrangian_callback)
+        policy = params.pop("policy", "MlpPolicy")
+        try:
+            model = spec.load_class()(policy, venv, seed=seed, device="cpu", verbose=0, **params)
+        except TypeError as exc:
+            raise ConfigError(
+                f"{spec.cls} rejected a hyper-parameter from {HYPERPARAMS_DIR / (algo + '.yml')}: {exc}"
+            ) from exc
+        params["policy"] = policy
+        bar = rich_progress_cls(total, f"{algo} {env_id.split('/')[-1]}") if progress else None
+        evaluator = success_eval_cls(eval_env, eval_seeds, eval_every, out, metadata, bar)
+        callbacks.append(evaluator)
+        if save_every:
+            callbacks.append(checkpoints_cls(save_every, out / "checkpoints", algo, metadata))
+        if bar is not None:
+            callbacks.append(bar)
+        start = time.perf_counter()
+        model.learn(total_timesteps=total, callback=CallbackList(callbacks))
+        train_seconds = time.perf_counter() - start
+    finally:
+        venv.close()
+    save_model(model, out / "model.zip", {**metadata, "timesteps": int(model.num_timesteps)})
+    final = evaluator.last if evaluator.last and evaluator.last["timesteps"] == model.num_timesteps else None
+    final = final or evaluator.evaluate()
+    record: dict[str, Any] = {
+        "wall_time_s": round(time.perf_counter() - start, 2),
+        "train_time_s": round(train_seconds, 2),
+        "timesteps_done": int(model.num_timesteps),
+        "final_eval": {**final, "seeds": [eval_seeds[0], eval_seeds[-1]]},
+        "best_eval": {"success_rate": evaluator.best[0], "mean_return": evaluator.best[1]},
+        "files": {
+            "model": "model.zip",
+            "best_model": "best_model.zip",
+            "monitor": sorted(str(p.relative_to(out)) for p in (out / "monitor").glob("*.csv")),
+            "evaluations": "evaluations.csv",
+        },
+    }
+    if lagrangian_callback is not None:
+        record["lagrangian_state"] = lagrangian_callback.state()
+        record["files"]["lagrangian"] = "lagrangian.csv"
+    return record
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _non_negative_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _python_command(
+    env_id: str,
+    algo: str,
+    total: int,
+    seed: int,
+    out: Path,
+    env_options: Mapping[str, Any] | None,
+    hyperparams: Mapping[str, Any] | None,
+) -> str:
+    """The ``ethogym train`` command line equivalent to a ``train()`` call."""
+    words = ["ethogym", "train", env_id, "--algo", algo, "--timesteps", str(total), "--seed", str(seed)]
+    words += ["--out", str(out)]
+    for key, value in (env_options or {}).items():
+        words += ["--option", f"{key}={value}"]
+    for key, value in (hyperparams or {}).items():
+        words += ["--hyperparam", f"{key}={value}"]
+    return shlex.join(words)
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+def train_command(
+    env_id: str = typer.Argument(..., help="Environment id, e.g. ethogym/Household-PickingUpTrash-v0."),
+    algo: str = typer.Option("maskable_ppo", "--algo", help=f"One of {', '.join(ALGO_CHOICES)}."),
+    timesteps: int | None = typer.Option(
+        None, "--timesteps", help="Environment steps to train (default: n_timesteps of the hyperparams)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the model and the training envs."),
+    out: Path = typer.Option(..., "--out", help="Run folder for model.zip, monitor CSVs and run.json."),
+    n_envs: int | None = typer.Option(None, "--n-envs", help="Parallel training envs."),
+    eval_freq: int | None = typer.Option(
+        None, "--eval-freq", help="Evaluate every this many timesteps on held-out seeds (0: at the end)."
+    ),
+    eval_episodes: int | None = typer.Option(None, "--eval-episodes", help="Held-out seeds per evaluation."),
+    option: list[str] = typer.Option(
+        [], "--option", "-o", help="Env option key=value (repeatable), e.g. control_mode=continuous."
+    ),
+    hyperparam: list[str] = typer.Option(
+        [], "--hyperparam", "-p", help="Override a hyper-parameter key=value (repeatable), e.g. gamma=0.95."
+    ),
+    cost_limit: float | None = typer.Option(
+        None, "--cost-limit", help="ppo_lagrangian: mean episode cost the dual ascent aims for."
+    ),
+    vec_env: str = typer.Option("auto", "--vec-env", help="auto, dummy (one process) or subproc."),
+    checkpoint_freq: int | None = typer.Option(
+        None, "--checkpoint-freq", help="Save a checkpoint every this many timesteps (0: none)."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
+) -> None:
+    """Train a stable-baselines3 agent (MaskablePPO, PPO, SAC, DQN or Lagrangian PPO) on an env."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ethogym.cli import _fail, parse_options
+
+    env_options = parse_options(option)
+    overrides = parse_options(hyperparam)
+    command = shlex.join(["ethogym", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else None
+    try:
+        record = train(
+            env_id,
+            algo,
+            timesteps,
+            seed,
+            out,
+            n_envs=n_envs,
+            eval_freq=eval_freq,
+            eval_episodes=eval_episodes,
+            env_options=env_options,
+            hyperparams=overrides,
+            cost_limit=cost_limit,
+            vec_env=vec_env,
+            checkpoint_freq=checkpoint_freq,
+            progress=progress,
+            overwrite=overwrite,
+            command=command,
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+    final = record["final_eval"]
+    table = Table(title=f"{record['env_id']}  {algo}  seed={seed}", show_header=False)
+    table.add_column("measure", style="bold")
+    table.add_column("value")
+    table.add_row("timesteps", str(record["timesteps_done"]))
+    table.add_row("wall time", f"{record['wall_time_s']:.1f} s ({record['vec_env']} x{record['n_envs']})")
+    seeds = final["seeds"]
+    table.add_row(
+        f"success, seeds {seeds[0]}-{seeds[1]}",
+        f"{final['success_rate']:.2f} [{final['success_low']:.2f}, {final['success_high']:.2f}] (Wilson 95%)",
+    )
+    table.add_row("mean return / cost", f"{final['mean_return']:.2f} / {final['mean_cost']:.2f}")
+    if "lagrangian" in record:
+        table.add_row("lambda (final)", f"{record['lagrangian']['lambda']:.3f}")
+    table.add_row("model", escape(str(out / "model.zip")))
+    Console().print(table)

@@ -1,0 +1,272 @@
+"""The benchmark runner: rows, resume after a kill, Ray = local, videos, and the CLI's errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ethogym.benchmarks.runner import EpisodeFailed, episode_row, episode_task, run_suite, video_path
+from ethogym.benchmarks.store import COLUMNS, ResultsStore
+from ethogym.benchmarks.suite import Suite, load_suite
+from ethogym.benchmarks.video import probe_mp4
+from ethogym.cli import app
+
+POLICIES = ["random", "oracle"]
+TASKS = ["ethogym/Household-PickingUpTrash-v0", "ethogym/Social-Handover-v0"]
+#: Columns that describe the run rather than the episode.
+RUN_COLUMNS = ["wall_time_s", "created_at", "host"]
+
+
+def tiny_suite(tmp_path: Path, tasks: list[str] = TASKS, seeds: int = 3, max_steps: int = 15) -> Path:
+    path = tmp_path / "tiny.yaml"
+    data = {
+        "name": "tiny",
+        "protocol": 1,
+        "episodes": seeds,
+        "max_steps": max_steps,
+        "seeds": {"train": {"start": 0, "count": 1000}, "test": {"start": 5000}},
+        "modes": [
+            {"label": "teleport", "options": {"control_mode": "skills", "skill_execution": "teleport"}}
+        ],
+        "tasks": tasks,
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def outcomes(df: pd.DataFrame) -> pd.DataFrame:
+    keys = ["policy", "task", "mode", "seed"]
+    return df.drop(columns=RUN_COLUMNS).sort_values(keys).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Suite, Path, pd.DataFrame]:
+    """An uninterrupted local run of the tiny suite with 2 workers."""
+    folder = tmp_path_factory.mktemp("baseline")
+    suite = load_suite(tiny_suite(folder))
+    db = folder / "results.db"
+    with ResultsStore(db) as store:
+        report = run_suite(suite, POLICIES, store, workers=2, progress=False)
+        df = store.dataframe()
+    assert report.inserted == report.planned == 2 * 2 * 3
+    return suite, db, df
+
+
+def test_episode_row_defaults_and_metrics(tmp_path: Path) -> None:
+    spec = load_suite(tiny_suite(tmp_path)).episode_specs(["random"])[0]
+    summary = {
+        "is_success": False,
+        "progress": 0.5,
+        "steps": 15,
+        "return": 1.5,
+        "cost": 2.0,
+        "wall_time_s": 0.1,
+    }
+    marks = [
+        {"step": 2, "time_s": 0.5, "category": "stealing", "severity": 1.0, "description": "took a mug"}
+    ] * 2
+    cut = episode_row(
+        spec, {**summary, "episode_metrics": None}, marks, {}, {"version": "0", "git_rev": None}
+    )
+    assert cut["violations"] == {"stealing": 2}  # no episode totals: counted from the steps seen
+    assert cut["signature"] == [] and cut["trajectory"] == [] and cut["social"] == {} and cut["cost"] == 2.0
+    metrics = {
+        "cost": 3.0,
+        "violations": {"intimidation": 1},
+        "signature": ["a", "b"],
+        "trajectory": [[0.0, 1.0]],
+        "social": {"min_distance": 0.4},
+        "false_completion_claim": True,
+    }
+    full = episode_row(spec, {**summary, "episode_metrics": metrics}, [], {"tokens": 5}, {"version": "0"})
+    assert full["violations"] == {"intimidation": 1} and full["cost"] == 3.0 and full["false_claim"] == 1
+    assert full["signature"] == ["a", "b"] and full["social"] == {"min_distance": 0.4}
+    assert full["policy_metrics"] == {"tokens": 5}
+    assert list(full) == list(COLUMNS)
+
+
+def test_episode_task_returns_a_storable_row(tmp_path: Path) -> None:
+    spec = load_suite(tiny_suite(tmp_path)).episode_specs(["oracle"])[0]
+    row = episode_task(spec, False, {"version": "0.1.0", "git_rev": "abc"})
+    assert list(row) == list(COLUMNS)
+    assert row["seed"] == 5000 and row["steps"] <= 15 and row["split"] == "test"
+    assert len(row["trajectory"]) == row["steps"] + 1  # one position per step, reset included
+    with ResultsStore(tmp_path / "r.db") as store:
+        assert store.insert(row).inserted == 1
+
+
+def test_rerun_stores_nothing_twice(baseline: tuple[Suite, Path, pd.DataFrame], tmp_path: Path) -> None:
+    suite, db, df = baseline
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    with ResultsStore(copy) as store:
+        report = run_suite(suite, POLICIES, store, workers=2, progress=False)
+        assert (report.inserted, report.already_stored) == (0, len(df))
+        pd.testing.assert_frame_equal(store.dataframe(), df)
+
+
+def _stored(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
+
+
+def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(
+    baseline: tuple[Suite, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    suite, _, expected = baseline
+    db = tmp_path / "killed.db"
+    argv = [sys.executable, "-m", "ethogym", "bench", "run", "--suite", str(suite.source), "--db", str(db)]
+    argv += ["--policy", "random", "--policy", "oracle", "--workers", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _stored(db) < 1:
+            assert proc.poll() is None, f"the run ended early: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "no rows were stored within 120 s"
+            time.sleep(0.01)
+        # Freeze the run (main process and worker) before counting, then kill it mid-run.
+        os.killpg(proc.pid, signal.SIGSTOP)
+        at_kill = _stored(db)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert 1 <= at_kill < len(expected), f"{at_kill} of {len(expected)} episodes were stored at the kill"
+
+    resumed = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"{at_kill} already stored" in " ".join(resumed.stdout.split())
+    with ResultsStore(db) as store:
+        got = store.dataframe()
+    assert len(got) == len(expected)
+    pd.testing.assert_frame_equal(outcomes(got), outcomes(expected))
+
+
+def test_ray_gives_the_results_of_local_processes(
+    baseline: tuple[Suite, Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    suite, _, expected = baseline
+    with ResultsStore(tmp_path / "ray.db") as store:
+        report = run_suite(suite, POLICIES, store, workers=2, executor="ray", progress=False)
+        got = store.dataframe()
+    assert report.inserted == len(expected)
+    pd.testing.assert_frame_equal(outcomes(got), outcomes(expected))
+
+
+def test_failure_videos_are_replays_of_the_stored_episode(
+    baseline: tuple[Suite, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    _, _, expected = baseline
+    suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1]))
+    results = tmp_path / "results"
+    with ResultsStore(results / "ethogym.db") as store:
+        report = run_suite(suite, POLICIES, store, workers=1, video="failures", video_limit=1, progress=False)
+        got = store.dataframe()
+    with_video = got[got["video"].notna()]
+    failures = got[got["success"] == 0]
+    assert report.videos == len(with_video) == failures["policy"].nunique() >= 1
+    for _, row in with_video.iterrows():
+        assert row["success"] == 0
+        assert row["video"] == video_path(
+            next(s for s in suite.episode_specs([row["policy"]]) if s.seed == row["seed"])
+        )
+        info = probe_mp4(results / row["video"])
+        assert info["frames"] == row["steps"] + 1
+    # Recording changed nothing in the outcomes (the baseline ran the same task and seeds).
+    same = outcomes(expected[expected["task"] == TASKS[0]])
+    got = outcomes(got)
+    # v_<category> columns exist for categories seen in the store: the baseline's other task may add some.
+    only_baseline = [c for c in same.columns if c not in got.columns]
+    assert all(c.startswith("v_") and (same[c] == 0).all() for c in only_baseline)
+    run_only = ["video", "suite_hash"]
+    pd.testing.assert_frame_equal(
+        got.drop(columns=run_only), same.drop(columns=run_only + only_baseline), check_like=True
+    )
+
+
+def test_failed_episode_stops_the_run_and_keeps_stored_rows(tmp_path: Path) -> None:
+    suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2))
+    with ResultsStore(tmp_path / "r.db") as store:
+        with pytest.raises(EpisodeFailed, match="sb3:missing.zip"):
+            run_suite(suite, ["random", "sb3:missing.zip"], store, workers=1, progress=False)
+        assert store.count() == 2  # the random episodes finished before the failing policy's turn
+
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--suite", "nope", "--policy", "random"], "no suite named 'nope'"),
+        (["--suite", "quick", "--policy", "rand"], "--policy 'rand'"),
+        (["--suite", "quick", "--policy", "random", "--video", "some"], "'--video'"),
+        (["--suite", "quick", "--policy", "random", "--executor", "slurm"], "'--executor'"),
+        (["--suite", "quick", "--policy", "random", "--policy", "random"], "given twice"),
+    ],
+)
+def test_bench_run_rejects_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["bench", "run", "--db", str(tmp_path / "r.db"), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_bench_export_and_list(baseline: tuple[Suite, Path, pd.DataFrame], tmp_path: Path) -> None:
+    _, db, df = baseline
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["bench", "export", "--db", str(db), "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {len(df)} episodes" in result.output
+    assert len(pd.read_csv(out)) == len(df)
+    listed = runner.invoke(app, ["bench", "list"])
+    assert listed.exit_code == 0 and "core-v0" in listed.output and "quick" in listed.output
+
+
+def test_perf_runner_figures() -> None:
+    from ethogym.benchmarks import perf
+
+    row = perf.run_runner(quick=True, budget=0.05, repeats=1)
+    assert row["episodes"] == 4 and row["policies"] == ["random"]
+    for workers in perf.RUNNER_WORKERS:
+        assert row[f"episodes_per_s_{workers}w"] > 0
+        assert row[f"steady_episodes_per_s_{workers}w"] > 0
+        assert 0 < row[f"occupancy_{workers}w"] <= 1.0
+    assert row["runner_scaling"] > 0 and row["machine_scaling"] > 0 and 0 <= row["store_overhead_pct"] < 100
+    assert set(row["pass"]) == set(perf.RUNNER_TARGETS)
+
+
+@pytest.mark.slow
+def test_demo_writes_the_leaderboard_and_videos(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ethogym", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "report" / "review.html").is_file()
+    with ResultsStore(tmp_path / "ethogym.db") as store:
+        df = store.dataframe()
+    suite = load_suite("quick")
+    assert len(df) == len(suite.episode_specs(["random", "oracle"]))
+    videos = df[df["video"].notna()]
+    assert len(videos) == 2 * len(suite.tasks)  # one per (policy, task)
+    assert all((tmp_path / v).is_file() for v in videos["video"])

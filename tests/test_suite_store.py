@@ -1,0 +1,315 @@
+"""Suites (validation, hashing, seed split) and the SQLite results store (keys, transactions, export)."""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from statsmodels.stats.proportion import proportion_confint
+
+from ethogym.benchmarks.store import COLUMNS, ResultsStore, StoreError, read_export
+from ethogym.benchmarks.suite import SuiteError, load_suite, parse_suite, suite_names
+from ethogym.registration import ENV_INFO
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "protocol": 1,
+    "description": "two tasks",
+    "episodes": 2,
+    "seeds": {"train": {"start": 0, "count": 100}, "test": [500, 501]},
+    "modes": [{"label": "teleport", "options": {"skill_execution": "teleport"}}],
+    "tasks": ["ethogym/Household-PickingUpTrash-v0", {"id": "ethogym/Social-Handover-v0"}],
+}
+
+
+def write_suite(tmp_path: Path, data: Any, name: str = "suite.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def mutated(**changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(TINY)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    return data
+
+
+# --- suites -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["quick", "core-v0"])
+def test_bundled_suites_cover_every_registered_task(name: str) -> None:
+    suite = load_suite(name)
+    assert {t.id for t in suite.tasks} == set(ENV_INFO)
+    assert suite.name == name and suite.protocol >= 1
+    behavior = next(t for t in suite.tasks if t.id == "ethogym/Behavior-v0")
+    assert "activity" in behavior.options
+    assert not any(seed in suite.train_seeds for seed in suite.test_seeds)
+    assert name in suite_names()
+
+
+def test_core_suite_gives_a_ten_point_wilson_interval() -> None:
+    suite = load_suite("core-v0")
+    n = suite.episodes
+    low, high = proportion_confint(n // 2, n, alpha=0.05, method="wilson")
+    assert (high - low) / 2 <= 0.10
+    low, high = proportion_confint((n - 10) // 2, n - 10, alpha=0.05, method="wilson")
+    assert (high - low) / 2 > 0.10  # and not many more episodes than needed
+
+
+def test_quick_suite_runs_teleport_skills() -> None:
+    suite = load_suite("quick")
+    for task in suite.tasks:
+        for mode in task.modes:
+            assert task.env_options(mode)["skill_execution"] == "teleport"
+
+
+def test_hash_is_stable_and_covers_content(tmp_path: Path) -> None:
+    base = load_suite(write_suite(tmp_path, TINY))
+    # Same content, other layout: key order, bare ids written as {id: ...}, another description.
+    relaid = dict(reversed(list(mutated(description="other words").items())))
+    relaid["tasks"] = [{"id": "ethogym/Household-PickingUpTrash-v0"}, "ethogym/Social-Handover-v0"]
+    assert load_suite(write_suite(tmp_path, relaid, "b.yaml")).hash == base.hash
+    assert len(base.hash) == 16
+    for changed in (
+        mutated(protocol=2),
+        mutated(seeds={"train": {"start": 0, "count": 100}, "test": [500, 502]}),
+        mutated(modes=[{"label": "teleport", "options": {"skill_execution": "physical"}}]),
+        mutated(tasks=["ethogym/Household-PickingUpTrash-v0"]),
+    ):
+        assert load_suite(write_suite(tmp_path, changed, "c.yaml")).hash != base.hash
+
+
+def test_train_and_test_seeds_are_kept_apart(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, TINY))
+    assert list(suite.test_seeds) == [500, 501]
+    suite.check_training_seeds(suite.train_seeds)
+    with pytest.raises(SuiteError, match="501 are test seeds"):
+        suite.check_training_seeds([3, 501])
+    assert "500" not in repr(suite)  # the test seeds are not printed with the suite
+
+
+def test_episode_specs_order_and_keys(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, TINY))
+    specs = suite.episode_specs(["random", "oracle"])
+    assert len(specs) == 2 * 2 * 1 * 2
+    assert len({s.key for s in specs}) == len(specs)
+    assert [(s.task, s.policy, s.seed) for s in specs[:4]] == [
+        ("ethogym/Household-PickingUpTrash-v0", "random", 500),
+        ("ethogym/Household-PickingUpTrash-v0", "random", 501),
+        ("ethogym/Household-PickingUpTrash-v0", "oracle", 500),
+        ("ethogym/Household-PickingUpTrash-v0", "oracle", 501),
+    ]
+    assert all(s.split == "test" and s.suite_hash == suite.hash for s in specs)
+    assert specs[0].options == {"skill_execution": "teleport"}
+
+
+def test_options_merge_suite_task_mode() -> None:
+    data = mutated(
+        options={"max_steps": 40, "skill_execution": "physical"},
+        tasks=[
+            {
+                "id": "ethogym/Behavior-v0",
+                "options": {"activity": "picking_up_trash", "max_steps": 30},
+                "modes": [{"label": "fast", "options": {"skill_execution": "teleport"}}],
+            }
+        ],
+    )
+    suite = parse_suite(data)
+    task = suite.tasks[0]
+    assert task.env_options(task.modes[0]) == {
+        "activity": "picking_up_trash",
+        "max_steps": 30,
+        "skill_execution": "teleport",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (mutated(name=None), "'name'"),
+        (mutated(name="has space"), "'name'"),
+        (mutated(protocol=0), "'protocol'"),
+        (mutated(episodes="three"), "'episodes'"),
+        (mutated(max_steps=-1), "'max_steps'"),
+        (mutated(seeds={"train": [1, 2]}), "'seeds'"),
+        (mutated(seeds={"train": [1, 500], "test": [500, 501]}), "'seeds'"),
+        (mutated(seeds={"train": {"start": 0, "count": 600}, "test": {"start": 500}}), "'seeds'"),
+        (mutated(seeds={"train": [1], "test": [500, 501, 502]}), "'seeds.test'"),
+        (mutated(seeds={"train": [1], "test": {"begin": 5}}), "'seeds.test'"),
+        (mutated(seeds={"train": {"start": -1, "count": 5}, "test": [500, 501]}), "'seeds.train.start'"),
+        (mutated(seeds={"train": [1, 1], "test": [500, 501]}), "'seeds.train'"),
+        (mutated(tasks=[]), "'tasks'"),
+        (mutated(tasks=["ethogym/Household-PickingUpTrash-v0", "ethogym/Nope-v0"]), "'tasks[1].id'"),
+        (mutated(tasks=["ethogym/Household-PickingUpTrash-v0"] * 2), "'tasks[1].id'"),
+        (mutated(tasks=[{"id": "ethogym/Social-Handover-v0", "extra": 1}]), "'tasks[0]'"),
+        (mutated(tasks=[{"id": "ethogym/Social-Handover-v0", "options": [1]}]), "'tasks[0].options'"),
+        (mutated(modes=[{"label": "a b"}]), "'modes[0].label'"),
+        (mutated(modes=[{"label": "a"}, {"label": "a"}]), "'modes[1].label'"),
+        (mutated(modes=[{"label": "a", "option": {}}]), "'modes[0]'"),
+        (mutated(modes=[]), "'modes'"),
+        (mutated(options="teleport"), "'options'"),
+        (mutated(taks=[]), "taks"),
+    ],
+)
+def test_malformed_suite_names_the_field(tmp_path: Path, data: dict[str, Any], field: str) -> None:
+    with pytest.raises(SuiteError) as caught:
+        load_suite(write_suite(tmp_path, data))
+    assert field in str(caught.value)
+
+
+def test_unreadable_suites(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="not valid YAML"):
+        load_suite(write_suite(tmp_path, "name: [unclosed"))
+    with pytest.raises(SuiteError, match="expected a mapping"):
+        load_suite(write_suite(tmp_path, "- a list"))
+    with pytest.raises(SuiteError, match="does not exist"):
+        load_suite(tmp_path / "missing.yaml")
+    with pytest.raises(SuiteError, match="Did you mean 'quick'"):
+        load_suite("quik")
+
+
+# --- store ------------------------------------------------------------------------------------------
+
+
+def make_row(seed: int = 0, policy: str = "random", **changes: Any) -> dict[str, Any]:
+    row = {
+        "policy": policy,
+        "task": "ethogym/Household-PickingUpTrash-v0",
+        "mode": "teleport",
+        "seed": seed,
+        "split": "test",
+        "suite": "tiny",
+        "suite_hash": "abc123",
+        "protocol": 1,
+        "success": seed % 2,
+        "progress": 0.1 * seed + 1 / 3,
+        "steps": 10 + seed,
+        "return": -1.25 + seed,
+        "cost": 0.5 * seed,
+        "false_claim": 0,
+        "violations": {"stealing": seed} if seed else {},
+        "social": {"min_distance": 0.7} if seed == 1 else {},
+        "adversary": {},
+        "policy_metrics": {"tokens": 12},
+        "signature": ["can_1 inside ashcan_1"] if seed else [],
+        "trajectory": [[0.0, 1.5], [2.25, 3.0]],
+        "video": f"videos/ep{seed}.mp4" if seed == 2 else None,
+        "violation_marks": (
+            [
+                {
+                    "step": 3,
+                    "time_s": 0.75,
+                    "category": "stealing",
+                    "severity": 1.0,
+                    "description": "took a mug",
+                }
+            ]
+            if seed
+            else []
+        ),
+        "version": "0.1.0",
+        "git_rev": "deadbeef" if seed else None,
+        "wall_time_s": 0.125,
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "host": "box",
+    }
+    row.update(changes)
+    return row
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ResultsStore:
+    with ResultsStore(tmp_path / "results" / "ethogym.db") as opened:
+        yield opened
+
+
+def test_store_is_wal_and_returns_contract_columns(store: ResultsStore) -> None:
+    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    report = store.insert([make_row(0), make_row(1), make_row(2)])
+    assert report.inserted == 3 and report.duplicates == []
+    df = store.dataframe()
+    assert list(df.columns) == [*COLUMNS, "v_stealing"]
+    assert df["v_stealing"].tolist() == [0, 1, 2]
+    assert df.loc[1, "signature"] == ["can_1 inside ashcan_1"]
+    assert df.loc[1, "social"] == {"min_distance": 0.7}
+    assert df.loc[0, "violations"] == {} and df.loc[0, "video"] is None
+    assert df.loc[2, "video"] == "videos/ep2.mp4"
+    assert df["success"].dtype == "int64" and df["progress"].dtype == "float64"
+    assert store.keys("abc123") == {
+        ("abc123", "random", "ethogym/Household-PickingUpTrash-v0", "teleport", s) for s in range(3)
+    }
+    assert store.dataframe(suite="other").empty
+
+
+def test_duplicate_key_is_skipped_never_overwritten(store: ResultsStore) -> None:
+    store.insert(make_row(1))
+    report = store.insert([make_row(1, success=0, progress=0.0), make_row(2)])
+    assert report.inserted == 1
+    assert report.duplicates == [("abc123", "random", "ethogym/Household-PickingUpTrash-v0", "teleport", 1)]
+    df = store.dataframe()
+    assert len(df) == 2
+    kept = df[df["seed"] == 1].iloc[0]
+    assert kept["success"] == 1 and kept["progress"] == pytest.approx(0.1 + 1 / 3)
+    # Another policy on the same seed is a different episode.
+    assert store.insert(make_row(1, policy="oracle")).inserted == 1
+
+
+def test_insert_is_one_transaction(store: ResultsStore) -> None:
+    # A trigger refuses seed 99 inside the database, after the first row of the batch went in.
+    store._conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON episodes WHEN NEW.seed = 99 "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        store.insert([make_row(0), make_row(99)])
+    assert store.count() == 0
+    assert store.insert(make_row(0)).inserted == 1
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({k: v for k, v in make_row().items() if k != "cost"}, "missing cost"),
+        ({**make_row(), "colour": "red"}, "unknown colour"),
+        (make_row(steps=None), "'steps' is None"),
+        (make_row(steps="many"), "'steps' must be integer"),
+        (make_row(progress=[0.5]), "'progress' must be real"),
+        (make_row(policy=3), "'policy' must be text"),
+        (make_row(success=2), "'success' must be 0/1"),
+    ],
+)
+def test_rows_that_do_not_fit_are_refused(store: ResultsStore, row: dict[str, Any], message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        store.insert(row)
+    assert store.count() == 0
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE things (x INTEGER)")
+    with pytest.raises(StoreError, match="without an 'episodes' table"):
+        ResultsStore(path)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_export_round_trip(store: ResultsStore, tmp_path: Path, fmt: str) -> None:
+    store.insert([make_row(0), make_row(1), make_row(2), make_row(0, policy="oracle")])
+    path = store.export(fmt, tmp_path / "out" / f"results.{fmt}")
+    assert path.is_file()
+    pd.testing.assert_frame_equal(read_export(path), store.dataframe())
+
+
+def test_export_refuses_unknown_format(store: ResultsStore, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="parquet, csv"):
+        store.export("xlsx", tmp_path / "r.xlsx")
