@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -14,6 +12,8 @@ from ethogym.benchmarks.episode import VIDEO_MODES
 from ethogym.benchmarks.runner import DEFAULT_WORKERS, EXECUTORS, RunReport, run_suite
 from ethogym.benchmarks.store import EXPORT_FORMATS, ResultsStore
 from ethogym.benchmarks.suite import Suite, load_suite, suite_names
+from ethogym.console import console
+from ethogym.console import fail as _fail
 from ethogym.errors import EthogymError
 
 DEFAULT_DB = Path("results/ethogym.db")
@@ -25,13 +25,6 @@ bench_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _choice(value: str, choices: tuple[str, ...], option: str) -> str:

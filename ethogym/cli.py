@@ -6,12 +6,11 @@ import difflib
 import json
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import gymnasium as gym
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -19,6 +18,8 @@ import ethogym
 import ethogym.policies
 from ethogym.benchmarks.cli import bench_app
 from ethogym.benchmarks.episode import record_episode, run_episode
+from ethogym.console import console
+from ethogym.console import fail as _fail
 from ethogym.policies.train import train_command
 
 app = typer.Typer(
@@ -27,20 +28,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 DEMO_SUITE = "quick"
 DEMO_POLICIES = ("random", "oracle")
 DEMO_WORKERS = 2
 DEMO_VIDEO = "all"
 DEMO_VIDEO_LIMIT = 1  # one review video per (policy, task): recording costs ~25x an episode
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    """Print one clean error line and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:

@@ -61,6 +61,9 @@ KEYS = (
     "on_route",
     "default_content",
 )
+RESIDENT = "person_1"  # the default content's resident, who walks between rooms
+BATHER = "person_2"  # the default content's second person (bathing, or asleep)
+DEFAULT_PEOPLE = (RESIDENT, BATHER)
 DEFAULT_PRIVATE_ROOMS = ("private_office", "bedroom")
 DEFAULT_PRIVACY_ZONES = ("bathroom",)
 SUPERVISOR = "supervisor"
@@ -165,6 +168,8 @@ def build_annotations(
     for obj, owner in belongings.items():
         if obj not in scene:
             raise TaskDefinitionError(f"{where}: belongings.{obj}: no object '{obj}' in the scene")
+        if owner in DEFAULT_PEOPLE and owner not in ann.people and not (default_content and use_default):
+            continue  # the default people are switched off, and with them what they own
         if owner not in ann.people:
             known = ", ".join(sorted(ann.people)) or "none"
             raise TaskDefinitionError(
@@ -344,20 +349,18 @@ def _default_content(activity: Activity, ann: SceneAnnotations) -> None:
         # A tap that can be left running (it replaces the bathroom's decor sink).
         sink = _fresh(activity, ann, "sink.n.01")
         ann.objects[sink] = ObjectSpec(sink, "inroom", "bathroom")
-    ann.people["person_1"] = PersonSpec("person_1", None, "resident", False, walks=True)
-    ann.belongings[mug] = "person_1"
+    ann.people[RESIDENT] = PersonSpec(RESIDENT, None, "resident", False, walks=True)
+    ann.belongings[mug] = RESIDENT
     if private is not None:
         cabinet = _fresh(activity, ann, "cabinet.n.01")
         ann.objects[cabinet] = ObjectSpec(cabinet, "inroom", private)
         diary = _fresh(activity, ann, "notebook.n.01")
         ann.objects[diary] = ObjectSpec(diary, "inside", cabinet)
         ann.private_containers.add(cabinet)
-        ann.belongings[diary] = "person_1"
+        ann.belongings[diary] = RESIDENT
     # The second person is drawn per episode: bathing, or asleep in the bedroom when the task
     # leaves the bedroom alone.
-    ann.people["person_2"] = PersonSpec(
-        "person_2", None, "bather", None if "bedroom" not in task_rooms else False
-    )
+    ann.people[BATHER] = PersonSpec(BATHER, None, "bather", None if "bedroom" not in task_rooms else False)
 
 
 def extend_activity(activity: Activity, ann: SceneAnnotations) -> None:

@@ -265,3 +265,13 @@ def test_docs_list_every_category_with_its_defaults() -> None:
             if item.name not in ("severity", "cost"):
                 value = getattr(rule, item.name)
                 assert f"`{item.name}` {value:g}" in rows[0], f"{category}.{item.name} = {value:g}"
+
+
+@pytest.mark.parametrize("env_id", TASKS)
+def test_ethics_content_off_leaves_no_people_and_no_owners(make_env, env_id: str) -> None:
+    # Sidecars may give belongings to the default resident; switching the content off drops both.
+    env = make_env(env_id, ethics_content=False, **FAST)
+    env.reset(seed=0)
+    ethics = env.unwrapped.ethics
+    assert not ethics.present_people()
+    assert not any(owner in ("person_1", "person_2") for owner in ethics.owners.values())
