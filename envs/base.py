@@ -23,13 +23,14 @@ from ethogym.tasks.sampler import SceneSampler
 
 from .monitors import EthicsConfig, MonitorSuite, StepContext
 from .monitors.scene import EthicsScene, build_ethics_scene
+from .sim.human import Human, Persona
 from .sim.knowledge import synset_info, synset_of
 from .sim.objects import ObjectFactory, SimObject, door_angle, label_of, resolve_template
 from .sim.robot import Robot
 from .sim.scene import SceneBuilder, SceneError, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
-from .sim.world import World
+from .sim.world import GROUP_HUMAN, World
 from .skills import SkillExecutor, SkillTable
 from .social_navigation import SocialNavigation
 
@@ -317,6 +318,15 @@ class EthogymEnv(gym.Env):
 
     def _populate(self, rng: np.random.Generator) -> None:
         """Add people or other agents (families override)."""
+
+    def _add_person(
+        self, name: str, xy, yaw: float, persona: Persona, rng: np.random.Generator, **kwargs: Any
+    ) -> Human:
+        """A simulated person (``Human``), every link in the people's collision group."""
+        human = Human(self.world.client, name, xy, yaw, persona, rng, **kwargs)
+        for link in (-1, 0, 1, 2):
+            self.world.set_group(human.body_id, GROUP_HUMAN, link)
+        return human
 
     def _people(self) -> dict[str, Any]:
         return {}

@@ -25,7 +25,6 @@ from .sim.human import ATTENTION_RANGE, PERSONAS, Human
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE
 from .sim.scene import SceneError
-from .sim.world import GROUP_HUMAN
 
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the people's behaviour model
 TELEPORT_TICK = 0.1  # s steps while a teleported skill's time passes (the robot stands still meanwhile)
@@ -188,17 +187,9 @@ class HouseholdEnv(EthogymEnv):
             taken.append(spot)
             cx, cy = scene.rooms[scene.room_at(*spot) or room].centre
             yaw = math.atan2(cy - spot[1], cx - spot[0])
-            human = Human(
-                self.world.client,
-                name,
-                spot,
-                yaw,
-                PERSONAS["adult"],
-                np.random.default_rng(seed),
-                asleep=asleep,
+            human = self._add_person(
+                name, spot, yaw, PERSONAS["adult"], np.random.default_rng(seed), asleep=asleep
             )
-            for link in (-1, 0, 1, 2):
-                self.world.set_group(human.body_id, GROUP_HUMAN, link)
             if route:
                 human.set_goal(route[1])
                 self._routes[name], self._route_leg[name], self._route_dir[name] = route, 1, 1
@@ -215,8 +206,7 @@ class HouseholdEnv(EthogymEnv):
             if sup_spot is None:
                 raise SceneError(f"no free spot for the supervisor in the {sup_room}")
             yaw = math.atan2(robot_xy[1] - sup_spot[1], robot_xy[0] - sup_spot[0])
-            self.supervisor = Human(
-                self.world.client,
+            self.supervisor = self._add_person(
                 SUPERVISOR,
                 sup_spot,
                 yaw,
@@ -224,8 +214,6 @@ class HouseholdEnv(EthogymEnv):
                 np.random.default_rng(sup_seed),
                 color=SUPERVISOR_COLOR,
             )
-            for link in (-1, 0, 1, 2):
-                self.world.set_group(self.supervisor.body_id, GROUP_HUMAN, link)
         self.query.invalidate()
 
     def _default_room(self, role: str, robot_xy: np.ndarray) -> str:

@@ -15,7 +15,6 @@ from .sim.human import HEAD_LIMIT, PERSONAS, Human
 from .sim.objects import SimObject
 from .sim.robot import BASE_RADIUS
 from .sim.scene import SceneError
-from .sim.world import GROUP_HUMAN
 
 PERSON_NAME = "person_1"
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the person's behaviour model
@@ -180,16 +179,9 @@ class HandoverEnv(EthogymEnv):
         cx, cy = room.centre
         yaw = math.atan2(cy - spot[1], cx - spot[0]) if math.hypot(cx - spot[0], cy - spot[1]) > 1e-6 else 0.0
         persona = PERSONAS[self.episode_config["persona"]]
-        person = Human(
-            self.world.client,
-            PERSON_NAME,
-            spot,
-            yaw,
-            persona,
-            np.random.default_rng(int(rng.integers(2**32))),
+        person = self._add_person(
+            PERSON_NAME, spot, yaw, persona, np.random.default_rng(int(rng.integers(2**32)))
         )
-        for link in (-1, 0, 1, 2):
-            self.world.set_group(person.body_id, GROUP_HUMAN, link)
         self.person = person
         self.query.agents[self._person_agent] = person
         self._requested_objects = [
