@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -316,21 +315,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _git_revision() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
 # --- training -------------------------------------------------------------------------------------
 def train(
     env_id: str,
@@ -358,6 +342,8 @@ def train(
     ethogym keys when given. ``algo="ppo_lagrangian"`` trains MaskablePPO (skills) or PPO (continuous)
     on ``reward - lambda * cost`` with lambda adapted toward ``cost_limit`` (policies/lagrangian.py).
     """
+    from ethogym.benchmarks.runner import git_revision  # the runner's provenance, one home for both
+
     if algo not in ALGO_CHOICES:
         raise ConfigError(f"unknown --algo {algo!r}; choose one of {', '.join(ALGO_CHOICES)}")
     env_id = _check_env_id(env_id)
@@ -450,7 +436,7 @@ def train(
             "hide_done": hide_done,
             "hyperparams": params,
             "versions": package_versions(),
-            "git_revision": _git_revision(),
+            "git_revision": git_revision(),
             "host": platform.node(),
             "cpu_count": os.cpu_count(),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
