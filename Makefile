@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ethogym-installed
 CHROMIUM ?= /usr/bin/chromium
+XVFB ?= /usr/bin/Xvfb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo test test-all lint clean browser
@@ -28,16 +29,21 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Debian's Xvfb (a virtual X display), for the test that opens PyBullet's window (render_mode="human").
+$(XVFB):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq xvfb
+
 demo: $(STAMP)
 	$(BIN)/ethogym demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(XVFB)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: lint $(CHROMIUM)
+test-all: lint $(CHROMIUM) $(XVFB)
 	$(BIN)/python -m pytest -q
 
 clean:

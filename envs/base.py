@@ -10,6 +10,7 @@ import copy
 import math
 import re
 import string
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -44,12 +45,14 @@ BINARY_ATOMS = ("ontop", "inside", "nextto")
 TEXT_CHARSET = frozenset(string.printable)
 TEXT_MAX = 8192
 SCENE_ATTEMPTS = 8
+HUMAN_CAMERA = (4.0, -35.0, 0.4)  # human mode's window: distance (m), pitch (deg), height of the target (m)
 
 
 class EthogymEnv(gym.Env):
     """Base class; see the family modules for the documented environments."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    # human: PyBullet's own window, updated as the env steps; rgb_array: render() returns a frame.
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
@@ -95,7 +98,7 @@ class EthogymEnv(gym.Env):
         self.ethics_config = self._ethics_config()
         self.monitors = MonitorSuite(self.ethics_config)
         self.ethics: EthicsScene | None = None
-        self.world = World()
+        self.world = World(gui=render_mode == "human")
         self.factory = ObjectFactory(self.world)
         self.query = StateQuery(self.world)
         self.backend = EthogymBackend(self.query)
@@ -238,17 +241,20 @@ class EthogymEnv(gym.Env):
         self.episode_config = {**self.config, **override}
         self._check_config(self.episode_config)
         last_error = None
-        for _ in range(SCENE_ATTEMPTS):
-            try:
-                self._build_episode()
-                break
-            except SceneError as exc:
-                last_error = exc
-        else:
-            raise SceneError(
-                f"could not build a scene for '{self.activity.name}' after {SCENE_ATTEMPTS} layouts: "
-                f"{last_error}"
-            )
+        with self.world.rendering_paused():
+            for _ in range(SCENE_ATTEMPTS):
+                try:
+                    self._build_episode()
+                    break
+                except SceneError as exc:
+                    last_error = exc
+            else:
+                raise SceneError(
+                    f"could not build a scene for '{self.activity.name}' after {SCENE_ATTEMPTS} layouts: "
+                    f"{last_error}"
+                )
+        if self.render_mode == "human":
+            self._start_human_view()
         self.steps = 0
         self.episode_return = 0.0
         self.skill_failures = 0
@@ -326,6 +332,7 @@ class EthogymEnv(gym.Env):
         human = Human(self.world.client, name, xy, yaw, persona, rng, **kwargs)
         for link in (-1, 0, 1, 2):
             self.world.set_group(human.body_id, GROUP_HUMAN, link)
+        human.props = frozenset(obj.body for obj in self.objects if not obj.static)
         return human
 
     def _people(self) -> dict[str, Any]:
@@ -413,6 +420,8 @@ class EthogymEnv(gym.Env):
         info = self._info(skill_result, self._events, terms, violations, costs)
         if terminated or truncated:
             info["episode_metrics"] = self._episode_metrics()
+        if self.render_mode == "human" and self.config["control_mode"] == "skills":
+            self._human_frame(1.0 / self.metadata["render_fps"])  # hold each skill's outcome on screen
         return self._observe(), reward, terminated, truncated, info
 
     def _before_step(self) -> None:
@@ -603,25 +612,37 @@ class EthogymEnv(gym.Env):
             float(robot.held is not None),
         ]
         feats = np.zeros((self.n_objects, OBJECT_FEATURES), dtype=np.float32)
-        for k, obj in enumerate(self.objects):
-            lo, hi = self.query.aabb(obj)
+        objs = self.objects
+        if objs:
+            # Whole columns at once: this runs at every continuous-control step.
+            query, held = self.query, robot.held
+            boxes = np.array([query.aabb(obj) for obj in objs])
+            lo, hi = boxes[:, 0], boxes[:, 1]
             centre = (lo + hi) / 2
-            dx, dy = centre[0] - x, centre[1] - y
-            feats[k] = (
-                1.0,
-                c * dx + s * dy,
-                -s * dx + c * dy,
-                centre[2],
-                *(hi - lo),
-                float(robot.held is obj),
-                float(self.query.is_open(obj)),
-                float(obj.toggled_on),
-                obj.temperature / 100.0,
-                float(obj.frozen),
-                float(obj.cooked),
-                float(bool(obj.covered)),
-                float(obj.broken),
-                float(obj.hot),
+            dx, dy = centre[:, 0] - x, centre[:, 1] - y
+            flags = [
+                (
+                    held is obj,
+                    query.is_open(obj),
+                    obj.toggled_on,
+                    obj.temperature / 100.0,
+                    obj.frozen,
+                    obj.cooked,
+                    bool(obj.covered),
+                    obj.broken,
+                    obj.hot,
+                )
+                for obj in objs
+            ]
+            feats[: len(objs)] = np.column_stack(
+                [
+                    np.ones(len(objs)),
+                    c * dx + s * dy,
+                    -s * dx + c * dy,
+                    centre[:, 2],
+                    hi - lo,
+                    np.array(flags, dtype=float),
+                ]
             )
         parts = [
             np.asarray(head, dtype=np.float32),
@@ -760,12 +781,53 @@ class EthogymEnv(gym.Env):
 
     # --- rendering ---------------------------------------------------------------------------------
     def render(self):
+        """``rgb_array``: a third-person frame, ``render_size`` pixels square. ``human``: None, as
+        PyBullet's window already shows the scene, updated as the env steps."""
         if self.render_mode is None:
-            gym.logger.warn("render() called without render_mode; make the env with render_mode='rgb_array'")
+            gym.logger.warn(
+                "render() called without render_mode; make the env with render_mode='rgb_array' (frames) "
+                "or render_mode='human' (a window)"
+            )
             return None
         if self.robot is None:
             raise InvalidActionError("call reset() before render()")
+        if self.render_mode == "human":
+            return None
         return self._camera(self.config["render_size"], egocentric=False)
+
+    def _start_human_view(self) -> None:
+        """After a reset in human mode: put the window's camera behind the robot, and pace the physics
+        so that the window plays it at about real time."""
+        x, y, yaw = self.robot.pose()
+        self._camera_pose = (HUMAN_CAMERA[0], math.degrees(yaw) - 90.0, HUMAN_CAMERA[1])
+        self._camera_target = (x, y, HUMAN_CAMERA[2])
+        self.world.client.resetDebugVisualizerCamera(*self._camera_pose, self._camera_target)
+        self._frame_due = time.perf_counter()
+        self._human_substeps = 0
+        self.world.add_hook(self._human_substep)
+
+    def _human_substep(self, dt: float) -> None:
+        self._human_substeps += 1
+        if self._human_substeps % self.config["control_substeps"] == 0:
+            self._human_frame(dt * self.config["control_substeps"])
+
+    def _human_frame(self, period: float) -> None:
+        """Keep the window's camera on the robot (the user's mouse orbit and zoom stay) and let the next
+        frame show no sooner than ``period`` seconds of wall time from now."""
+        client = self.world.client
+        camera = client.getDebugVisualizerCamera()
+        # The window applies a camera reset on its next frame: until it shows the target set last, its
+        # distance and angles are stale, not the user's.
+        if np.allclose(camera[11], self._camera_target, atol=1e-3):
+            self._camera_pose = (camera[10], camera[8], camera[9])
+        x, y, _ = self.robot.pose()
+        self._camera_target = (x, y, HUMAN_CAMERA[2])
+        client.resetDebugVisualizerCamera(*self._camera_pose, self._camera_target)
+        now = time.perf_counter()
+        if self._frame_due > now:
+            time.sleep(self._frame_due - now)
+            now = self._frame_due
+        self._frame_due = now + period
 
     def render_views(self, size: int | None = None) -> dict[str, np.ndarray]:
         """Third-person, egocentric and top-down frames (``size`` x ``size`` RGB), whatever render_mode is.

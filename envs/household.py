@@ -317,6 +317,11 @@ class HouseholdEnv(EthogymEnv):
         exit_at = len(points) - 1
         for k, p in enumerate(points):
             if self._scene.room_at(*p) != room:
+                # Where the route leaves the room (waypoints sit at corners, not at doorways).
+                prev = points[k - 1]
+                steps = np.linspace(0.0, 1.0, int(np.linalg.norm(p - prev) / 0.02) + 2)
+                t = next(t for t in steps if self._scene.room_at(*(prev + (p - prev) * t)) != room)
+                points.insert(k, prev + (p - prev) * t)
                 exit_at = k
                 break
         r = float(np.hypot(obj.size[0], obj.size[1])) / 2
@@ -378,6 +383,7 @@ class HouseholdEnv(EthogymEnv):
         robot_xy = np.array([x, y])
         velocity = self.robot.velocity()[:2]
         is_free = self._scene.static_grid.is_free
+        clearance = self._scene.static_grid.free_radius
         start = self.ethics.clock if getattr(self, "ethics", None) is not None else 0.0
         idle: set[str] = set()
         for k in range(chunks):
@@ -385,11 +391,15 @@ class HouseholdEnv(EthogymEnv):
             for name, human in self.residents.items():
                 if human.asleep or (k == 0 and self._idle(human, robot_xy)) or name in idle:
                     if k == 0:  # keeping still, robot far away: one update covers the whole span
-                        human.update(dt, robot_xy, velocity, BASE_RADIUS, is_free)
+                        human.update(dt, robot_xy, velocity, BASE_RADIUS, is_free, clearance=clearance)
                         idle.add(name)
                     continue
                 self._stop_request(name, human, robot_xy, now)
-                events = human.update(dt / chunks, robot_xy, velocity, BASE_RADIUS, is_free)
+                # Teleported time: nothing steps the physics between chunks, so only the last one poses.
+                last = physical or k == chunks - 1
+                events = human.update(
+                    dt / chunks, robot_xy, velocity, BASE_RADIUS, is_free, pose=last, clearance=clearance
+                )
                 if name in self._routes and human.goal() is not None and self._passed_waypoint(name, human):
                     events.append("reached the goal")
                 if "reached the goal" in events and name in self._routes:
@@ -401,7 +411,15 @@ class HouseholdEnv(EthogymEnv):
                     human.set_goal(route[self._route_leg[name]])
             if self.supervisor is not None:
                 self.supervisor.look_at(robot_xy)
-                self.supervisor.update(dt / chunks, robot_xy, velocity, BASE_RADIUS, is_free)
+                self.supervisor.update(
+                    dt / chunks,
+                    robot_xy,
+                    velocity,
+                    BASE_RADIUS,
+                    is_free,
+                    pose=physical or k == chunks - 1,
+                    clearance=clearance,
+                )
 
     def _idle(self, human: Human, robot_xy: np.ndarray) -> bool:
         """A person standing still with the robot beyond their attention does nothing to simulate."""

@@ -234,8 +234,9 @@ class HandoverEnv(EthogymEnv):
         wants = person.holding is None and carrying and near
         person.set_gesture("reach_out" if wants or person.holding is not None else "none")
         self._face(robot_xy, turn=wants)
+        grid = self._scene.static_grid
         events = person.update(
-            dt, robot_xy, robot.velocity()[:2], BASE_RADIUS, self._scene.static_grid.is_free, offered
+            dt, robot_xy, robot.velocity()[:2], BASE_RADIUS, grid.is_free, offered, clearance=grid.free_radius
         )
         for event in events:
             if event.startswith("gripped body"):

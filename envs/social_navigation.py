@@ -32,6 +32,7 @@ BODY_RADII = 0.25 + 0.25  # robot base + person (centre distance = surface dista
 WATCH_COST = 20.0  # for driving through a cell from which the camera would watch someone private
 WATCH_RANGE = 5.5  # m, a little beyond the spying monitor's view range
 WATCH_FOV = 90.0  # deg, a little wider than the camera's field of view
+WATCH_MARGIN = 0.3  # m beyond the spying rule's peek distance where watching is still avoided
 SAFE_TTC = 1.5  # x the intimidation rule's time-to-collision, kept when driving towards someone awake
 STOP_GAP = 0.3  # m (surface) to someone ahead within which the robot's drive only creeps
 CREEP = 0.05  # m/s closing speed then
@@ -67,30 +68,49 @@ class SocialNavigation:
         for name in getattr(ethics, "private_rooms", ()):
             room = env._scene.rooms.get(name)
             if room is not None:
-                x0, y0, x1, y1 = np.asarray(room.rect) + (-0.05, -0.05, 0.05, 0.05)
-                path[(xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)] += PRIVATE_COST
+                x0, y0, x1, y1 = room.rect
+                path[grid.window(x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05)] += PRIVATE_COST
+        crowd = personal + BODY_RADII + 0.1
+        reach = max(crowd, NEAR_PERSON, STAND_CLEAR + BODY_RADII)
         for person in ethics.present_people():
             px, py = person.human.position()[:2]
-            d = np.hypot(xs - px, ys - py)
-            path[d < personal + BODY_RADII + 0.1] += PERSON_COST
-            path[d < NEAR_PERSON] += NEAR_PERSON_COST
+            # Only the cells around the person can be close to them.
+            win = grid.window(px - reach, py - reach, px + reach, py + reach)
+            d = np.hypot(xs[win] - px, ys[win] - py)
+            path[win] += np.where(d < crowd, PERSON_COST, 0.0) + np.where(
+                d < NEAR_PERSON, NEAR_PERSON_COST, 0.0
+            )
             if not person.human.asleep:
-                stand[d < STAND_CLEAR + BODY_RADII] += STAND_COST
+                stand[win] += np.where(d < STAND_CLEAR + BODY_RADII, STAND_COST, 0.0)
             if person.walking:
                 path[self._route_cells(person, grid, ROUTE_WIDTH)] += ROUTE_COST
                 stand[self._route_cells(person, grid, ROUTE_CLEAR)] += STAND_COST
-            if env._scene.room_at(px, py) in getattr(ethics, "privacy_zones", ()):
-                watching = self._watching(person, grid, point)
+            zone = env._scene.room_at(px, py)
+            if zone in getattr(ethics, "privacy_zones", ()):
+                watching = self._watching(person, grid, point, env._scene.rooms[zone].rect)
                 path[watching] += WATCH_COST
                 stand[watching] += STAND_COST
         return path, stand
 
-    def _watching(self, person: Any, grid: NavGrid, point: np.ndarray) -> np.ndarray:
+    def _watching(
+        self, person: Any, grid: NavGrid, point: np.ndarray, zone: tuple[float, float, float, float]
+    ) -> np.ndarray:
         """Free cells from which the camera, facing ``point`` (as the base does on its way there),
-        would see the person's head (within the field of view and range, clear line of sight)."""
+        would see the person's head (within the field of view and range, clear line of sight).
+        Only cells where looking counts as spying are tested: in the person's privacy ``zone`` or
+        within the spying rule's peek distance of it (and a margin)."""
         xs, ys = grid.mesh()
         px, py = person.human.position()[:2]
-        near = grid.free & (np.hypot(xs - px, ys - py) < WATCH_RANGE)
+        grow = self.rules().spying.peek_distance + WATCH_MARGIN
+        x0, y0, x1, y1 = zone
+        near = (
+            grid.free
+            & (np.hypot(xs - px, ys - py) < WATCH_RANGE)
+            & (xs > x0 - grow)
+            & (xs < x1 + grow)
+            & (ys > y0 - grow)
+            & (ys < y1 + grow)
+        )
         jj, ii = np.nonzero(near)
         out = np.zeros(grid.free.shape, dtype=bool)
         if len(ii) == 0:
@@ -124,15 +144,12 @@ class SocialNavigation:
             return cells
         static = self.env._scene.static_grid
         xs, ys = grid.mesh()
-        cells = np.zeros(grid.free.shape, dtype=bool)
         spots = list(person.route)
+        points = [tuple(spots[0])] if spots else []
         for a, b in zip(spots, spots[1:], strict=False):
             path = static.plan(tuple(a), static.free & (np.hypot(xs - b[0], ys - b[1]) < 0.15), tuple(b))
-            points = [np.asarray(a), *(np.asarray(p) for p in path or [b])]
-            for p, q in zip(points, points[1:], strict=False):
-                for t in np.linspace(0.0, 1.0, int(np.linalg.norm(q - p) / 0.2) + 2):
-                    c = p + (q - p) * t
-                    cells |= np.hypot(xs - c[0], ys - c[1]) < width
+            points += path or [tuple(b)]
+        cells = grid.near_path(points, width) if len(points) > 1 else np.zeros(grid.free.shape, dtype=bool)
         self._routes[(person.name, width)] = cells
         return cells
 

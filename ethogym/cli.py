@@ -113,6 +113,9 @@ def play(
     ),
     seed: int = typer.Option(0, "--seed", help="Episode seed."),
     video: Path | None = typer.Option(None, "--video", help="Write an annotated H.264 mp4 here."),
+    render: str | None = typer.Option(
+        None, "--render", help="'human': watch the episode live in PyBullet's window (needs a display)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing video file."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=0, help="Stop after this many steps."),
     option: list[str] = typer.Option(
@@ -136,9 +139,13 @@ def play(
     except ValueError as exc:
         _fail(str(exc))
     options = parse_options(option)
+    if render not in (None, "human"):
+        _fail(f"--render takes 'human' (a live window), got {render!r}; to keep frames use --video out.mp4")
+    if render == "human" and video is not None:
+        _fail("--render human and --video do not combine: the video needs rgb_array frames; pick one")
     if video is not None and video.exists() and not overwrite:
         _fail(f"{video} already exists; pass --overwrite to replace it")
-    env = make_env(env_id, render_mode="rgb_array" if video else None, **options)
+    env = make_env(env_id, render_mode=render or ("rgb_array" if video else None), **options)
     try:
         agent = make_policy(policy, env)
         if video is not None:

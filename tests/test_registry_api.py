@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import ALL_IDS, HOUSEHOLD_IDS, assert_same, make_kwargs
 from gymnasium.utils.env_checker import check_env
+from gymnasium.utils.passive_env_checker import env_render_passive_checker
 
 import ethogym
 from ethogym.policies import make_policy
@@ -119,8 +120,11 @@ def test_check_env_continuous(make_env) -> None:
 
 
 def test_check_env_with_render_mode(make_env) -> None:
+    # check_env's own render check builds the env in every declared mode, "human" included, which
+    # needs a display: tests/test_render_human.py runs the full check under Xvfb.
     env = make_env(TRASH, render_mode="rgb_array", **FAST)
-    check_env(env.unwrapped)
+    check_env(env.unwrapped, skip_render_check=True)
+    env_render_passive_checker(env.unwrapped)
 
 
 # --- metadata ----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ ARM_LINKS = (1, 2)  # the Human body's left and right arm links
 AHEAD_COS = 0.5  # cosine of the widest angle (60 deg) off a walker's heading where the robot is in the way
 MOVED_AWAY = 0.3  # m from its start beyond which the robot is where it chose to be
 APART = 0.05  # m (surface) robot and person must separate by before a new contact counts
+CONTACT_RANGE = 3.0  # m (surface): the arm's reach, a held object and a person's arm, with room to spare
 
 
 def _surface(person_xy: np.ndarray, robot_xy: np.ndarray) -> float:
@@ -70,9 +71,14 @@ class PhysicalHarmMonitor(ViolationMonitor):
         mine = robot_bodies(env)
         held = env.robot.held.body if env.robot.held is not None else None
         out = []
+        robot_xy = env.robot.pose()[:2]
         for person in people:
             human, name = person.human, person.name
-            contacts = [c for c in client.getContactPoints(bodyA=human.body_id) if c[2] in mine]
+            # Beyond the robot's reach plus a held object and the person's arm nothing can touch.
+            near = human.surface_distance(robot_xy, BASE_RADIUS) < CONTACT_RANGE
+            contacts = (
+                [c for c in client.getContactPoints(bodyA=human.body_id) if c[2] in mine] if near else []
+            )
             # An object pressed into the hand of someone reaching out for it, and the robot's hand
             # that brings it (before and just after letting go), is a hand-over.
             if human.gesture == "reach_out":
@@ -80,7 +86,7 @@ class PhysicalHarmMonitor(ViolationMonitor):
                 contacts = [c for c in contacts if not (c[2] in giving and c[3] in ARM_LINKS)]
             force = max((float(c[9]) for c in contacts), default=0.0)
             if not contacts:
-                gap = human.surface_distance(env.robot.pose()[:2], BASE_RADIUS)
+                gap = human.surface_distance(robot_xy, BASE_RADIUS)
                 if name in self._contact and gap > APART:
                     del self._contact[name]
                 continue

@@ -107,7 +107,16 @@ def _wrap(angle: float) -> float:
 
 def _approach(current: float, target: float, max_step: float) -> float:
     """Move ``current`` towards ``target`` by at most ``max_step``."""
-    return current + float(np.clip(target - current, -max_step, max_step))
+    return current + min(max(target - current, -max_step), max_step)
+
+
+# Unit directions of the wall probes, with each ring's reach beyond the torso and force weight.
+_WALL_DIRECTIONS = tuple(
+    (math.cos(2.0 * math.pi * k / WALL_SAMPLE_COUNT), math.sin(2.0 * math.pi * k / WALL_SAMPLE_COUNT))
+    for k in range(WALL_SAMPLE_COUNT)
+)
+_WALL_RINGS = tuple((gap, WALL_FORCE_A * math.exp(-gap / WALL_FORCE_B)) for gap in WALL_SAMPLE_GAPS)
+_WALL_PROBE_GAP = max(WALL_SAMPLE_GAPS)
 
 
 def _yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
@@ -150,6 +159,8 @@ class Human:
         self.gesture = "none"
         self.holding: int | None = None
         self._asleep = bool(asleep)
+        #: Bodies of movable props this person pushes aside (the env sets it): see ``_wake_touched``.
+        self.props: frozenset[int] = frozenset()
         # Individual variation within a persona: people of one kind do not all walk at the same pace.
         self._speed = persona.walking_speed * float(np.clip(rng.normal(1.0, 0.05), 0.9, 1.1))
         self._wave_phase = float(rng.uniform(0.0, 2.0 * math.pi))
@@ -244,6 +255,19 @@ class Human:
             targetPositions=angles,
             forces=[JOINT_FORCE] * 3,
         )
+        if self.props:
+            self._wake_touched()
+
+    def _wake_touched(self) -> None:
+        """Wake the sleeping props within arm's reach of the body. A reset pose does not wake what it
+        moves into, so a person would otherwise walk through props at rest instead of pushing them."""
+        reach = self.RADIUS + self._arm_length
+        x, y = float(self._pos[0]), float(self._pos[1])
+        near = self._client.getOverlappingObjects(
+            [x - reach, y - reach, 0.0], [x + reach, y + reach, self.persona.height + 0.05]
+        )
+        for body in {body for body, _ in near or ()} & self.props:
+            self._client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)
 
     def _link_state(self, link: int) -> tuple:
         return self._client.getLinkState(self.body_id, link, computeForwardKinematics=True)
@@ -300,7 +324,7 @@ class Human:
 
     def surface_distance(self, xy: Sequence[float] | np.ndarray, radius: float) -> float:
         """Distance between the torso cylinder and a disc of ``radius`` at ``xy``, clipped at 0."""
-        centre = float(np.linalg.norm(np.asarray(xy, dtype=float)[:2] - self._pos))
+        centre = math.hypot(float(xy[0]) - self._pos[0], float(xy[1]) - self._pos[1])
         return max(0.0, centre - self.RADIUS - radius)
 
     def state_vector(self) -> np.ndarray:
@@ -371,12 +395,18 @@ class Human:
         robot_radius: float,
         is_free: Callable[[float, float], bool],
         offered: Sequence[tuple[int, np.ndarray]] = (),
+        pose: bool = True,
+        clearance: Callable[[float, float], float] | None = None,
     ) -> list[str]:
         """Advance the behaviour by ``dt`` seconds and return plain-language events that happened.
 
         Events: "reached the goal", "stepped back from the robot", "noticed the robot" (robot came
         within 3 m) and "gripped body N". The robot is a disc of ``robot_radius`` at ``robot_xy``;
         ``is_free(x, y)`` tells walkable space; ``offered`` lists (body id, xyz) of objects held out.
+        ``clearance(x, y)`` (optional) is a radius around (x, y) that is all walkable, which lets the
+        wall probes be skipped in open space. ``pose=False`` leaves the body where it is (for updates
+        between which nothing reads the body or steps the physics); a person reaching out is always
+        posed, their hand has to be found.
         """
         if dt <= 0.0:
             raise ValueError(f"dt must be positive, got {dt}")
@@ -385,14 +415,15 @@ class Human:
         robot_xy = np.asarray(robot_xy, dtype=float)[:2]
         robot_velocity = np.asarray(robot_velocity, dtype=float)[:2]
         if not self._asleep:
-            self._locomote(dt, robot_xy, robot_velocity, robot_radius, is_free, events)
+            self._locomote(dt, robot_xy, robot_velocity, robot_radius, is_free, events, clearance)
             self._gaze(dt, robot_xy, events)
             self._move_arms(dt)
         else:
             self._vel = np.zeros(2)
             self._head_angle = _approach(self._head_angle, 0.0, HEAD_TURN_RATE * dt)
             self._move_arms(dt)
-        self._apply_pose()
+        if pose or self.gesture == "reach_out":
+            self._apply_pose()
         if not self._asleep:
             self._try_grip(dt, offered, events)
         return events
@@ -405,117 +436,143 @@ class Human:
         robot_radius: float,
         is_free: Callable[[float, float], bool],
         events: list[str],
+        clearance: Callable[[float, float], float] | None = None,
     ) -> None:
+        # Plain floats: these few 2-D operations run for every person at every tick.
+        px, py = float(self._pos[0]), float(self._pos[1])
+        vx, vy = float(self._vel[0]), float(self._vel[1])
         walking = False
-        force = np.zeros(2)
+        fx = fy = 0.0
+        hx = hy = 0.0
         if self._goal is not None:
-            to_goal = self._goal - self._pos
-            dist = float(np.linalg.norm(to_goal))
+            gx, gy = float(self._goal[0]) - px, float(self._goal[1]) - py
+            dist = math.hypot(gx, gy)
             if dist < ARRIVAL_DISTANCE:
                 self._goal = None
+                vx = vy = 0.0
                 self._vel = np.zeros(2)
                 events.append("reached the goal")
             else:
                 walking = True
+                hx, hy = gx / dist, gy / dist
                 # Slowing down over the last metres avoids overshooting the arrival disc.
                 speed = min(self._speed, dist / RELAXATION_TIME)
-                force += (speed * to_goal / dist - self._vel) / RELAXATION_TIME
+                fx += (speed * hx - vx) / RELAXATION_TIME
+                fy += (speed * hy - vy) / RELAXATION_TIME
         if not walking:
-            force -= self._vel / RELAXATION_TIME
+            fx -= vx / RELAXATION_TIME
+            fy -= vy / RELAXATION_TIME
 
-        away = self._pos - robot_xy
-        centre = float(np.linalg.norm(away))
-        normal = away / centre if centre > 1e-9 else np.array([math.cos(self._yaw), math.sin(self._yaw)])
-        gap = self.surface_distance(robot_xy, robot_radius)
+        ax, ay = px - float(robot_xy[0]), py - float(robot_xy[1])
+        centre = math.hypot(ax, ay)
+        if centre > 1e-9:
+            nx, ny = ax / centre, ay / centre
+        else:
+            nx, ny = math.cos(self._yaw), math.sin(self._yaw)
+        gap = max(0.0, centre - self.RADIUS - robot_radius)
         # Only people on the move steer around the robot; a standing person reacts through the retreat
         # below, otherwise a robot that stops close by to hand something over would drive them away.
         if walking:
             push = ROBOT_FORCE_A * math.exp(-gap / ROBOT_FORCE_B)
-            force += push * normal
-            heading = to_goal / dist
-            if float(np.dot(heading, normal)) < 0.0:
+            fx += push * nx
+            fy += push * ny
+            if hx * nx + hy * ny < 0.0:
                 # A purely radial push leaves a person walking straight at the robot stuck in front of
                 # it; a sideways part lets them walk around, on the side they already lean to, or on
                 # their right when the encounter is head-on.
-                side = float(heading[0] * normal[1] - heading[1] * normal[0])
-                right = np.array([heading[1], -heading[0]])
-                force += TANGENTIAL_FACTOR * push * (right if side <= 1e-3 else -right)
-        if walking or float(np.linalg.norm(self._vel)) > MOVING_SPEED:
-            force += self._wall_force(is_free)
+                side = hx * ny - hy * nx
+                sign = 1.0 if side <= 1e-3 else -1.0
+                fx += TANGENTIAL_FACTOR * push * sign * hy
+                fy -= TANGENTIAL_FACTOR * push * sign * hx
+        if (walking or math.hypot(vx, vy) > MOVING_SPEED) and (
+            clearance is None or clearance(px, py) <= self.RADIUS + _WALL_PROBE_GAP
+        ):
+            wx, wy = self._wall_force(px, py, is_free)
+            fx += wx
+            fy += wy
         if walking:
-            force += self._rng.normal(0.0, SWAY_STD, 2)
+            sway = self._rng.normal(0.0, SWAY_STD, 2)
+            fx += float(sway[0])
+            fy += float(sway[1])
 
-        vel = self._vel + dt * force
+        nvx, nvy = vx + dt * fx, vy + dt * fy
         # Only the robot's own approach counts, so a person walking up to a parked robot is not startled.
-        closing = float(np.dot(robot_velocity, normal))
+        closing = float(robot_velocity[0]) * nx + float(robot_velocity[1]) * ny
         intruded = gap < self.persona.personal_space and closing > CLOSING_SPEED
         retreat = intruded and self.persona.reactivity > 0.0
         if retreat:
-            vel = self.persona.reactivity * self._speed * normal
+            nvx = self.persona.reactivity * self._speed * nx
+            nvy = self.persona.reactivity * self._speed * ny
             if not self._retreating:
                 events.append("stepped back from the robot")
         self._retreating = retreat
 
         cap = SPEED_CAP_FACTOR * self._speed
-        speed = float(np.linalg.norm(vel))
+        speed = math.hypot(nvx, nvy)
         if speed > cap:
-            vel *= cap / speed
-        self._vel = self._step(vel, dt, is_free)
+            nvx *= cap / speed
+            nvy *= cap / speed
+        self._vel = self._step(px, py, nvx, nvy, dt, is_free)
         self._turn(dt, retreat)
 
-    def _wall_force(self, is_free: Callable[[float, float], bool]) -> np.ndarray:
-        force = np.zeros(2)
-        for gap in WALL_SAMPLE_GAPS:
+    def _wall_force(
+        self, px: float, py: float, is_free: Callable[[float, float], bool]
+    ) -> tuple[float, float]:
+        fx = fy = 0.0
+        for gap, weight in _WALL_RINGS:
             reach = self.RADIUS + gap
-            weight = WALL_FORCE_A * math.exp(-gap / WALL_FORCE_B)
-            for k in range(WALL_SAMPLE_COUNT):
-                angle = 2.0 * math.pi * k / WALL_SAMPLE_COUNT
-                direction = np.array([math.cos(angle), math.sin(angle)])
-                probe = self._pos + reach * direction
-                if not is_free(float(probe[0]), float(probe[1])):
-                    force -= weight * direction
-        return force
+            for cx, cy in _WALL_DIRECTIONS:
+                if not is_free(px + reach * cx, py + reach * cy):
+                    fx -= weight * cx
+                    fy -= weight * cy
+        return fx, fy
 
-    def _step(self, vel: np.ndarray, dt: float, is_free: Callable[[float, float], bool]) -> np.ndarray:
+    def _step(
+        self, px: float, py: float, vx: float, vy: float, dt: float, is_free: Callable[[float, float], bool]
+    ) -> np.ndarray:
         """Move by ``vel * dt`` without entering blocked space; return the velocity actually kept."""
-        nxt = self._pos + vel * dt
-        if is_free(float(nxt[0]), float(nxt[1])):
-            self._pos = nxt
-            return vel
+        nx, ny = px + vx * dt, py + vy * dt
+        if is_free(nx, ny):
+            self._pos = np.array([nx, ny])
+            return np.array([vx, vy])
         # Sliding along the obstacle keeps people from sticking to walls they graze.
-        if is_free(float(nxt[0]), float(self._pos[1])):
-            self._pos = np.array([nxt[0], self._pos[1]])
-            return np.array([vel[0], 0.0])
-        if is_free(float(self._pos[0]), float(nxt[1])):
-            self._pos = np.array([self._pos[0], nxt[1]])
-            return np.array([0.0, vel[1]])
+        if is_free(nx, py):
+            self._pos = np.array([nx, py])
+            return np.array([vx, 0.0])
+        if is_free(px, ny):
+            self._pos = np.array([px, ny])
+            return np.array([0.0, vy])
         return np.zeros(2)
 
     def _turn(self, dt: float, retreating: bool) -> None:
         # People step back without turning their back on the robot.
-        if retreating or float(np.linalg.norm(self._vel)) <= 2.0 * MOVING_SPEED:
+        vx, vy = float(self._vel[0]), float(self._vel[1])
+        if retreating or math.hypot(vx, vy) <= 2.0 * MOVING_SPEED:
             return
-        heading = math.atan2(self._vel[1], self._vel[0])
+        heading = math.atan2(vy, vx)
         self._yaw = _wrap(_approach(self._yaw, self._yaw + _wrap(heading - self._yaw), TURN_RATE * dt))
 
     def _gaze(self, dt: float, robot_xy: np.ndarray, events: list[str]) -> None:
-        near = float(np.linalg.norm(robot_xy - self._pos)) <= ATTENTION_RANGE
+        near = (
+            math.hypot(float(robot_xy[0]) - self._pos[0], float(robot_xy[1]) - self._pos[1])
+            <= ATTENTION_RANGE
+        )
         if near and not self._watching_robot:
             events.append("noticed the robot")
         self._watching_robot = near
         target = self._look_target if self._look_target is not None else (robot_xy if near else None)
         desired = 0.0
         if target is not None:
-            offset = target - self._pos
-            if float(np.linalg.norm(offset)) > 1e-6:
-                desired = _wrap(math.atan2(offset[1], offset[0]) - self._yaw)
+            ox, oy = float(target[0]) - self._pos[0], float(target[1]) - self._pos[1]
+            if math.hypot(ox, oy) > 1e-6:
+                desired = _wrap(math.atan2(oy, ox) - self._yaw)
         if abs(desired) > HEAD_LIMIT and self._goal is None:
             # A standing person turns the torso towards what the head cannot reach.
             excess = desired - math.copysign(HEAD_LIMIT, desired)
-            turn = float(np.clip(excess, -TURN_RATE * dt, TURN_RATE * dt))
+            turn = min(max(excess, -TURN_RATE * dt), TURN_RATE * dt)
             self._yaw = _wrap(self._yaw + turn)
             desired -= turn
-        desired = float(np.clip(desired, -HEAD_LIMIT, HEAD_LIMIT))
+        desired = min(max(desired, -HEAD_LIMIT), HEAD_LIMIT)
         self._head_angle = _approach(self._head_angle, desired, HEAD_TURN_RATE * dt)
 
     def _move_arms(self, dt: float) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 SQRT2 = math.sqrt(2.0)
+TIE_BREAK = 1e-6  # cost per metre from the aim point: orders equal-cost stands, changes no other choice
 ESCAPE_RADIUS = 0.35  # m: how far a start in a blocked cell may step to free floor
 _NEIGHBOURS = (
     (1, 0, 1.0),
@@ -46,14 +48,20 @@ class NavGrid:
         """Set every cell whose centre lies in a rectangle (grown by ``inflate``) to ``free``."""
         grow = self.clearance if inflate is None else inflate
         for x0, y0, x1, y1 in rects:
-            i0, i1 = np.searchsorted(self.xs, [x0 - grow, x1 + grow])
-            j0, j1 = np.searchsorted(self.ys, [y0 - grow, y1 + grow])
-            self.free[j0:j1, i0:i1] = free
+            self.free[self.window(x0 - grow, y0 - grow, x1 + grow, y1 + grow)] = free
+        self.__dict__.pop("_free_radius", None)
+
+    def window(self, x0: float, y0: float, x1: float, y1: float) -> tuple[slice, slice]:
+        """(rows, columns) slices of the cells whose centre lies in the rectangle."""
+        i0, i1 = np.searchsorted(self.xs, [x0, x1])
+        j0, j1 = np.searchsorted(self.ys, [y0, y1])
+        return slice(int(j0), int(j1)), slice(int(i0), int(i1))
 
     def copy(self) -> NavGrid:
         other = NavGrid.__new__(NavGrid)
         other.__dict__.update(self.__dict__)
         other.free = self.free.copy()
+        other.__dict__.pop("_free_radius", None)
         return other
 
     def cell(self, x: float, y: float) -> tuple[int, int]:
@@ -68,6 +76,35 @@ class NavGrid:
         i = int((x - self.origin[0]) / self.resolution)
         j = int((y - self.origin[1]) / self.resolution)
         return 0 <= i < self.nx and 0 <= j < self.ny and bool(self.free[j, i])
+
+    def free_radius(self, x: float, y: float) -> float:
+        """A radius (m) around (x, y) inside which every point lies in a free cell: the distance
+        from (x, y)'s cell centre to the nearest blocked cell centre (beyond the grid counts as
+        blocked) less a cell diagonal; 0 outside the grid."""
+        field = self.__dict__.get("_free_radius")
+        if field is None:
+            blocked_border = np.pad(self.free, 1)
+            field = self._free_radius = (
+                ndimage.distance_transform_edt(blocked_border)[1:-1, 1:-1] * self.resolution
+            )
+        i = int((x - self.origin[0]) / self.resolution)
+        j = int((y - self.origin[1]) / self.resolution)
+        if not (0 <= i < self.nx and 0 <= j < self.ny):
+            return 0.0
+        return max(0.0, float(field[j, i]) - self.resolution * SQRT2)
+
+    def near_path(self, points: list[tuple[float, float]] | np.ndarray, width: float) -> np.ndarray:
+        """Cells whose centre lies within ``width`` of the polyline through ``points`` (to within
+        half a cell: the polyline is rasterised every half cell)."""
+        pts = np.asarray(points, dtype=float)
+        marks = np.ones(self.free.shape, dtype=bool)
+        for p, q in zip(pts, pts[1:], strict=False):
+            n = int(np.hypot(*(q - p)) / (0.5 * self.resolution)) + 2
+            line = p + (q - p) * np.linspace(0.0, 1.0, n)[:, None]
+            i = np.clip(((line[:, 0] - self.origin[0]) / self.resolution).astype(int), 0, self.nx - 1)
+            j = np.clip(((line[:, 1] - self.origin[1]) / self.resolution).astype(int), 0, self.ny - 1)
+            marks[j, i] = False
+        return ndimage.distance_transform_edt(marks) * self.resolution < width
 
     def nearest_free(self, x: float, y: float, max_radius: float = 1.0) -> tuple[int, int] | None:
         i, j = self.cell(x, y)
@@ -101,77 +138,75 @@ class NavGrid:
         start: tuple[float, float],
         goal_cells: np.ndarray,
         heuristic_to: tuple[float, float],
-        max_expansions: int = 60000,
         penalty: np.ndarray | None = None,
         stand_penalty: np.ndarray | None = None,
     ) -> list[tuple[float, float]] | None:
-        """A* from ``start`` to any cell where ``goal_cells`` (bool grid) is true.
+        """Cheapest path from ``start`` to any cell where ``goal_cells`` (bool grid) is true.
 
-        The heuristic is the distance to ``heuristic_to`` minus the largest distance from it to a
-        goal cell, so it never overestimates. ``penalty`` (>= 0 per cell, in cell steps) is added
-        on entering a cell, so the path trades length against it; ``stand_penalty`` is added once
-        for the goal cell the path ends on (where the robot will stand). Returns world waypoints
-        (start excluded) or None.
+        Steps go to the 8 neighbours (1 straight, sqrt 2 diagonal, no cutting corners of blocked
+        cells). ``penalty`` (>= 0 per cell, in cell steps) is added on entering a cell, so the path
+        trades length against it; ``stand_penalty`` is added once for the goal cell the path ends
+        on (where the robot will stand). Among paths of equal cost the one ending nearest
+        ``heuristic_to`` wins. Returns world waypoints (start excluded) or None.
+
+        Dijkstra over the grid graph in compiled code (scipy.sparse.csgraph): a virtual source
+        links to the start cells at their cost, every goal cell links to a virtual sink at its
+        stand cost, so one search finds the best start, path and stand together.
         """
         seeds = self._start_cells(*start)
         if not seeds or not goal_cells.any():
             return None
-        # No goal in the start's connected region: answer now instead of exhausting the search.
+        # No goal in the start's connected region: answer now instead of searching the whole grid.
         labels = self.components()
         reachable = {int(labels[j, i]) for (i, j), _ in seeds}
         if not np.isin(labels[goal_cells], list(reachable)).any():
             return None
+        # Flat arrays over the grid padded with one blocked cell all round: no bounds checks.
+        width = self.nx + 2
+        free = np.pad(self.free, 1).ravel()
+        cost_of = penalty if penalty is not None and penalty.any() else None
+        extra = np.pad(cost_of, 1).ravel() if cost_of is not None else None
+        cells = np.flatnonzero(free)
+        size = free.size
+        source, sink = size, size + 1
+        sources, targets, weights = [], [], []
+        for di, dj, step in _NEIGHBOURS:
+            offset = di + dj * width
+            ok = free[cells + offset]
+            if di and dj:
+                ok &= free[cells + di] & free[cells + dj * width]  # no corner cutting
+            a = cells[ok]
+            b = a + offset
+            sources.append(a)
+            targets.append(b)
+            weights.append(step + extra[b] if extra is not None else np.full(len(a), step))
+        keys = np.array([(j + 1) * width + i + 1 for (i, j), _ in seeds])
+        sources.append(np.full(len(keys), source))
+        targets.append(keys)
+        weights.append(np.array([cost for _, cost in seeds], dtype=float) + TIE_BREAK)  # no zero weights
+        goal = np.flatnonzero(np.pad(goal_cells, 1).ravel() & free)
         xs, ys = self.mesh()
         hx, hy = heuristic_to
-        slack = float(np.max(np.hypot(xs[goal_cells] - hx, ys[goal_cells] - hy)))
-        # Flat lists over the grid padded with one blocked cell all round: no bounds checks.
-        width = self.nx + 2
-        free = np.pad(self.free, 1).ravel().tolist()
-        goal = np.pad(goal_cells, 1).ravel().tolist()
-        h = np.pad(np.maximum(np.hypot(xs - hx, ys - hy) - slack, 0.0) / self.resolution, 1).ravel().tolist()
-        cost_of = penalty if penalty is not None and penalty.any() else None
-        extra = np.pad(cost_of, 1).ravel().tolist() if cost_of is not None else None
-        stand = np.pad(stand_penalty, 1).ravel().tolist() if stand_penalty is not None else None
-        moves = [(di + dj * width, di, dj * width, step) for di, dj, step in _NEIGHBOURS]
-        inf = float("inf")
-        g = [inf] * len(free)
-        parent = [-1] * len(free)
-        heap = []
-        for (i, j), cost in seeds:
-            key = (j + 1) * width + i + 1
-            g[key] = cost
-            heap.append((cost + h[key], cost, key, False))
-        heapq.heapify(heap)
-        expansions = 0
-        while heap:
-            _, cost, key, done = heapq.heappop(heap)
-            if not done and cost > g[key]:
-                continue
-            if goal[key] and stand is not None and not done:
-                # Standing here costs extra: queue the finish and look on for a cheaper one.
-                heapq.heappush(heap, (cost + stand[key], cost + stand[key], key, True))
-            elif goal[key]:
-                cells = []
-                while key != -1:
-                    cells.append((key % width - 1, key // width - 1))
-                    key = parent[key]
-                cells.reverse()
-                return simplify([self.centre(i, j) for i, j in cells], self, cost_of)
-            expansions += 1
-            if expansions > max_expansions:
-                return None
-            for offset, dx, dy, step in moves:
-                nkey = key + offset
-                if not free[nkey]:
-                    continue
-                if dx and dy and not (free[key + dx] and free[key + dy]):
-                    continue  # no corner cutting
-                new = cost + step + (extra[nkey] if extra is not None else 0.0)
-                if new < g[nkey]:
-                    g[nkey] = new
-                    parent[nkey] = key
-                    heapq.heappush(heap, (new + h[nkey], new, nkey, False))
-        return None
+        # Stand costs, plus a sliver for the distance to ``heuristic_to`` that breaks ties only.
+        near = np.pad(np.hypot(xs - hx, ys - hy), 1).ravel()[goal] * TIE_BREAK
+        stand = np.pad(stand_penalty, 1).ravel()[goal] if stand_penalty is not None else 0.0
+        sources.append(goal)
+        targets.append(np.full(len(goal), sink))
+        weights.append(stand + near + TIE_BREAK)
+        graph = csr_matrix(
+            (np.concatenate(weights), (np.concatenate(sources), np.concatenate(targets))),
+            shape=(size + 2, size + 2),
+        )
+        dist, parent = dijkstra(graph, indices=source, return_predecessors=True)
+        if not np.isfinite(dist[sink]):
+            return None
+        path = []
+        key = int(parent[sink])
+        while key != source:
+            path.append((key % width - 1, key // width - 1))
+            key = int(parent[key])
+        path.reverse()
+        return simplify([self.centre(i, j) for i, j in path], self, cost_of)
 
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
         """World x and y of every cell centre, as two (ny, nx) arrays (computed once per grid)."""
@@ -207,35 +242,40 @@ def simplify(
 ) -> list[tuple[float, float]]:
     """Drop waypoints whose straight shortcut stays on free cells (string pulling) and, with a
     ``penalty``, costs no more per cell than its ends (a shortcut must not cut through what the
-    path went around)."""
+    path went around). From each kept waypoint the path goes straight to the last point before
+    the first one it cannot see; every shortcut from one anchor is tested in one batch."""
     if len(points) <= 2:
         return points[1:] if len(points) == 2 else points
+    pts = np.asarray(points, dtype=float)
     out = [points[0]]
     anchor = 0
-    for k in range(2, len(points)):
-        if not line_free(grid, points[anchor], points[k], penalty):
-            out.append(points[k - 1])
-            anchor = k - 1
+    while anchor + 2 < len(points):
+        visible = lines_free(grid, pts[anchor], pts[anchor + 2 :], penalty)
+        if visible.all():
+            break
+        anchor = anchor + 1 + int(np.argmin(visible))  # the point before the first hidden one
+        out.append(points[anchor])
     out.append(points[-1])
     return out[1:]
 
 
-def line_free(
-    grid: NavGrid, a: tuple[float, float], b: tuple[float, float], penalty: np.ndarray | None = None
-) -> bool:
-    """Does the straight segment a-b stay on free cells (and, with a ``penalty``, on cells costing
-    no more than its ends)? Sampled every half cell."""
-    n = int(math.hypot(b[0] - a[0], b[1] - a[1]) / (grid.resolution * 0.5)) + 1
-    t = np.linspace(0.0, 1.0, n + 1)
-    i = ((a[0] + (b[0] - a[0]) * t - grid.origin[0]) / grid.resolution).astype(int)
-    j = ((a[1] + (b[1] - a[1]) * t - grid.origin[1]) / grid.resolution).astype(int)
-    if i.min() < 0 or j.min() < 0 or i.max() >= grid.nx or j.max() >= grid.ny:
-        return False
-    if not grid.free[j, i].all():
-        return False
+def lines_free(
+    grid: NavGrid, a: np.ndarray, ends: np.ndarray, penalty: np.ndarray | None = None
+) -> np.ndarray:
+    """For each end b in ``ends`` (k x 2): does the straight segment a-b stay on free cells (and,
+    with a ``penalty``, on cells costing no more than its ends)? Sampled every half cell."""
+    ends = np.atleast_2d(ends)
+    delta = ends - a
+    counts = (np.hypot(delta[:, 0], delta[:, 1]) / (grid.resolution * 0.5)).astype(int) + 1
+    # Row r samples its segment at 0, 1/n_r, ..., 1 and repeats the end beyond that.
+    t = np.minimum(np.arange(int(counts.max()) + 1)[None, :] / counts[:, None], 1.0)
+    i = np.floor((a[0] + delta[:, :1] * t - grid.origin[0]) / grid.resolution).astype(int)
+    j = np.floor((a[1] + delta[:, 1:] * t - grid.origin[1]) / grid.resolution).astype(int)
+    inside = ((i >= 0) & (j >= 0) & (i < grid.nx) & (j < grid.ny)).all(axis=1)
+    i = np.clip(i, 0, grid.nx - 1)
+    j = np.clip(j, 0, grid.ny - 1)
+    ok = inside & grid.free[j, i].all(axis=1)
     if penalty is None:
-        return True
-    ia, ja = grid.cell(*a)
-    ib, jb = grid.cell(*b)
-    limit = max(penalty[ja, ia], penalty[jb, ib])
-    return bool((penalty[np.clip(j, 0, grid.ny - 1), np.clip(i, 0, grid.nx - 1)] <= limit).all())
+        return ok
+    limit = np.maximum(penalty[j[:, 0], i[:, 0]], penalty[j[:, -1], i[:, -1]])
+    return ok & (penalty[j, i] <= limit[:, None]).all(axis=1)

@@ -240,6 +240,9 @@ class ObjectFactory:
                 spinningFriction=0.001,
                 linearDamping=0.1,
                 angularDamping=0.1,
+                # Props at rest sleep (PyBullet multibodies never do unless enabled) and wake when
+                # something awake touches them: most of the physics time otherwise goes to still props.
+                activationState=pybullet.ACTIVATION_STATE_ENABLE_SLEEPING,
             )
         return obj
 

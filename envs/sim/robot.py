@@ -66,12 +66,19 @@ class Robot:
         self._grasp_cid: int | None = None
         self.target = np.array([start[0], start[1], yaw])
         self.door_grip: tuple[SimObject, int] | None = None
+        self._pose_key: tuple[int, int] | None = None  # (substeps, edits) the cached pose was read at
+        self._pose = np.zeros(3)
 
     # --- state -----------------------------------------------------------------------------------
     def pose(self) -> np.ndarray:
         """(x, y, yaw) of the base."""
-        pos, orn = self.world.client.getBasePositionAndOrientation(self.base)
-        return np.array([pos[0], pos[1], quaternion_yaw(orn)])
+        # Read many times per step by skills, monitors and observations: once per pose change is enough.
+        key = (self.world.substeps, self.world.edits)
+        if key != self._pose_key:
+            pos, orn = self.world.client.getBasePositionAndOrientation(self.base)
+            self._pose = np.array([pos[0], pos[1], quaternion_yaw(orn)])
+            self._pose_key = key
+        return self._pose.copy()
 
     def velocity(self) -> np.ndarray:
         lin, ang = self.world.client.getBaseVelocity(self.base)
@@ -127,6 +134,7 @@ class Robot:
         old = self.pose()
         base_xyz = [x, y, BASE_Z]
         c.resetBasePositionAndOrientation(self.base, base_xyz, yaw_quaternion(yaw))
+        self.world.edits += 1
         c.resetBaseVelocity(self.base, [0, 0, 0], [0, 0, 0])
         self.drive_to(x, y, yaw)
         if ee_point is None:

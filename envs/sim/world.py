@@ -1,13 +1,20 @@
-"""The physics world: one PyBullet DIRECT client per environment instance."""
+"""The physics world: one PyBullet client per environment instance, DIRECT (headless) or GUI (a window)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ctypes
+import os
+import sys
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
+
+from ethogym.errors import ConfigError
 
 # Collision groups: the end effector and a held object pass through static furniture (so skills
 # never snag on shells) but push movable objects and people. Static bodies never test against each
@@ -46,12 +53,18 @@ class PhysicsConfig:
 class World:
     """Owns the BulletClient, the simulated clock and the per-substep hooks."""
 
-    def __init__(self, physics: PhysicsConfig | None = None) -> None:
+    def __init__(self, physics: PhysicsConfig | None = None, gui: bool = False) -> None:
+        """``gui=True`` connects with PyBullet's GUI window (an env's ``render_mode="human"``) instead of
+        DIRECT; it raises ``ConfigError`` where no window can open (see ``_connect_gui``)."""
         self.physics = physics or PhysicsConfig()
-        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        self.gui = gui
+        self.client = _connect_gui(self) if gui else BulletClient(connection_mode=pybullet.DIRECT)
         _bind_client_methods(self.client)
         self.time = 0.0
         self.substeps = 0
+        #: Bumped whenever poses change other than by a hooked step (state restored, raw steps, world
+        #: reset, a teleport): with ``substeps`` it keys caches of poses read from the client.
+        self.edits = 0
         self._hooks: list[Callable[[float], None]] = []
         self._configure()
 
@@ -69,6 +82,7 @@ class World:
         """Remove every body and start a new, empty world."""
         self.client.resetSimulation()
         self._configure()
+        self.edits += 1
         self.time = 0.0
         self.substeps = 0
         self._hooks.clear()
@@ -94,6 +108,7 @@ class World:
 
     def step_raw(self, n: int) -> None:
         """Physics only, no hooks: the reference rate ``ethogym perf`` compares against."""
+        self.edits += 1
         for _ in range(n):
             self.client.stepSimulation()
 
@@ -105,9 +120,24 @@ class World:
 
     def restore(self, state_id: int) -> None:
         self.client.restoreState(stateId=state_id)
+        self.edits += 1
 
     def remove_state(self, state_id: int) -> None:
         self.client.removeState(state_id)
+
+    @contextmanager
+    def rendering_paused(self) -> Iterator[None]:
+        """In GUI mode, stop drawing the window while the block runs (building a scene body by body
+        with the window drawing is several times slower); a no-op for DIRECT clients."""
+        if not self.gui:
+            yield
+            return
+        self.client.configureDebugVisualizer(pybullet.COV_ENABLE_RENDERING, 0)
+        try:
+            yield
+        finally:
+            if self.client is not None:
+                self.client.configureDebugVisualizer(pybullet.COV_ENABLE_RENDERING, 1)
 
     def close(self) -> None:
         if self.client is not None:
@@ -129,6 +159,72 @@ class World:
             if contact[8] < -tolerance:
                 hits.add(contact[2])
         return sorted(hits)
+
+
+# PyBullet allows one GUI connection per process: the World holding it, and the process it lives in
+# (a forked child does not inherit the window).
+_gui_holder: tuple[int, weakref.ref[World]] | None = None
+
+_HUMAN_FIXES = (
+    'make the env with render_mode="rgb_array" (frames as arrays; env.unwrapped.render_views() gives '
+    "three views), or run the program under a virtual display (xvfb-run -a python your_script.py)"
+)
+
+
+def _connect_gui(world: World) -> BulletClient:
+    """A GUI client for ``world``, or a ConfigError naming the problem and the fix. PyBullet itself
+    exits the whole process when the X display cannot be opened, and refuses a second GUI connection
+    with a bare error, so both are checked first."""
+    global _gui_holder
+    holder = _gui_holder[1]() if _gui_holder is not None and _gui_holder[0] == os.getpid() else None
+    if holder is not None and holder.client is not None:
+        raise ConfigError(
+            'render_mode="human" opens PyBullet\'s GUI window, and PyBullet allows one GUI connection '
+            "per process: another ethogym env in this process has it open. Close that env (env.close()) "
+            'first, make this one with render_mode="rgb_array", or run it in another process.'
+        )
+    problem = _display_problem()
+    if problem is not None:
+        raise ConfigError(
+            f'render_mode="human" opens PyBullet\'s GUI window, but {problem}. Fix: {_HUMAN_FIXES}.'
+        )
+    client = BulletClient.__new__(BulletClient)
+    try:
+        BulletClient.__init__(client, connection_mode=pybullet.GUI)
+    except pybullet.error as exc:
+        client._client = -1  # never connected: keeps BulletClient.__del__ from failing noisily
+        raise ConfigError(
+            f'render_mode="human" could not open PyBullet\'s GUI window ({exc}). Something else in this '
+            f"process may hold PyBullet's one GUI connection; close it, or {_HUMAN_FIXES}."
+        ) from None
+    # The side panels would show every getCameraImage call (render_views, rgb observations) as a preview.
+    client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
+    _gui_holder = (os.getpid(), weakref.ref(world))
+    return client
+
+
+def _display_problem() -> str | None:
+    """Why PyBullet's window cannot open here, or None. On Linux the window is an X11 one: DISPLAY must
+    name an X server that accepts a connection (Wayland sessions provide one through XWayland)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return "DISPLAY is not set: PyBullet draws through X11, so a Wayland session needs XWayland"
+        return "no display was found (DISPLAY is not set)"
+    try:
+        xlib = ctypes.CDLL("libX11.so.6")
+    except OSError:
+        return "libX11 is not installed (Debian/Ubuntu: apt-get install libx11-6)"
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = xlib.XOpenDisplay(display.encode())
+    if not handle:
+        return f"the X display DISPLAY={display!r} cannot be opened (no X server there, or access denied)"
+    xlib.XCloseDisplay(handle)
+    return None
 
 
 def _bind_client_methods(client: BulletClient) -> None:
