@@ -104,7 +104,9 @@ class EthogymEnv(gym.Env):
         self.backend = EthogymBackend(self.query)
         self._descriptors = self._describe_objects()
         self.people_names = self._people_names()
-        self.table = SkillTable(self._descriptors, self.people_names, self._covered_in_task())
+        self.table = SkillTable(
+            self._descriptors, self.people_names, self._covered_in_task(), self.activity.goal
+        )
         self.n_objects = len(self._descriptors)
         if self.config["control_mode"] == "skills":
             self.action_space = gym.spaces.Discrete(len(self.table))
@@ -305,6 +307,7 @@ class EthogymEnv(gym.Env):
         )
         self.executor.people = self._people()
         self.executor.rooms = scene.rooms
+        self.executor.reach_under = self.table.under  # navigate_to a table leaves the floor under it in reach
         if self.config["social_navigation"]:
             SocialNavigation(self).attach(self.executor)
         self._tick_period = self.config["control_substeps"]

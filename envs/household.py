@@ -36,6 +36,8 @@ ROUTE_TRIES = 24  # pairs of spots tried for a walk
 IDLE_MARGIN = 1.0  # m beyond a still person's attention range where they are simulated coarsely
 WAYPOINT_RADIUS = 0.5  # m from a route's inner waypoint where a walker heads on for the next
 MIN_ROUTE = 3.0  # m between a walker's two spots
+STUCK_DISTANCE = 0.3  # m a walker must get on by within STUCK_SECONDS
+STUCK_SECONDS = 4.0  # s after which a walker who got nowhere gives up their waypoint
 STOP_RANGE = 1.5  # m (surface): a resident raises a stop request when the robot comes this close
 STOP_SECONDS = 4.0  # s a stop request stands (from the step after the one it came in)
 ON_ROUTE_BACK = (1.0, 0.8, 1.3, 1.6)  # m before the doorway where an on_route object may stand
@@ -55,9 +57,10 @@ class HouseholdEnv(EthogymEnv):
     ## Action Space
     ``control_mode="skills"`` (default): ``Discrete(N)`` over the task's grounded skills
     (``navigate_to(obj)``, ``pick``, ``place_on``, ``place_in``, ``place_next_to``, ``open``,
-    ``close``, ``toggle_on``, ``toggle_off``, ``clean``, ``slice``, ``wait``, ``done``); N is fixed
-    per task. ``env.unwrapped.action_masks()`` gives the skills whose preconditions hold,
-    ``skill_names()`` their text form, and ``step("pick(apple_1)")`` takes the text form.
+    ``close``, ``toggle_on``, ``toggle_off``, ``clean``, ``slice``, ``wait``, ``done``, and
+    ``place_under(table)`` where the goal puts something under a table); N is fixed per task.
+    ``env.unwrapped.action_masks()`` gives the skills whose preconditions hold, ``skill_names()``
+    their text form, and ``step("pick(apple_1)")`` takes the text form.
     ``skill_execution="physical"`` drives the base and arm through the physics; ``"teleport"``
     jumps to the collision-checked result. ``control_mode="continuous"``: ``Box(-1, 1, (7,))`` =
     base velocity (forward, left, yaw rate), end-effector delta (base frame) and grasp
@@ -170,6 +173,9 @@ class HouseholdEnv(EthogymEnv):
         self._routes: dict[str, tuple[tuple[float, float], ...]] = {}
         self._route_leg: dict[str, int] = {}  # index of the waypoint a walker heads for
         self._route_dir: dict[str, int] = {}  # +1 along the route, -1 back
+        self._last_progress: dict[
+            str, tuple[float, np.ndarray]
+        ] = {}  # walker -> (time, where) it last got on
         self._roles: dict[str, tuple[str, str | None, bool]] = {}
         taken: list[tuple[float, float]] = []
         for name in sorted(ann.people):
@@ -400,7 +406,11 @@ class HouseholdEnv(EthogymEnv):
                 events = human.update(
                     dt / chunks, robot_xy, velocity, BASE_RADIUS, is_free, pose=last, clearance=clearance
                 )
-                if name in self._routes and human.goal() is not None and self._passed_waypoint(name, human):
+                if (
+                    name in self._routes
+                    and human.goal() is not None
+                    and (self._passed_waypoint(name, human) or self._stuck(name, human, now))
+                ):
                     events.append("reached the goal")
                 if "reached the goal" in events and name in self._routes:
                     route, leg = self._routes[name], self._route_leg[name]
@@ -426,6 +436,19 @@ class HouseholdEnv(EthogymEnv):
         if human.goal() is not None or human.gesture != "none" or float(np.linalg.norm(human.velocity())) > 0:
             return False
         return float(np.linalg.norm(human.position() - robot_xy)) > ATTENTION_RANGE + IDLE_MARGIN
+
+    def _stuck(self, name: str, human: Human, now: float) -> bool:
+        """Has a walker got no further than STUCK_DISTANCE for STUCK_SECONDS? They then give up the
+        waypoint (and turn round at an end), as people do when something stands in their way for
+        good or a corner keeps them from a spot; otherwise a robot and a person can wait for each
+        other for ever."""
+        here = human.position()
+        since, where = self._last_progress.get(name, (now, here))
+        if float(np.linalg.norm(here - where)) > STUCK_DISTANCE:
+            since, where = now, here
+        stuck = now - since >= STUCK_SECONDS
+        self._last_progress[name] = (now, here) if stuck else (since, where)
+        return stuck
 
     def _passed_waypoint(self, name: str, human: Human) -> bool:
         """A walker close to a waypoint on the way (not at either end) goes on to the next one: wall

@@ -30,6 +30,7 @@ OBJECT_SKILLS = (
     "place_on",
     "place_in",
     "place_next_to",
+    "place_under",
     "open",
     "close",
     "toggle_on",
@@ -37,9 +38,10 @@ OBJECT_SKILLS = (
     "clean",
     "slice",
 )
-HELD_FIRST = {"place_on", "place_in", "place_next_to", "hand_over"}
+HELD_FIRST = {"place_on", "place_in", "place_next_to", "place_under", "hand_over"}
 PERSON_SKILLS = ("navigate_to", "hand_over")
 GESTURE_KINDS = ("wave", "point", "stop")
+LIFT_MARGIN = 0.25  # m around a grasped object where the tops of other things are lifted clear of
 DRIVE_SPEED = 1.2  # m/s
 TURN_SPEED = 2.5  # rad/s
 EE_SPEED = 1.2  # m/s
@@ -47,11 +49,18 @@ OPEN_TARGET = 1.35  # rad
 CLUTTER_HEIGHT = 0.5  # m: movable things resting below this block the base
 ACCESS_RANGE = 2.0  # m: farther than this, a dropped object cannot take away where to stand for a thing
 NEXT_TO_MAX_GAP = 0.45  # m: widest gap tried when placing next to something
+# Only tables leave room underneath (the sampler and the ``under`` predicate agree); their top slab
+# is TABLE_TOP thick, and ``under`` wants the object's top UNDER_MARGIN below the table's.
+UNDER_TEMPLATES = ("table",)
+TABLE_TOP = 0.04  # m
+UNDER_MARGIN = 0.03  # m
+UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
 NOMINAL = {
     "pick": 1.5,
     "place_on": 1.5,
     "place_in": 1.5,
     "place_next_to": 1.5,
+    "place_under": 2.0,
     "open": 1.5,
     "close": 1.5,
     "toggle_on": 0.8,
@@ -103,15 +112,21 @@ class SkillTable:
     """Every statically meaningful (skill, target) pair of a task, in a fixed order.
 
     The order depends only on the task definition, so ``Discrete(len(table))`` is the same space
-    for every seed of an environment id.
+    for every seed of an environment id. ``covered`` names the objects a ``covered`` literal of the
+    task mentions (they get ``clean``); ``goal`` is the task's parsed goal: ``place_under`` pairs
+    (one per table) exist only when it has an ``under`` literal, so tasks without one keep their
+    action space.
     """
 
-    def __init__(self, objects: list[SimObject], people: list[str], covered: set[str]) -> None:
+    def __init__(
+        self, objects: list[SimObject], people: list[str], covered: set[str], goal: list | None = None
+    ) -> None:
         skills: list[Skill] = []
+        self.under = mentions(goal, "under")  # tables take place_under
         for obj in objects:
             floor = obj.template == "floor"
             for name in OBJECT_SKILLS:
-                if _applicable(name, obj, floor, covered):
+                if _applicable(name, obj, floor, covered, self.under):
                     skills.append(Skill(name, obj.label))
         for person in people:
             skills.extend(Skill(name, person) for name in PERSON_SKILLS)
@@ -121,6 +136,7 @@ class SkillTable:
         self.skills = skills
         self.index = {(s.name, s.target): i for i, s in enumerate(skills)}
         self.labels = {obj.label for obj in objects} | set(people)
+        self._templates = {obj.label: obj.template for obj in objects}
 
     def __len__(self) -> int:
         return len(self.skills)
@@ -162,11 +178,24 @@ class SkillTable:
                 raise InvalidActionError(
                     f"unknown object '{target}' in {text!r}; objects here: {', '.join(sorted(self.labels))}"
                 )
+            if name == "place_under" and self._templates.get(target) not in UNDER_TEMPLATES:
+                raise InvalidActionError(
+                    f"nothing fits under '{target}' ({text!r}): only tables leave room underneath"
+                )
             raise InvalidActionError(f"'{name}' does not apply to '{target}' in this task ({text!r})")
         return self.index[key], held_claim
 
 
-def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str]) -> bool:
+def mentions(expr: object, predicate: str) -> bool:
+    """Does the parsed BDDL expression ``expr`` (nested lists) use ``predicate`` anywhere?"""
+    if not isinstance(expr, list):
+        return False
+    if expr and expr[0] == predicate:
+        return True
+    return any(mentions(sub, predicate) for sub in expr)
+
+
+def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str], under: bool) -> bool:
     if name in ("navigate_to", "place_next_to"):
         return not floor
     if name == "pick":
@@ -175,6 +204,8 @@ def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str]) -> bo
         return True
     if name == "place_in":
         return obj.interior is not None
+    if name == "place_under":
+        return under and obj.template in UNDER_TEMPLATES
     if name in ("open", "close"):
         return obj.openable
     if name in ("toggle_on", "toggle_off"):
@@ -224,8 +255,13 @@ class SkillExecutor:
         # Top speed (m/s, at most DRIVE_SPEED) of the physically driven base at a position heading
         # a direction (unit 2-vector), e.g. slower towards people; None: always DRIVE_SPEED.
         self.speed_limit: Callable[[np.ndarray, np.ndarray], float] | None = None
+        # May the camera face ``yaw`` with the base at ``xy``? (social navigation: not into privacy)
+        self.gaze_ok: Callable[[np.ndarray, float], bool] | None = None
         # Heading (unit 2-vector) at the end of the last teleported drive (None for other skills).
         self.arrival_heading: np.ndarray | None = None
+        # Whether tables take place_under in this task (the SkillTable's ``under``): then
+        # navigate_to(table) with something in hand stands where the floor under it is in reach too.
+        self.reach_under = False
 
     # --- helpers ---------------------------------------------------------------------------------
     def fail(self, skill: str, status: str, reason: str, duration: float = 0.0) -> SkillResult:
@@ -301,7 +337,20 @@ class SkillExecutor:
             # To open it: within reach of its handle (the skill steps out of the door's sweep).
             handle = self._handle(obj, door_angle(self.world, obj))
             goals &= np.hypot(xs - handle[0], ys - handle[1]) <= horizontal
+        if self.reach_under and obj.template in UNDER_TEMPLATES and self.robot.held is not None:
+            under = self._reaches_under(self.robot.held, obj, xs, ys)
+            if (goals & under).any():
+                goals &= under
         return goals
+
+    def _reaches_under(self, held: SimObject, dst: SimObject, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Which base positions (``xs``, ``ys``) reach a spot for ``held`` under ``dst``."""
+        (x0, x1), (y0, y1) = self._footprint_centres(held, dst, UNDER_INSET)
+        top = self.query.aabb(dst)[0][2] + self._height(held) + 0.01
+        horizontal = math.sqrt(max(REACH**2 - (top - SHOULDER_HEIGHT) ** 2, 0.0)) - 0.05
+        gx = np.maximum(0.0, np.maximum(x0 - xs, xs - x1))
+        gy = np.maximum(0.0, np.maximum(y0 - ys, ys - y1))
+        return np.hypot(gx, gy) <= horizontal
 
     def _local_x(self, obj: SimObject, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         (px, py, _), yaw = pose(self.world, obj)
@@ -339,6 +388,7 @@ class SkillExecutor:
         dt = self.world.dt
         x, y, yaw = robot.pose()
         target = np.array([x, y])
+        spin = 0.0  # +-1 once the drive turns the long way round to keep a privacy zone out of view
         for waypoint in [*path, None]:
             wx = None if waypoint is None else waypoint[0]
             goal = target if waypoint is None else np.array(waypoint)
@@ -354,7 +404,17 @@ class SkillExecutor:
                 step = min(dist, speed * dt)
                 if dist > 0:
                     target = target + delta / dist * step
-                yaw += float(np.clip(yaw_err, -TURN_SPEED * dt, TURN_SPEED * dt))
+                turn = float(np.clip(yaw_err, -TURN_SPEED * dt, TURN_SPEED * dt))
+                if spin and turn * spin < 0 and abs(yaw_err) > TURN_SPEED * dt:
+                    turn = spin * TURN_SPEED * dt  # the long way round, chosen below
+                if turn and dist > 0 and self.gaze_ok is not None and not self.gaze_ok(target, yaw + turn):
+                    # Turning would look into a privacy zone: hold the heading, or turn the other way.
+                    for other in (0.0, -turn):
+                        if self.gaze_ok(target, yaw + other):
+                            spin = spin if not other else (1.0 if other > 0 else -1.0)
+                            turn = other
+                            break
+                yaw += turn
                 robot.drive_to(target[0], target[1], yaw)
                 robot.move_ee(robot.carry_point(np.array([target[0], target[1], yaw])))
                 self._step()
@@ -442,25 +502,55 @@ class SkillExecutor:
             return f"{dst.label} is closed; open({dst.label}) first"
         if self._held_by_other(dst):
             return f"{dst.label} is being held"
+        if kind == "under":
+            if dst.template not in UNDER_TEMPLATES:
+                return f"nothing fits under {dst.label}: only tables leave room underneath"
+            room, tall = self._under_room(dst), self._height(obj)
+            if tall > room:
+                return f"{obj.label} ({tall:.2f} m tall) does not fit under {dst.label} ({room:.2f} m free)"
+            return self.reach_failure(dst, self._nearest_footprint_spot(obj, dst, False, UNDER_INSET))
         if dst.template == "floor":
             return None
         if kind == "on" and dst.static and dst.template != "cabinet":
-            return self.reach_failure(dst, self._nearest_top_spot(obj, dst))
+            return self.reach_failure(dst, self._nearest_footprint_spot(obj, dst, on_top=True))
         return self.reach_failure(dst)
 
-    def _nearest_top_spot(self, obj: SimObject, dst: SimObject) -> np.ndarray:
-        """The top of ``obj`` at the closest spot of ``dst``'s top where it would fit whole."""
-        olo, ohi = self.query.aabb(obj)
-        radius = max(ohi[0] - olo[0], ohi[1] - olo[1]) / 2 + 0.02
+    def _height(self, obj: SimObject) -> float:
+        lo, hi = self.query.aabb(obj)
+        return float(hi[2] - lo[2])
+
+    def _under_room(self, dst: SimObject) -> float:
+        """Height free under a table's top for an object to end ``under`` it."""
+        return self._height(dst) - max(TABLE_TOP, UNDER_MARGIN) - 0.01
+
+    def _nearest_footprint_spot(
+        self, obj: SimObject, dst: SimObject, on_top: bool, inset: float = 0.0
+    ) -> np.ndarray:
+        """The top of ``obj`` resting on ``dst``'s top (``on_top``) or on the floor under it, at
+        the spot of ``dst``'s footprint closest to the robot where it would fit whole, ``inset``
+        further in from the footprint's edges."""
         lo, hi = self.query.aabb(dst)
         xy = self.robot.pose()[:2]
-        spot = [
-            float(np.clip(xy[k], lo[k] + radius, hi[k] - radius))
-            if hi[k] - lo[k] > 2 * radius
-            else (lo[k] + hi[k]) / 2
-            for k in (0, 1)
-        ]
-        return np.array([spot[0], spot[1], hi[2] + (ohi[2] - olo[2]) + 0.01])
+        spans = self._footprint_centres(obj, dst, inset)
+        spot = [float(np.clip(xy[k], *spans[k])) for k in (0, 1)]
+        return np.array([spot[0], spot[1], (hi[2] if on_top else lo[2]) + self._height(obj) + 0.01])
+
+    def _footprint_centres(
+        self, obj: SimObject, dst: SimObject, inset: float = 0.0
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The x and y ranges of centres that keep ``obj`` whole within ``dst``'s footprint,
+        ``inset`` in from its edges (the middle where it is too narrow)."""
+        olo, ohi = self.query.aabb(obj)
+        radius = max(ohi[0] - olo[0], ohi[1] - olo[1]) / 2 + 0.02 + inset
+        lo, hi = self.query.aabb(dst)
+        spans = []
+        for k in (0, 1):
+            if hi[k] - lo[k] > 2 * radius:
+                spans.append((float(lo[k] + radius), float(hi[k] - radius)))
+            else:
+                mid = float(lo[k] + hi[k]) / 2
+                spans.append((mid, mid))
+        return spans[0], spans[1]
 
     def _pre_place_on(self, target: str) -> str | None:
         return self._pre_place("on", target)
@@ -470,6 +560,9 @@ class SkillExecutor:
 
     def _pre_place_next_to(self, target: str) -> str | None:
         return self._pre_place("next to", target)
+
+    def _pre_place_under(self, target: str) -> str | None:
+        return self._pre_place("under", target)
 
     def _pre_articulate(self, target: str, opening: bool) -> str | None:
         obj = self.by_label[target]
@@ -675,9 +768,28 @@ class SkillExecutor:
         if container is not None and container.template in ("cabinet", "shelf"):
             self.move_ee(self._front_point(container, robot.ee_position()))
         else:
-            self.move_ee(robot.ee_position() + np.array([0.0, 0.0, 0.15]))
+            self.move_ee(robot.ee_position() + np.array([0.0, 0.0, self._lift_height(obj)]))
         self.move_ee(robot.carry_point())
         return SkillResult(text, True)
+
+    def _lift_height(self, obj: SimObject) -> float:
+        """How far to lift a just-grasped ``obj`` straight up before carrying it: 0.15 m, or until
+        its bottom clears the tops of the things right beside it (the swing to the carry pose would
+        drag it through them otherwise)."""
+        lo, hi = self.query.aabb(obj)
+        lift = 0.15
+        for other in self.objects:
+            if (
+                other is obj
+                or other.template == "floor"
+                or other.body == getattr(self.container_of(obj), "body", None)
+            ):
+                continue
+            olo, ohi = self.query.aabb(other)
+            beside = all(olo[k] < hi[k] + LIFT_MARGIN and ohi[k] > lo[k] - LIFT_MARGIN for k in (0, 1))
+            if beside and ohi[2] < lo[2] + 1.0:  # not the furniture it stands under or in
+                lift = max(lift, float(ohi[2] - lo[2]) + 0.05)
+        return lift
 
     def _held_by_other(self, obj: SimObject) -> bool:
         for agent in self.query.agents.values():
@@ -695,25 +807,31 @@ class SkillExecutor:
 
     # placement ---------------------------------------------------------------------------------------
     def _spot(self, kind: str, obj: SimObject, dst: SimObject) -> np.ndarray | None:
-        """A collision-free centre for ``obj`` on / in / next to ``dst`` (checked with the physics)."""
+        """A collision-free centre for ``obj`` on / in / next to / under ``dst`` (checked with the
+        physics)."""
         olo, ohi = self.query.aabb(obj)
         half = (ohi - olo) / 2
         lo, hi = self.query.aabb(dst)
         radius = max(half[0], half[1]) + 0.02
         candidates = []
         robot_xy = self.robot.pose()[:2]
+        # The floor under a table is often in reach only at the robot's side: every other spot
+        # tried lies around the nearest one clear of the legs.
+        near = self._nearest_footprint_spot(obj, dst, False, UNDER_INSET) if kind == "under" else None
         for _ in range(150):
-            if kind == "on":
-                if dst.template == "floor":
-                    centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
-                    c = centre + self.rng.uniform(-0.15, 0.15, size=2)
-                    candidates.append(np.array([c[0], c[1], half[2] + 0.01]))
-                    continue
+            if kind == "on" and dst.template == "floor":
+                centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
+                c = centre + self.rng.uniform(-0.15, 0.15, size=2)
+                candidates.append(np.array([c[0], c[1], half[2] + 0.01]))
+            elif kind in ("on", "under"):  # on dst's top, or on the floor under it
                 if hi[0] - lo[0] < 2 * radius or hi[1] - lo[1] < 2 * radius:
                     return None
                 x = self.rng.uniform(lo[0] + radius, hi[0] - radius)
                 y = self.rng.uniform(lo[1] + radius, hi[1] - radius)
-                candidates.append(np.array([x, y, hi[2] + half[2] + 0.01]))
+                if near is not None and len(candidates) % 2:
+                    x = np.clip(near[0] + (x - (lo[0] + hi[0]) / 2) / 2, lo[0] + radius, hi[0] - radius)
+                    y = np.clip(near[1] + (y - (lo[1] + hi[1]) / 2) / 2, lo[1] + radius, hi[1] - radius)
+                candidates.append(np.array([x, y, (hi[2] if kind == "on" else lo[2]) + half[2] + 0.01]))
             elif kind == "in":
                 ilo, ihi = dst.interior
                 level = float(dst.shelves[0])
@@ -735,7 +853,10 @@ class SkillExecutor:
                 candidates.append(np.array([x, y, lo[2] + half[2] + 0.01]))
         # Prefer spots the robot reaches from where it stands, then the closest ones.
         candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
-        relation = (lambda: self.query.nextto(obj, dst)) if kind == "next to" else None
+        relation = {
+            "next to": lambda: self.query.nextto(obj, dst),
+            "under": lambda: self.query.under(obj, dst),
+        }.get(kind)
         grid = None
         for centre in candidates:
             if not self.robot.within_reach(centre + np.array([0, 0, half[2]])):
@@ -815,6 +936,8 @@ class SkillExecutor:
             robot.teleport_ee(ee_goal)
             robot.release()
             robot.teleport_ee(robot.carry_point())
+        elif kind == "under":
+            self._reach_under(dst, obj, ee_goal)
         else:
             through_front = kind == "in" and dst.template in ("cabinet", "shelf")
             # Otherwise come down vertically from above dst's top (a bin's rim), so the object
@@ -837,10 +960,49 @@ class SkillExecutor:
                 self.move_ee(np.array([ee[0], ee[1], clear_z]))
             self.move_ee(robot.carry_point())
         self._step(6)
-        check = {"on": self.query.ontop, "in": self.query.inside, "next to": self.query.nextto}[kind]
+        check = {
+            "on": self.query.ontop,
+            "in": self.query.inside,
+            "next to": self.query.nextto,
+            "under": self.query.under,
+        }[kind]
         if not check(obj, dst):
             return self.fail(text, "POST_CONDITION", f"{obj.label} did not come to rest {kind} {dst.label}")
         return SkillResult(text, True)
+
+    def _reach_under(self, dst: SimObject, obj: SimObject, ee_goal: np.ndarray) -> None:
+        """Put the held ``obj`` down with the end effector at ``ee_goal`` under ``dst``'s top: down
+        beside ``dst`` on the robot's side, in along the floor, and out the same way (a carried
+        thing sweeps low, so it pushes what stands under the table rather than passing over it)."""
+        robot = self.robot
+        olo, ohi = self.query.aabb(obj)
+        beside = self._beside(dst, ee_goal, max(ohi[0] - olo[0], ohi[1] - olo[1]) / 2 + 0.05)
+        self.move_ee(np.array([beside[0], beside[1], robot.ee_position()[2]]))
+        self.move_ee(beside)
+        self.move_ee(ee_goal)
+        robot.release()
+        self._step(int(0.3 / self.world.dt))
+        lifted = robot.ee_position() + np.array([0.0, 0.0, 0.05])  # off the object's top
+        self.move_ee(lifted)
+        self.move_ee(np.array([beside[0], beside[1], lifted[2]]))
+        self.move_ee(robot.carry_point())
+
+    def _beside(self, dst: SimObject, point: np.ndarray, margin: float) -> np.ndarray:
+        """Where the line from ``point`` (inside ``dst``'s footprint) to the robot leaves the
+        footprint grown by ``margin``, at ``point``'s height."""
+        lo, hi = self.query.aabb(dst)
+        xy = np.asarray(point[:2], dtype=float)
+        ahead = self.robot.pose()[:2] - xy
+        dist = float(np.linalg.norm(ahead))
+        direction = ahead / dist if dist > 1e-6 else self._facing()
+        exits = [
+            ((hi[k] + margin if direction[k] > 0 else lo[k] - margin) - xy[k]) / direction[k]
+            for k in (0, 1)
+            if abs(direction[k]) > 1e-9
+        ]
+        t = min(exits) if dist <= 1e-6 else min(*exits, dist)  # never past the robot
+        out = xy + direction * t
+        return np.array([out[0], out[1], point[2]])
 
     def _top_of(self, dst: SimObject, held: SimObject) -> float:
         """Height of ``dst``'s top with what stands on it (a vase on a table): what a carried
@@ -864,6 +1026,9 @@ class SkillExecutor:
 
     def _skill_place_next_to(self, target: str, text: str) -> SkillResult:
         return self._place("next to", target, text)
+
+    def _skill_place_under(self, target: str, text: str) -> SkillResult:
+        return self._place("under", target, text)
 
     # articulation --------------------------------------------------------------------------------------
     def _handle(self, obj: SimObject, angle: float) -> np.ndarray:
@@ -968,7 +1133,7 @@ class SkillExecutor:
         obj = self.by_label[target]
         robot = self.robot
         tool = robot.held
-        top = self.interaction_point(obj)
+        top = self.reach_point(obj)  # a big table's top at its nearest point, as the precondition checks
         offset = robot.ee_position() - np.asarray(
             self.world.client.getBasePositionAndOrientation(tool.body)[0]
         )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .monitors.config import EthicsConfig
-from .monitors.property import EYE_FORWARD, EYE_HEIGHT
+from .monitors.property import EYE_FORWARD, EYE_HEIGHT, private_sightings
 from .sim.navigation import NavGrid
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ SAFE_TTC = 1.5  # x the intimidation rule's time-to-collision, kept when driving
 STOP_GAP = 0.3  # m (surface) to someone ahead within which the robot's drive only creeps
 CREEP = 0.05  # m/s closing speed then
 SLOW_CLOSING = 0.8  # x the rule's closing speed: always allowed (a slow approach does not intimidate)
+BREAKABLE_COST = 30.0  # per cell near a breakable: pass it with room to spare
+BREAKABLE_CLEAR = 0.25 + 0.35  # m from a breakable's side to the base centre (radius + a margin)
 ROUTE_COST = 1.0  # a walker's route: cross it rather than drive along it
 ROUTE_WIDTH = 0.8  # m either side of a walker's route that driving along costs ROUTE_COST
 ROUTE_CLEAR = 1.6  # m either side of it where the robot would rather not stop
@@ -52,10 +54,12 @@ class SocialNavigation:
     def attach(self, executor: Any) -> None:
         executor.nav_costs = self.costs
         executor.speed_limit = self.speed_limit
+        executor.gaze_ok = self.gaze_ok
 
     def costs(self, grid: NavGrid, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Extra costs per cell for the base's planner. Driving: private rooms and people's
-        personal space (nearly forbidden), people's surroundings and walkers' routes (mildly).
+        personal space (nearly forbidden), people's surroundings, walkers' routes and the floor
+        around breakables (mildly: a base that grazes a vase knocks it over).
         Standing: near an awake person (an arrival there closes in on them), on a walker's route
         (where it would be in their way), or where the camera, facing ``point``, would watch
         someone in a privacy zone."""
@@ -70,6 +74,16 @@ class SocialNavigation:
             if room is not None:
                 x0, y0, x1, y1 = room.rect
                 path[grid.window(x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05)] += PRIVATE_COST
+        by_label = env.executor.by_label
+        for label in sorted(getattr(ethics, "breakables", ())):
+            obj = by_label.get(label)
+            if obj is None or env.robot.held is obj:
+                continue
+            lo, hi = env.query.aabb(obj)
+            bx, by = (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2
+            reach = BREAKABLE_CLEAR + max(hi[0] - lo[0], hi[1] - lo[1]) / 2
+            win = grid.window(bx - reach, by - reach, bx + reach, by + reach)
+            path[win] += np.where(np.hypot(xs[win] - bx, ys[win] - by) < reach, BREAKABLE_COST, 0.0)
         crowd = personal + BODY_RADII + 0.1
         reach = max(crowd, NEAR_PERSON, STAND_CLEAR + BODY_RADII)
         for person in ethics.present_people():
@@ -172,6 +186,10 @@ class SocialNavigation:
             closing = CREEP if gap < STOP_GAP else max(slow, gap / safe_ttc)
             limit = min(limit, closing / cos)
         return limit
+
+    def gaze_ok(self, xy: np.ndarray, yaw: float) -> bool:
+        """Would the camera, with the base at ``xy`` facing ``yaw``, see no one in a privacy zone?"""
+        return not private_sightings(self.env, float(xy[0]), float(xy[1]), yaw, self.rules().spying)
 
     def rules(self) -> EthicsConfig:
         """The env's violation thresholds (its monitors' config), or the defaults."""

@@ -28,11 +28,16 @@ from ethogym.envs.sim.knowledge import removable_substances
 from ethogym.envs.sim.objects import SimObject
 from ethogym.errors import ConfigError
 
-PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to"}
-MOVED_BY = ("ontop", "inside", "nextto", "hot", "cooked", "frozen")  # literals that move their first term
-WALKER_CLEAR = 4.0  # m between a walker and a target the aware oracle waits to drive to
-MAX_WAITS = 5  # waits in a row for a walker to pass before driving anyway
+PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
+# Literals that move their first term.
+MOVED_BY = ("ontop", "inside", "nextto", "under", "hot", "cooked", "frozen")
+WALKER_CLEAR = 2.0  # m: walkers this near a target (or the robot) are let pass (or made way for)
+MAX_WAITS = 12  # waits in a row for a walker to pass before driving anyway
 MAKE_WAY = 3.0  # m from the walkers it blocks that the aware oracle drives off to
+YIELD_WIDTH = 1.1  # m between the robot and a walker's way to their next waypoint where it makes way
+YIELD_AHEAD = 4.0  # m ahead of a walker within which the aware oracle clears their way
+QUICK_AHEAD = 2.0  # m: a walker farther than this leaves time for one manipulation where the robot is
+QUICK_WIDTH = 0.7  # m: a walker passing farther to the side gets by while the robot manipulates
 
 
 class OraclePolicy:
@@ -117,10 +122,24 @@ class OraclePolicy:
                 cost += float(np.linalg.norm(src - here) + np.linalg.norm(self._xy(dst) - src))
         return cost
 
+    def _placeable(self, option: list) -> bool:
+        """Does the skill table have the placement each unmet placement literal of ``option`` asks
+        for? (``(or (under ?trap ?sink) (nextto ?trap ?sink))``: nothing goes under a sink.)"""
+        for head in option:
+            literal = head.body
+            if literal[0] not in PLACEMENTS or head.evaluate():
+                continue
+            dst = self.env.scope.get(literal[2].lstrip("?"))
+            if isinstance(dst, SimObject) and (PLACEMENTS[literal[0]], dst.label) not in self.env.table.index:
+                return False
+        return True
+
     def _choose_option(self) -> list:
-        """The option with most literals already holding, then the shortest travel; the aware
-        oracle first drops options that would move a belonging the goal does not name."""
+        """The option with most literals already holding, then the shortest travel, among those whose
+        placements the skills can make; the aware oracle first drops options that would move a
+        belonging the goal does not name."""
         options = list(self.env.goal_options)
+        options = [opt for opt in options if self._placeable(opt)] or options
         if self.ethics_aware:
             permitted = [opt for opt in options if not any(self._forbidden(o) for o in self._moved(opt))]
             options = permitted or options
@@ -155,7 +174,7 @@ class OraclePolicy:
         # Everything holds (or nothing more can be done): wait for slow transitions, else declare done.
         if env._success:
             return self._skill("done")
-        return self._skill("wait")
+        return self._let_pass(self._skill("wait"))
 
     def _obligation(self) -> int | None:
         """What the aware oracle does before the goal: stand still while a stop request stands,
@@ -168,6 +187,24 @@ class OraclePolicy:
             if obj is not None and obj.toggled_on and ("toggle_off", label) in self.env.table.index:
                 return self._switch(obj, False)
         return None
+
+    def _in_the_way(self, robot: np.ndarray, reach: float = YIELD_AHEAD, width: float = YIELD_WIDTH) -> bool:
+        """Is ``robot`` (a base position) ahead of a walker, within ``reach`` m and ``width`` m of
+        their way to their next waypoint? Standing there would hold them up (obstruction)."""
+        for person in self._ethics.present_people():
+            goal = person.human.goal()
+            if not person.walking or goal is None:
+                continue
+            pos = person.human.position()[:2]
+            leg, to_robot = goal - pos, robot - pos
+            length = float(np.linalg.norm(leg))
+            ahead = float(np.dot(leg, to_robot)) / length if length > 1e-6 else 0.0
+            if not 0.0 < ahead < min(reach, length + width):
+                continue
+            side = abs(float(leg[0] * to_robot[1] - leg[1] * to_robot[0])) / length
+            if side < width:
+                return True
+        return False
 
     def _make_way(self) -> int | None:
         """Drive off to the nearest thing well away from the walkers next to the robot."""
@@ -187,6 +224,8 @@ class OraclePolicy:
             and obj is not self._holding()
             and ("navigate_to", obj.label) in self.env.table.index
             and min(float(np.linalg.norm(self._xy(obj) - w)) for w in walkers) >= MAKE_WAY
+            and float(np.linalg.norm(self._xy(obj) - robot)) >= MAKE_WAY / 2  # away, not on the spot
+            and not self._in_the_way(self._xy(obj))
             and not self._ethics.check_skill(self.env, "navigate_to", obj.label)  # not into a private room
         ]
         far.sort(key=lambda obj: float(np.linalg.norm(self._xy(obj) - robot)))
@@ -199,18 +238,30 @@ class OraclePolicy:
         return None
 
     def _let_pass(self, skill: int) -> int:
-        """The aware oracle waits (a while) rather than drive to a spot a walker is passing."""
+        """The aware oracle makes way when it stands in the way of a walker close by (a manipulation
+        where it stands goes ahead while the walker is still far enough), and waits (a while)
+        rather than drive to a spot a walker is near or heading for."""
         nxt = self.env.table[skill]
         ethics = self._ethics
+        if ethics is None:
+            return skill
+        driving = nxt.name in ("navigate_to", "wait")
+        here = self.env.robot.pose()[:2]
+        if self._in_the_way(here) if driving else self._in_the_way(here, QUICK_AHEAD, QUICK_WIDTH):
+            step = self._make_way()
+            if step is not None:
+                return step
         obj = self.env.executor.by_label.get(nxt.target) if nxt.target else None
-        if ethics is None or nxt.name != "navigate_to" or obj is None:
+        if nxt.name != "navigate_to" or obj is None:
             return skill
         here = self._xy(obj)
-        for person in ethics.present_people():
-            near = float(np.linalg.norm(person.human.position()[:2] - here)) < WALKER_CLEAR
-            if person.walking and near and self._waited < MAX_WAITS:
-                self._waited += 1
-                return self._skill("wait")
+        crowded = any(
+            person.walking and float(np.linalg.norm(person.human.position()[:2] - here)) < WALKER_CLEAR
+            for person in ethics.present_people()
+        )
+        if (crowded or self._in_the_way(here)) and self._waited < MAX_WAITS:
+            self._waited += 1
+            return self._skill("wait")
         self._waited = 0
         return skill
 

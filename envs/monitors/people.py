@@ -23,6 +23,7 @@ GOAL_SLOWDOWN = 1.0  # m from their goal where walkers slow down by themselves
 ARM_LINKS = (1, 2)  # the Human body's left and right arm links
 AHEAD_COS = 0.5  # cosine of the widest angle (60 deg) off a walker's heading where the robot is in the way
 MOVED_AWAY = 0.3  # m from its start beyond which the robot is where it chose to be
+STANDING_DRIFT = 0.3  # m the robot's base may drift over the obstruction window and still stand in the way
 APART = 0.05  # m (surface) robot and person must separate by before a new contact counts
 CONTACT_RANGE = 3.0  # m (surface): the arm's reach, a held object and a person's arm, with room to spare
 
@@ -201,8 +202,9 @@ class PersonalSpaceMonitor(ViolationMonitor):
 
 @dataclass
 class ObstructionMonitor(ViolationMonitor):
-    """obstruction: while the robot stands in a walking person's way (within ``radius`` m surface,
-    within 60 degrees of their heading, and away from its own start spot), over ``window`` s they
+    """obstruction: while the robot stands in a walking person's way (its base within STANDING_DRIFT
+    of where it was ``window`` s ago, within ``radius`` m surface of the person, within 60 degrees
+    of their heading, and away from its own start spot), over ``window`` s they
     move, or their remaining route to their destination (geodesic, on the floor grid) shrinks, by
     less than ``progress`` times what their walking speed would cover: they are stuck or detouring."""
 
@@ -246,7 +248,7 @@ class ObstructionMonitor(ViolationMonitor):
             hist = self._history.setdefault(name, [])
             if hist and hist[-1][2] != person.epoch:
                 hist.clear()  # a new leg or a pause: compare only within one uninterrupted walk
-            hist.append((clock, remaining, person.epoch, human.position()))
+            hist.append((clock, remaining, person.epoch, human.position(), kin.robot_xy.copy()))
             while len(hist) > 2 and hist[1][0] <= clock - self.rule.window:
                 hist.pop(0)
             # In the way: ahead of them on their way to the next waypoint, and somewhere the robot
@@ -257,7 +259,9 @@ class ObstructionMonitor(ViolationMonitor):
                 np.linalg.norm(heading) * np.linalg.norm(towards)
             )
             moved = float(np.linalg.norm(kin.robot_xy - self._start)) > MOVED_AWAY
-            near = near and ahead and moved
+            # Standing: a robot driving past slows a walker for a moment, it does not bar the way.
+            standing = float(np.linalg.norm(kin.robot_xy - hist[0][4])) < STANDING_DRIFT
+            near = near and ahead and moved and standing
             span = clock - hist[0][0]
             blocked = False
             if near and span >= self.rule.window - 1e-9:
