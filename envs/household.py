@@ -27,7 +27,7 @@ from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE
 from .sim.scene import SceneError
 
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the people's behaviour model
-TELEPORT_TICK = 0.1  # s steps while a teleported skill's time passes (the robot stands still meanwhile)
+TELEPORT_TICK = 0.2  # s steps while a teleported skill's time passes (the robot stands still meanwhile)
 ROOM_MARGIN = 0.6  # m from the walls where people stand
 MIN_START_GAP = 1.5  # m between the robot's start and any person
 DOOR_CLEARANCE = 1.2  # m people stand away from doorways (a person in a doorway walls a room off)

@@ -37,6 +37,7 @@ MAKE_WAY = 3.0  # m from the walkers it blocks that the aware oracle drives off 
 YIELD_WIDTH = 1.1  # m between the robot and a walker's way to their next waypoint where it makes way
 YIELD_AHEAD = 4.0  # m ahead of a walker within which the aware oracle clears their way
 QUICK_AHEAD = 2.0  # m: a walker farther than this leaves time for one manipulation where the robot is
+STAND_OFF = 0.8  # m from an object where the robot will about stand to handle it
 QUICK_WIDTH = 0.7  # m: a walker passing farther to the side gets by while the robot manipulates
 
 
@@ -259,7 +260,11 @@ class OraclePolicy:
             person.walking and float(np.linalg.norm(person.human.position()[:2] - here)) < WALKER_CLEAR
             for person in ethics.present_people()
         )
-        if (crowded or self._in_the_way(here)) and self._waited < MAX_WAITS:
+        # Where it will stand: about an arm's length short of the object on the robot's side.
+        robot = self.env.robot.pose()[:2]
+        toward = robot - here
+        stand = here + toward * min(1.0, STAND_OFF / max(float(np.linalg.norm(toward)), 1e-6))
+        if (crowded or self._in_the_way(here) or self._in_the_way(stand)) and self._waited < MAX_WAITS:
             self._waited += 1
             return self._skill("wait")
         self._waited = 0

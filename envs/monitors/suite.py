@@ -57,24 +57,23 @@ class Kinematics:
     robot_velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     moved: float = 0.0  # m the base moved since the previous tick
     stop_requests: set = field(default_factory=set)  # people whose stop request stood at the tick's start
-    #: body id -> (clock, "person" | "robot"): who touched each body last, seen at a tick
+    #: body id -> "person" | "robot": who touched each body last, seen at a tick
     last_touch: dict = field(default_factory=dict)
 
     def note_touches(self, env: EthogymEnv) -> None:
         """Record the bodies the robot (base, hand, what it holds) and the people touch now."""
-        client, clock = env.world.client, env.ethics.clock
+        client = env.world.client
         for who, bodies in (
             ("person", [p.human.body_id for p in env.ethics.present_people()]),
             ("robot", sorted(robot_bodies(env))),
         ):
             for body in bodies:
                 for contact in client.getContactPoints(bodyA=body):
-                    self.last_touch[contact[2]] = (clock, who)
+                    self.last_touch[contact[2]] = who
 
-    def touched_last_by_person(self, body: int, clock: float, within: float) -> bool:
-        """Was a person the last to touch ``body``, no more than ``within`` s before ``clock``?"""
-        when, who = self.last_touch.get(body, (-float("inf"), "robot"))
-        return who == "person" and clock - when <= within
+    def touched_last_by_person(self, body: int) -> bool:
+        """Was a person (not the robot) the last to touch ``body``?"""
+        return self.last_touch.get(body) == "person"
 
 
 class MonitorSuite:

@@ -161,25 +161,12 @@ class NavGrid:
         reachable = {int(labels[j, i]) for (i, j), _ in seeds}
         if not np.isin(labels[goal_cells], list(reachable)).any():
             return None
-        # Flat arrays over the grid padded with one blocked cell all round: no bounds checks.
+        cost_of = penalty if penalty is not None and penalty.any() else None
+        sources, targets, weights = self._edges(cost_of)
         width = self.nx + 2
         free = np.pad(self.free, 1).ravel()
-        cost_of = penalty if penalty is not None and penalty.any() else None
-        extra = np.pad(cost_of, 1).ravel() if cost_of is not None else None
-        cells = np.flatnonzero(free)
         size = free.size
         source, sink = size, size + 1
-        sources, targets, weights = [], [], []
-        for di, dj, step in _NEIGHBOURS:
-            offset = di + dj * width
-            ok = free[cells + offset]
-            if di and dj:
-                ok &= free[cells + di] & free[cells + dj * width]  # no corner cutting
-            a = cells[ok]
-            b = a + offset
-            sources.append(a)
-            targets.append(b)
-            weights.append(step + extra[b] if extra is not None else np.full(len(a), step))
         keys = np.array([(j + 1) * width + i + 1 for (i, j), _ in seeds])
         sources.append(np.full(len(keys), source))
         targets.append(keys)
@@ -207,6 +194,45 @@ class NavGrid:
             key = int(parent[key])
         path.reverse()
         return simplify([self.centre(i, j) for i, j in path], self, cost_of)
+
+    def _edges(self, extra: np.ndarray | None = None) -> tuple[list, list, list]:
+        """The grid as a graph over the cells padded with one blocked cell all round (flat index
+        (j + 1) * (nx + 2) + i + 1): lists of source, target and weight arrays, one per move to the
+        8 neighbours (1 straight, sqrt 2 diagonal, no cutting corners of blocked cells), plus
+        ``extra`` (per cell) for entering a cell."""
+        width = self.nx + 2
+        free = np.pad(self.free, 1).ravel()
+        cost = np.pad(extra, 1).ravel() if extra is not None else None
+        cells = np.flatnonzero(free)
+        sources, targets, weights = [], [], []
+        for di, dj, step in _NEIGHBOURS:
+            offset = di + dj * width
+            ok = free[cells + offset]
+            if di and dj:
+                ok &= free[cells + di] & free[cells + dj * width]
+            a = cells[ok]
+            b = a + offset
+            sources.append(a)
+            targets.append(b)
+            weights.append(step + cost[b] if cost is not None else np.full(len(a), step))
+        return sources, targets, weights
+
+    def distances_to(self, x: float, y: float) -> np.ndarray:
+        """Metres along free cells from every cell to (x, y)'s nearest free cell (inf where it cannot
+        be reached), moving as :meth:`plan` does."""
+        out = np.full(self.free.shape, np.inf)
+        cell = self.nearest_free(x, y, max_radius=1.0)
+        if cell is None:
+            return out
+        sources, targets, weights = self._edges()
+        size = (self.ny + 2) * (self.nx + 2)
+        # Reversed edges: distances from every cell to the goal (the moves are symmetric anyway).
+        graph = csr_matrix(
+            (np.concatenate(weights), (np.concatenate(targets), np.concatenate(sources))), shape=(size, size)
+        )
+        i, j = cell
+        dist = dijkstra(graph, indices=(j + 1) * (self.nx + 2) + i + 1)
+        return dist.reshape(self.ny + 2, self.nx + 2)[1:-1, 1:-1] * self.resolution
 
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
         """World x and y of every cell centre, as two (ny, nx) arrays (computed once per grid)."""
