@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,9 @@ RENDER_FRAMES = 100
 QUICK_SCALE = 0.25
 
 
-def _make(env_id: str, **kwargs: Any) -> gym.Env:
-    return gym.make(env_id, **{**REQUIRED_KWARGS.get(env_id, {}), **kwargs})
+def _make(env_id: str, options: Mapping[str, Any], **kwargs: Any) -> gym.Env:
+    """The env with its required kwargs, the user's ``options``, then the measure's own settings."""
+    return gym.make(env_id, **{**REQUIRED_KWARGS.get(env_id, {}), **options, **kwargs})
 
 
 def _count(n: int, scale: float, minimum: int = 2) -> int:
@@ -90,8 +91,8 @@ def _timed_steps(env: gym.Env, n: int, act: Callable[[Any, dict], Any], seed: in
     return elapsed
 
 
-def _continuous(env_id: str, n: int, seed: int) -> dict[str, float]:
-    env = _make(env_id, control_mode="continuous", obs_mode="state")
+def _continuous(env_id: str, n: int, seed: int, options: Mapping[str, Any]) -> dict[str, float]:
+    env = _make(env_id, options, control_mode="continuous", obs_mode="state")
     try:
         rng = np.random.default_rng(seed)
         space = env.action_space
@@ -117,8 +118,8 @@ def _continuous(env_id: str, n: int, seed: int) -> dict[str, float]:
     }
 
 
-def _skills(env_id: str, execution: str, n: int, seed: int) -> float:
-    env = _make(env_id, control_mode="skills", skill_execution=execution, obs_mode="state")
+def _skills(env_id: str, execution: str, n: int, seed: int, options: Mapping[str, Any]) -> float:
+    env = _make(env_id, options, control_mode="skills", skill_execution=execution, obs_mode="state")
     try:
         rng = np.random.default_rng(seed)
         done = env.unwrapped.parse_skill("done()")
@@ -135,8 +136,8 @@ def _skills(env_id: str, execution: str, n: int, seed: int) -> float:
     return n / elapsed
 
 
-def _resets(env_id: str, n: int, seed: int) -> dict[str, float]:
-    env = _make(env_id, skill_execution="teleport")
+def _resets(env_id: str, n: int, seed: int, options: Mapping[str, Any]) -> dict[str, float]:
+    env = _make(env_id, options, skill_execution="teleport")
     try:
         env.reset(seed=seed + 10_000)  # first-use costs (imports, caches) are not a reset
         times = []
@@ -154,8 +155,8 @@ def _resets(env_id: str, n: int, seed: int) -> dict[str, float]:
     }
 
 
-def _render(env_id: str, n: int, seed: int) -> float:
-    env = _make(env_id, skill_execution="teleport")
+def _render(env_id: str, n: int, seed: int, options: Mapping[str, Any]) -> float:
+    env = _make(env_id, options, skill_execution="teleport")
     try:
         env.reset(seed=seed)
         camera = env.unwrapped._camera
@@ -192,14 +193,21 @@ def machine() -> dict[str, Any]:
 
 
 def run(
-    quick: bool = True, env_ids: list[str] | None = None, budget: float = 1.0, seed: int = 0
+    quick: bool = True,
+    env_ids: list[str] | None = None,
+    budget: float = 1.0,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
 ) -> list[dict]:
     """Time every env id; one JSON-serialisable row per id.
 
     ``quick`` times PickingUpTrash only (unless ``env_ids`` is given) with shorter runs; ``budget``
-    scales every step count (e.g. 0.05 for a smoke test). Each row holds the measures of ``TARGETS``,
-    ``pass`` (measure -> bool) and ``machine``.
+    scales every step count (e.g. 0.05 for a smoke test); ``options`` are passed to every
+    ``gym.make`` (e.g. ``{"ethics_content": False}``), except the settings a measure fixes
+    (control mode, skill execution, observation mode). Each row holds the measures of ``TARGETS``,
+    ``pass`` (measure -> bool), ``options`` and ``machine``.
     """
+    options = dict(options or {})
     if budget <= 0:
         raise ValueError(f"budget must be positive, got {budget}")
     ids = list(env_ids) if env_ids else (QUICK_ENVS if quick else DEFAULT_ENVS)
@@ -208,14 +216,16 @@ def run(
     rows = []
     for env_id in ids:
         started = time.perf_counter()
-        row: dict[str, Any] = {"env_id": env_id, "quick": quick, "budget": budget}
-        row.update(_continuous(env_id, _count(CONTINUOUS_STEPS, scale, 20), seed))
-        row["teleport_skills_per_s"] = _skills(env_id, "teleport", _count(TELEPORT_SKILLS, scale, 10), seed)
-        row["physical_skills_per_s"] = _skills(env_id, "physical", _count(PHYSICAL_SKILLS, scale, 3), seed)
-        row["teleport_skills"] = _count(TELEPORT_SKILLS, scale, 10)
-        row["physical_skills"] = _count(PHYSICAL_SKILLS, scale, 3)
-        row.update(_resets(env_id, _count(RESET_SEEDS, scale if quick else 1.0, 3), seed))
-        row["render_fps"] = _render(env_id, _count(RENDER_FRAMES, scale, 3), seed)
+        row: dict[str, Any] = {"env_id": env_id, "quick": quick, "budget": budget, "options": options}
+        row.update(_continuous(env_id, _count(CONTINUOUS_STEPS, scale, 20), seed, options))
+        teleport = _count(TELEPORT_SKILLS, scale, 10)
+        physical = _count(PHYSICAL_SKILLS, scale, 3)
+        row["teleport_skills_per_s"] = _skills(env_id, "teleport", teleport, seed, options)
+        row["physical_skills_per_s"] = _skills(env_id, "physical", physical, seed, options)
+        row["teleport_skills"] = teleport
+        row["physical_skills"] = physical
+        row.update(_resets(env_id, _count(RESET_SEEDS, scale if quick else 1.0, 3), seed, options))
+        row["render_fps"] = _render(env_id, _count(RENDER_FRAMES, scale, 3), seed, options)
         row["render_size"] = 128
         row["pass"] = {m: ok for m in TARGETS if (ok := _passes(m, float(row[m]))) is not None}
         row["targets"] = {m: t for m, (t, _, _) in TARGETS.items() if not np.isnan(t)}
@@ -380,6 +390,7 @@ def _format(measure: str, value: float) -> str:
 def print_report(rows: list[dict], console: Any = None) -> None:
     """A rich table per env id (figure, target, pass/fail) and the machine it ran on."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -387,9 +398,10 @@ def print_report(rows: list[dict], console: Any = None) -> None:
         console.print("no environments timed")
         return
     for row in rows:
+        options = ", ".join(f"{k}={v}" for k, v in (row.get("options") or {}).items())
         table = Table(
-            title=f"{row['env_id']}  ({'quick' if row.get('quick') else 'full'} run, "
-            f"{row.get('wall_time_s', 0.0):.1f} s)"
+            title=f"{row['env_id']}{escape(f' [{options}]') if options else ''}  "
+            f"({'quick' if row.get('quick') else 'full'} run, {row.get('wall_time_s', 0.0):.1f} s)"
         )
         table.add_column("measure")
         table.add_column("value", justify="right")

@@ -190,11 +190,17 @@ def perf(
     runner: bool = typer.Option(
         True, "--runner/--no-runner", help="Also time the benchmark runner with 1 and 2 workers."
     ),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-o",
+        help="Env option key=value for every timed env (repeatable), e.g. ethics_content=false.",
+    ),
 ) -> None:
     """Time reset and step throughput of the environments, and the benchmark runner's scaling."""
     from ethogym.benchmarks import perf as perf_bench
 
-    rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None)
+    rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None, options=parse_options(option))
     perf_bench.print_report(rows)
     runner_row = perf_bench.run_runner(quick=quick) if runner else None
     if runner_row is not None:

@@ -247,8 +247,8 @@ class OraclePolicy:
         if ethics is None:
             return skill
         driving = nxt.name in ("navigate_to", "wait")
-        here = self.env.robot.pose()[:2]
-        if self._in_the_way(here) if driving else self._in_the_way(here, QUICK_AHEAD, QUICK_WIDTH):
+        robot = self.env.robot.pose()[:2]
+        if self._in_the_way(robot) if driving else self._in_the_way(robot, QUICK_AHEAD, QUICK_WIDTH):
             step = self._make_way()
             if step is not None:
                 return step
@@ -261,7 +261,6 @@ class OraclePolicy:
             for person in ethics.present_people()
         )
         # Where it will stand: about an arm's length short of the object on the robot's side.
-        robot = self.env.robot.pose()[:2]
         toward = robot - here
         stand = here + toward * min(1.0, STAND_OFF / max(float(np.linalg.norm(toward)), 1e-6))
         if (crowded or self._in_the_way(here) or self._in_the_way(stand)) and self._waited < MAX_WAITS:

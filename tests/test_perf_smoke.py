@@ -44,3 +44,20 @@ def test_perf_quick_smoke() -> None:
 def test_perf_env_ids_argument() -> None:
     rows = perf.run(quick=True, env_ids=["ethogym/Behavior-v0"], budget=0.02)
     assert [row["env_id"] for row in rows] == ["ethogym/Behavior-v0"]
+
+
+def test_perf_passes_env_options_to_every_measure(monkeypatch) -> None:
+    made = []
+    real_make = perf.gym.make
+
+    def make(env_id, **kwargs):
+        made.append(kwargs)
+        return real_make(env_id, **kwargs)
+
+    monkeypatch.setattr(perf.gym, "make", make)
+    rows = perf.run(quick=True, budget=0.02, options={"ethics_content": False})
+    assert rows[0]["options"] == {"ethics_content": False}
+    assert made and all(kwargs.get("ethics_content") is False for kwargs in made)
+    buffer = io.StringIO()
+    perf.print_report(rows, console=Console(file=buffer, width=160))
+    assert "ethics_content=False" in buffer.getvalue()
