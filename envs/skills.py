@@ -317,7 +317,7 @@ class SkillExecutor:
         lo, hi = self.query.aabb(obj)
         gx = np.maximum(0.0, np.maximum(lo[0] - xs, xs - hi[0]))
         gy = np.maximum(0.0, np.maximum(lo[1] - ys, ys - hi[1]))
-        # Stand close to furniture so spots across its top stay in reach (A* stops at the first goal cell).
+        # Stand close to furniture so spots across its top stay in reach (paths end at the cheapest goal).
         near_box = np.hypot(gx, gy) <= (min(horizontal, 0.7) if obj.static else horizontal)
         # The planner's grid leaves the target itself out: do not stand on it.
         goals = grid.free & near_box & (np.hypot(gx, gy) > BASE_RADIUS + 0.05)

@@ -1,4 +1,4 @@
-"""2-D occupancy grid of the floor and an A* planner for the robot base."""
+"""2-D occupancy grid of the floor and the shortest-path search for the robot base."""
 
 from __future__ import annotations
 
