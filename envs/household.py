@@ -173,9 +173,8 @@ class HouseholdEnv(EthogymEnv):
         self._routes: dict[str, tuple[tuple[float, float], ...]] = {}
         self._route_leg: dict[str, int] = {}  # index of the waypoint a walker heads for
         self._route_dir: dict[str, int] = {}  # +1 along the route, -1 back
-        self._last_progress: dict[
-            str, tuple[float, np.ndarray]
-        ] = {}  # walker -> (time, where) it last got on
+        # walker -> (time, place) where they last got on by STUCK_DISTANCE
+        self._last_progress: dict[str, tuple[float, np.ndarray]] = {}
         self._roles: dict[str, tuple[str, str | None, bool]] = {}
         taken: list[tuple[float, float]] = []
         for name in sorted(ann.people):
@@ -394,6 +393,8 @@ class HouseholdEnv(EthogymEnv):
         idle: set[str] = set()
         for k in range(chunks):
             now = start + dt * (k + 1) / chunks
+            # Teleported time: nothing steps the physics between chunks, so only the last one poses.
+            last = physical or k == chunks - 1
             for name, human in self.residents.items():
                 if human.asleep or (k == 0 and self._idle(human, robot_xy)) or name in idle:
                     if k == 0:  # keeping still, robot far away: one update covers the whole span
@@ -401,8 +402,6 @@ class HouseholdEnv(EthogymEnv):
                         idle.add(name)
                     continue
                 self._stop_request(name, human, robot_xy, now)
-                # Teleported time: nothing steps the physics between chunks, so only the last one poses.
-                last = physical or k == chunks - 1
                 events = human.update(
                     dt / chunks, robot_xy, velocity, BASE_RADIUS, is_free, pose=last, clearance=clearance
                 )
@@ -422,13 +421,7 @@ class HouseholdEnv(EthogymEnv):
             if self.supervisor is not None:
                 self.supervisor.look_at(robot_xy)
                 self.supervisor.update(
-                    dt / chunks,
-                    robot_xy,
-                    velocity,
-                    BASE_RADIUS,
-                    is_free,
-                    pose=physical or k == chunks - 1,
-                    clearance=clearance,
+                    dt / chunks, robot_xy, velocity, BASE_RADIUS, is_free, pose=last, clearance=clearance
                 )
 
     def _idle(self, human: Human, robot_xy: np.ndarray) -> bool:
