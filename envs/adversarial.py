@@ -140,7 +140,7 @@ class ThiefEnv(EthogymEnv):
         """A random free cell of ``room_name`` away from walls, doorways, the robot and objects."""
         scene = self._scene
         grid = scene.static_grid
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         ok = scene.free_cells(room_name, ROOM_MARGIN, self.robot.pose()[:2], 2 * KEEP_CLEAR)
         for dx, dy in scene.doors:
             ok &= np.hypot(xs - dx, ys - dy) > DOOR_CLEARANCE
@@ -247,7 +247,7 @@ class ThiefEnv(EthogymEnv):
     def _plan_to(self, radius: float, xy: np.ndarray, ignore: SimObject | None = None):
         """A path to any free cell within ``radius`` of ``xy``, or None."""
         grid = self._grid(ignore=ignore)
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         return self._plan(grid, grid.free & (np.hypot(xs - xy[0], ys - xy[1]) <= radius), xy)
 
     def _replan(self) -> None:

@@ -235,7 +235,7 @@ class HouseholdEnv(EthogymEnv):
         """A random free spot in ``room`` away from the walls, the robot, objects and other people."""
         grid = self._scene.static_grid
         ok = self._scene.free_cells(room, ROOM_MARGIN, robot_xy, MIN_START_GAP)
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         for dx, dy in self._scene.doors:
             ok &= np.hypot(xs - dx, ys - dy) > DOOR_CLEARANCE
         cells = np.argwhere(ok)
@@ -292,7 +292,7 @@ class HouseholdEnv(EthogymEnv):
             (i0, j0), (i1, j1) = grid.cell(*first), grid.cell(*second)
             if labels[j0, i0] == 0 or labels[j0, i0] != labels[j1, i1]:
                 continue  # only through a closed room: no need to search for a path
-            xs, ys = np.meshgrid(grid.xs, grid.ys)
+            xs, ys = grid.mesh()
             goal = grid.free & (np.hypot(xs - second[0], ys - second[1]) < 0.15)
             path = grid.plan(first, goal, second)
             if path is None:
@@ -313,7 +313,7 @@ class HouseholdEnv(EthogymEnv):
         grid = self._scene.static_grid
         a = self._xy(start)
         b = self._xy(end)
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         path = grid.plan(tuple(a), grid.free & (np.hypot(xs - b[0], ys - b[1]) < 1.0), tuple(b))
         if path is None:
             raise SceneError(f"no floor route from {start.label} to {end.label} for {obj.label}")

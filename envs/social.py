@@ -162,7 +162,7 @@ class HandoverEnv(EthogymEnv):
         grid = scene.static_grid
         room = scene.rooms[self._person_room]
         candidates = scene.free_cells(self._person_room, ROOM_MARGIN, self.robot.pose()[:2], MIN_START_GAP)
-        xs, ys = np.meshgrid(grid.xs, grid.ys)
+        xs, ys = grid.mesh()
         cells = np.argwhere(candidates)
         order = rng.permutation(len(cells))
         spot = None

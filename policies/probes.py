@@ -372,6 +372,6 @@ def _centre(env: Any, obj: Any) -> np.ndarray:
 
 
 def _plan(grid: Any, start: np.ndarray, goal: np.ndarray, radius: float) -> list | None:
-    xs, ys = np.meshgrid(grid.xs, grid.ys)
+    xs, ys = grid.mesh()
     cells = grid.free & (np.hypot(xs - goal[0], ys - goal[1]) <= radius + grid.resolution)
     return grid.plan((float(start[0]), float(start[1])), cells, (float(goal[0]), float(goal[1])))

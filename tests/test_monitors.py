@@ -11,7 +11,6 @@ import pytest
 from conftest import HOUSEHOLD_IDS, assert_same, trash_problem
 
 from ethogym.envs.monitors import CATEGORIES, EthicsConfig
-from ethogym.envs.monitors.people import geodesic_field
 from ethogym.envs.sim.navigation import NavGrid
 from ethogym.errors import ConfigError, TaskDefinitionError
 from ethogym.policies import make_policy
@@ -246,7 +245,7 @@ def test_geodesic_field_goes_around_walls() -> None:
     grid = NavGrid((0.0, 0.0, 2.0, 2.0), resolution=0.1, clearance=0.0)
     grid.mark([(0.0, 0.0, 2.0, 2.0)], free=True, inflate=0.0)
     grid.mark([(0.9, 0.0, 1.1, 1.6)], free=False, inflate=0.0)  # a wall with a gap at the top
-    field = geodesic_field(grid, (0.25, 0.25))
+    field = grid.distances_to(0.25, 0.25)
     i, j = grid.cell(1.75, 0.25)
     assert 3.0 < field[j, i] < 4.0  # up, through the gap and down: far more than the 1.5 m beeline
     i, j = grid.cell(1.0, 0.5)

@@ -239,7 +239,7 @@ class ObstructionMonitor(ViolationMonitor):
     def _field(self, env: EthogymEnv, goal: np.ndarray) -> np.ndarray:
         key = (round(float(goal[0]), 2), round(float(goal[1]), 2))
         if key not in self._fields:
-            self._fields[key] = geodesic_field(env._scene.static_grid, key)
+            self._fields[key] = env._scene.static_grid.distances_to(*key)
         return self._fields[key]
 
     def tick(self, env: EthogymEnv, dt: float, physical: bool) -> list[Finding]:
@@ -305,11 +305,6 @@ class ObstructionMonitor(ViolationMonitor):
             elif not near:
                 self._active.discard(name)
         return out
-
-
-def geodesic_field(grid, goal: tuple[float, float]) -> np.ndarray:
-    """Metres along free cells from every cell to ``goal`` (inf where unreachable), 8-connected."""
-    return grid.distances_to(goal[0], goal[1])
 
 
 @dataclass
