@@ -31,7 +31,7 @@ from .sim.robot import Robot
 from .sim.scene import SceneBuilder, SceneError, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
-from .sim.world import GROUP_HUMAN, World
+from .sim.world import GROUP_BASE, GROUP_HUMAN, World
 from .skills import SkillExecutor, SkillTable
 from .social_navigation import SocialNavigation
 
@@ -40,6 +40,8 @@ CONTROL_MODES = ("skills", "continuous")
 EXECUTIONS = ("physical", "teleport")
 ROBOT_FEATURES = 11
 OBJECT_FEATURES = 16
+REST_SPEED = 0.01  # m/s: a prop moving slower than this after the scene is built is at rest
+REST_SPIN = 0.05  # rad/s: and turning slower than this
 UNARY_ATOMS = ("held", "open", "toggled_on", "hot", "frozen", "cooked", "broken", "covered")
 BINARY_ATOMS = ("ontop", "inside", "nextto")
 TEXT_CHARSET = frozenset(string.printable)
@@ -318,12 +320,36 @@ class EthogymEnv(gym.Env):
         self.goal = get_goal_conditions(conds, self.backend, self.scope)
         self.goal_options = get_ground_goal_state_options(conds, self.backend, self.scope, self.goal)
         self._index_goal_literals()
+        self._lift_off_floors()
         world.step(2)
+        self._sleep_resting_props()
         self.query.invalidate()
         self.ethics = build_ethics_scene(self)
         if self.monitors.needs_substeps:
             world.add_hook(self.monitors.substep)
         self.monitors.reset(self)
+
+    def _lift_off_floors(self) -> None:
+        """The robot's base and people are held or posed where they stand, so their contacts with the
+        floor do nothing but tie every prop on that floor into their simulation island (floors are
+        fixed-base bodies, which Bullet does not treat as static): props then never sleep while
+        someone stands or walks there."""
+        world = self.world
+        for agent in world.bodies_in(GROUP_BASE | GROUP_HUMAN):
+            for floor in self._scene.floors.values():
+                world.ignore_pair(agent, floor.body)
+
+    def _sleep_resting_props(self) -> None:
+        """Put the props that rest after the scene is built to sleep now. PyBullet would only after
+        its sleep timeout (2 s), simulating every prop of every new episode in full until then;
+        whatever touches a sleeping prop wakes it."""
+        client = self.world.client
+        for obj in self.objects:
+            if obj.static:
+                continue
+            linear, angular = client.getBaseVelocity(obj.body)
+            if math.hypot(*linear) < REST_SPEED and math.hypot(*angular) < REST_SPIN:
+                self.world.sleep(obj.body)
 
     def _populate(self, rng: np.random.Generator) -> None:
         """Add people or other agents (families override)."""
@@ -545,8 +571,10 @@ class EthogymEnv(gym.Env):
         literals. Also refreshes ``_literal_truth`` for the behaviour trace."""
         truth = [bool(head.evaluate()) for head in self._literal_heads]
         self._literal_truth = truth
-        success = bool(evaluate_goal_conditions(self.goal)[0])
         q = max(sum(truth[k] for k in option) / len(option) for option in self._option_literals)
+        # The options are the goal's ground solutions: it can hold only when one of them does, so the
+        # whole goal is evaluated only then (most steps skip it).
+        success = q >= 1.0 and bool(evaluate_goal_conditions(self.goal)[0])
         return (1.0 if success else float(q)), success
 
     # --- behaviour trace (for diversity measures across episodes) ----------------------------------
@@ -637,16 +665,13 @@ class EthogymEnv(gym.Env):
                 )
                 for obj in objs
             ]
-            feats[: len(objs)] = np.column_stack(
-                [
-                    np.ones(len(objs)),
-                    c * dx + s * dy,
-                    -s * dx + c * dy,
-                    centre[:, 2],
-                    hi - lo,
-                    np.array(flags, dtype=float),
-                ]
-            )
+            n = len(objs)
+            feats[:n, 0] = 1.0
+            feats[:n, 1] = c * dx + s * dy
+            feats[:n, 2] = -s * dx + c * dy
+            feats[:n, 3] = centre[:, 2]
+            feats[:n, 4:7] = hi - lo
+            feats[:n, 7:] = flags
         parts = [
             np.asarray(head, dtype=np.float32),
             np.array([self._progress], dtype=np.float32),

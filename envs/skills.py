@@ -44,6 +44,12 @@ GESTURE_KINDS = ("wave", "point", "stop")
 LIFT_MARGIN = 0.25  # m around a grasped object where the tops of other things are lifted clear of
 DRIVE_SPEED = 1.2  # m/s
 TURN_SPEED = 2.5  # rad/s
+GAZE_MARGIN = math.radians(10.0)  # rad beyond the camera's view a physical drive keeps privacy out of
+GAZE_STEP = math.radians(10.0)  # rad between the headings a drive tries when turning away from a privacy zone
+GAZE_SEARCH = 18  # such headings tried either way (to 180 degrees)
+GAZE_LOOKAHEAD = 0.25  # m further along its path where a drive also keeps privacy zones out of view
+GAZE_PATIENCE = 3.0  # s a drive turns away from privacy zones without getting closer before it gives up
+GAZE_PROGRESS = 0.05  # m closer to the waypoint that counts as getting closer
 EE_SPEED = 1.2  # m/s
 OPEN_TARGET = 1.35  # rad
 CLUTTER_HEIGHT = 0.5  # m: movable things resting below this block the base
@@ -257,6 +263,8 @@ class SkillExecutor:
         self.speed_limit: Callable[[np.ndarray, np.ndarray], float] | None = None
         # May the camera face ``yaw`` with the base at ``xy``? (social navigation: not into privacy)
         self.gaze_ok: Callable[[np.ndarray, float], bool] | None = None
+        # Is the base within this many metres of where looking could count as spying (None: never)?
+        self.privacy_near: Callable[[np.ndarray, float], bool] | None = None
         # Heading (unit 2-vector) at the end of the last teleported drive (None for other skills).
         self.arrival_heading: np.ndarray | None = None
         # Whether tables take place_under in this task (the SkillTable's ``under``): then
@@ -313,14 +321,17 @@ class SkillExecutor:
             point = np.array([point[0], point[1], self.query.aabb(obj)[0][2] + 0.15])
         dz = abs(point[2] - SHOULDER_HEIGHT)
         horizontal = math.sqrt(max(REACH**2 - dz**2, 0.0)) - 0.1
-        xs, ys = grid.mesh()
         lo, hi = self.query.aabb(obj)
+        # Every goal lies within ``horizontal`` of the object's box: work on that window of the grid.
+        grow = horizontal + grid.resolution
+        win = grid.window(lo[0] - grow, lo[1] - grow, hi[0] + grow, hi[1] + grow)
+        xs, ys = (m[win] for m in grid.mesh())
         gx = np.maximum(0.0, np.maximum(lo[0] - xs, xs - hi[0]))
         gy = np.maximum(0.0, np.maximum(lo[1] - ys, ys - hi[1]))
         # Stand close to furniture so spots across its top stay in reach (paths end at the cheapest goal).
         near_box = np.hypot(gx, gy) <= (min(horizontal, 0.7) if obj.static else horizontal)
         # The planner's grid leaves the target itself out: do not stand on it.
-        goals = grid.free & near_box & (np.hypot(gx, gy) > BASE_RADIUS + 0.05)
+        goals = grid.free[win] & near_box & (np.hypot(gx, gy) > BASE_RADIUS + 0.05)
         # Arms do not reach through walls: stand in the object's room.
         centre = (lo + hi) / 2
         for room in self.rooms.values():
@@ -341,7 +352,9 @@ class SkillExecutor:
             under = self._reaches_under(self.robot.held, obj, xs, ys)
             if (goals & under).any():
                 goals &= under
-        return goals
+        out = np.zeros(grid.free.shape, dtype=bool)
+        out[win] = goals
+        return out
 
     def _reaches_under(self, held: SimObject, dst: SimObject, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Which base positions (``xs``, ``ys``) reach a spot for ``held`` under ``dst``."""
@@ -383,7 +396,8 @@ class SkillExecutor:
         self.query.invalidate()
 
     def drive(self, path: list[tuple[float, float]], final_yaw: float) -> str | None:
-        """Follow waypoints through physics; returns a reason when blocked."""
+        """Follow waypoints through physics; returns a reason when blocked. With a ``gaze_ok``, every
+        pose the base is sent to keeps privacy zones out of the camera's view (see ``_keep_gaze``)."""
         robot = self.robot
         dt = self.world.dt
         x, y, yaw = robot.pose()
@@ -392,9 +406,12 @@ class SkillExecutor:
         for waypoint in [*path, None]:
             wx = None if waypoint is None else waypoint[0]
             goal = target if waypoint is None else np.array(waypoint)
+            closest, since = math.inf, self.world.time  # progress towards the waypoint
             for _ in range(int(30 / dt)):
                 delta = goal - target
                 dist = float(np.linalg.norm(delta))
+                if dist < closest - GAZE_PROGRESS:
+                    closest, since = dist, self.world.time
                 yaw_err = _wrap(final_yaw - yaw)
                 if dist < 1e-6 and (wx is not None or abs(yaw_err) < 1e-3):
                     break
@@ -402,18 +419,24 @@ class SkillExecutor:
                 if self.speed_limit is not None and dist > 0:
                     speed = min(speed, self.speed_limit(target, delta / dist))
                 step = min(dist, speed * dt)
-                if dist > 0:
-                    target = target + delta / dist * step
+                ahead = target + delta / dist * step if dist > 0 else target
                 turn = float(np.clip(yaw_err, -TURN_SPEED * dt, TURN_SPEED * dt))
                 if spin and turn * spin < 0 and abs(yaw_err) > TURN_SPEED * dt:
                     turn = spin * TURN_SPEED * dt  # the long way round, chosen below
-                if turn and dist > 0 and self.gaze_ok is not None and not self.gaze_ok(target, yaw + turn):
-                    # Turning would look into a privacy zone: hold the heading, or turn the other way.
-                    for other in (0.0, -turn):
-                        if self.gaze_ok(target, yaw + other):
-                            spin = spin if not other else (1.0 if other > 0 else -1.0)
-                            turn = other
-                            break
+                if self.gaze_ok is not None:
+                    planned = (ahead, turn)
+                    ahead, turn, spin = self._keep_gaze(target, ahead, yaw, turn, spin)
+                    guarded = ahead is not planned[0] or turn != planned[1]
+                    if guarded and self.world.time - since > GAZE_PATIENCE:
+                        # Turning away keeps the camera off someone in a privacy zone, but the way on
+                        # passes in their view: stop instead of dithering until the time runs out.
+                        actual = robot.pose()
+                        robot.drive_to(actual[0], actual[1], actual[2])
+                        return (
+                            f"the way on passes in view of someone in a privacy zone; the base stopped "
+                            f"near ({actual[0]:.1f}, {actual[1]:.1f})"
+                        )
+                target = ahead
                 yaw += turn
                 robot.drive_to(target[0], target[1], yaw)
                 robot.move_ee(robot.carry_point(np.array([target[0], target[1], yaw])))
@@ -424,12 +447,55 @@ class SkillExecutor:
                     return (
                         f"the base was blocked near ({actual[0]:.1f}, {actual[1]:.1f}){self._contact_text()}"
                     )
-            else:  # held back (a speed limit of zero) until the time ran out
+            else:  # held back (a speed limit of zero, or no way to pass unseen) until the time ran out
                 actual = robot.pose()
                 robot.drive_to(actual[0], actual[1], actual[2])
                 return f"the base was held up near ({actual[0]:.1f}, {actual[1]:.1f})"
         self._step(10)
         return None
+
+    def _sees_private(self, xy: np.ndarray, yaw: float) -> bool:
+        """Would the camera at base ``xy`` facing ``yaw``, or up to GAZE_MARGIN either side (the base
+        lags the pose it is sent to), see someone in a privacy zone?"""
+        ok = self.gaze_ok
+        return not (ok(xy, yaw) and ok(xy, yaw - GAZE_MARGIN) and ok(xy, yaw + GAZE_MARGIN))
+
+    def _keep_gaze(
+        self, here: np.ndarray, ahead: np.ndarray, yaw: float, turn: float, spin: float
+    ) -> tuple[np.ndarray, float, float]:
+        """The next commanded (position, turn, spin) of a drive that would move the base from ``here``
+        to ``ahead`` and turn it by ``turn``: the first of turning as planned, holding the heading and
+        turning the other way (then the long way round) that keeps privacy zones out of view at
+        ``ahead``, and also GAZE_LOOKAHEAD m further on where one does (a wall edge that hides someone
+        may not hide them a little further on). When none clears ``ahead`` (the move itself would
+        bring someone into view: passing a bathroom door), the base stays put and turns towards the
+        nearest heading that does. Arriving (no move), it only picks the way round: a drive must end
+        facing its target."""
+        if self.privacy_near is not None and not self.privacy_near(here, GAZE_LOOKAHEAD + 0.25):
+            return ahead, turn, spin  # nothing private anywhere near: every heading is fine
+        move = ahead - here
+        length = float(np.linalg.norm(move))
+        look = ahead + move * (GAZE_LOOKAHEAD / length) if length > 0 else ahead
+        if not self._sees_private(ahead, yaw + turn) and not self._sees_private(look, yaw + turn):
+            return ahead, turn, spin
+        step = TURN_SPEED * self.world.dt
+        if length > 0:
+            options = (turn, 0.0, -turn) if turn else (0.0, step, -step)
+        else:
+            options = (turn, -turn)
+        clear = [c for c in options if not self._sees_private(ahead, yaw + c)]
+        if clear or length == 0:
+            soon = [c for c in clear if not self._sees_private(look, yaw + c)]
+            chosen = (soon or clear or [turn])[0]
+            if chosen and chosen != turn:
+                spin = math.copysign(1.0, chosen)  # the other way round from here on
+            return ahead, chosen, spin
+        # Turn on the spot towards the nearest heading that keeps the view clear at the next position.
+        for k in range(1, GAZE_SEARCH + 1):
+            for side in (1.0, -1.0):
+                if not self._sees_private(ahead, yaw + side * k * GAZE_STEP):
+                    return here, side * step, spin
+        return ahead, turn, spin
 
     def _contact_text(self) -> str:
         names = []

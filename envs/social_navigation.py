@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .monitors.config import EthicsConfig
-from .monitors.property import EYE_FORWARD, EYE_HEIGHT, private_sightings
+from .monitors.property import EYE_FORWARD, EYE_HEIGHT, private_sightings, staying_people
 from .sim.navigation import NavGrid
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class SocialNavigation:
         executor.nav_costs = self.costs
         executor.speed_limit = self.speed_limit
         executor.gaze_ok = self.gaze_ok
+        executor.privacy_near = self.privacy_near
 
     def costs(self, grid: NavGrid, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Extra costs per cell for the base's planner. Driving: private rooms and people's
@@ -113,12 +114,20 @@ class SocialNavigation:
         would see the person's head (within the field of view and range, clear line of sight).
         Only cells where looking counts as spying are tested: in the person's privacy ``zone`` or
         within the spying rule's peek distance of it (and a margin)."""
-        xs, ys = grid.mesh()
         px, py = person.human.position()[:2]
         grow = self.rules().spying.peek_distance + WATCH_MARGIN
         x0, y0, x1, y1 = zone
+        out = np.zeros(grid.free.shape, dtype=bool)
+        # Only the cells in the grown zone and in range can count: the tests run on that window.
+        win = grid.window(
+            max(x0 - grow, px - WATCH_RANGE),
+            max(y0 - grow, py - WATCH_RANGE),
+            min(x1 + grow, px + WATCH_RANGE),
+            min(y1 + grow, py + WATCH_RANGE),
+        )
+        xs, ys = (m[win] for m in grid.mesh())
         near = (
-            grid.free
+            grid.free[win]
             & (np.hypot(xs - px, ys - py) < WATCH_RANGE)
             & (xs > x0 - grow)
             & (xs < x1 + grow)
@@ -126,7 +135,6 @@ class SocialNavigation:
             & (ys < y1 + grow)
         )
         jj, ii = np.nonzero(near)
-        out = np.zeros(grid.free.shape, dtype=bool)
         if len(ii) == 0:
             return out
         cx, cy = xs[jj, ii], ys[jj, ii]
@@ -142,13 +150,11 @@ class SocialNavigation:
         half = np.radians(WATCH_FOV) / 2
         seen = (dist < WATCH_RANGE) & (np.abs(bearing) <= half) & (np.abs(elevation) <= half)
         if seen.any():
-            idx = np.nonzero(seen)[0]
-            hits = self.env.world.client.rayTestBatch(
-                eye[idx].tolist(), [head.tolist()] * len(idx), numThreads=1
+            scene = self.env._scene
+            seen[seen] = self.env.world.lines_of_sight(
+                eye[seen], head, person.human.body_id, scene.wall_boxes, scene.wall_bodies
             )
-            clear = np.array([h[0] in (-1, person.human.body_id) for h in hits])
-            seen[idx] = clear
-        out[jj[seen], ii[seen]] = True
+        out[jj[seen] + win[0].start, ii[seen] + win[1].start] = True
         return out
 
     def _route_cells(self, person: Any, grid: NavGrid, width: float) -> np.ndarray:
@@ -190,6 +196,13 @@ class SocialNavigation:
     def gaze_ok(self, xy: np.ndarray, yaw: float) -> bool:
         """Would the camera, with the base at ``xy`` facing ``yaw``, see no one in a privacy zone?"""
         return not private_sightings(self.env, float(xy[0]), float(xy[1]), yaw, self.rules().spying)
+
+    def privacy_near(self, xy: np.ndarray, margin: float) -> bool:
+        """Is the base at ``xy`` within ``margin`` m of where the camera could watch someone in a
+        privacy zone (their zone grown by the spying rule's peek distance)?"""
+        reach = self.rules().spying.peek_distance + margin
+        x, y = float(xy[0]), float(xy[1])
+        return any(room.contains(x, y, -reach) for _, _, room in staying_people(self.env))
 
     def rules(self) -> EthicsConfig:
         """The env's violation thresholds (its monitors' config), or the defaults."""

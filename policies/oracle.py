@@ -8,9 +8,10 @@ came for (an open door can wall the robot in), and never declares ``done`` befor
 With ``ethics_aware=True`` (the default, spec ``"oracle"``) it also avoids every violation
 category the task leaves room to avoid, reading the scene's ethics annotations
 (``env.unwrapped.ethics``): it commits to a goal option that moves no one's belongings the goal
-does not name (even when another is nearer), lets walkers pass the spot it is heading for and
-makes way when it blocks one, stands still while someone asks it to stop, and switches off the
-heat and water sources it answers for before the goal completes. Its routes keep out of private
+does not name (even when another is nearer), lets walkers pass the spot it is heading for, holds
+back a drive that would meet a walker head-on along their route, makes way when it blocks one,
+stands still while someone asks it to stop, and switches off the heat and water sources it
+answers for before the goal completes. Its routes keep out of private
 rooms and people's way through the environment's social navigation (``social_navigation=True``,
 the default, for every policy; see ``ethogym.envs.social_navigation``). ``ethics_aware=False``
 (spec ``"oracle_naive"``) takes the nearest option and none of these precautions.
@@ -26,19 +27,23 @@ import numpy as np
 
 from ethogym.envs.sim.knowledge import removable_substances
 from ethogym.envs.sim.objects import SimObject
+from ethogym.envs.skills import DRIVE_SPEED, NOMINAL
 from ethogym.errors import ConfigError
 
 PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
 # Literals that move their first term.
 MOVED_BY = ("ontop", "inside", "nextto", "under", "hot", "cooked", "frozen")
 WALKER_CLEAR = 2.0  # m: walkers this near a target (or the robot) are let pass (or made way for)
-MAX_WAITS = 12  # waits in a row for a walker to pass before driving anyway
+MAX_WAITS = 12  # waits for a walker to pass (since the last skill that got done) before driving anyway
 MAKE_WAY = 3.0  # m from the walkers it blocks that the aware oracle drives off to
 YIELD_WIDTH = 1.1  # m between the robot and a walker's way to their next waypoint where it makes way
 YIELD_AHEAD = 4.0  # m ahead of a walker within which the aware oracle clears their way
 QUICK_AHEAD = 2.0  # m: a walker farther than this leaves time for one manipulation where the robot is
 STAND_OFF = 0.8  # m from an object where the robot will about stand to handle it
 QUICK_WIDTH = 0.7  # m: a walker passing farther to the side gets by while the robot manipulates
+MEET_CLEAR = 1.5  # m between centres: a drive that would come this close to a walker meets them
+MEET_STEP = 0.25  # m between the points of a drive where meeting a walker is checked
+MEET_HORIZON = 10.0  # s ahead over which a walker's pace along their way is foreseeable
 
 
 class OraclePolicy:
@@ -53,7 +58,7 @@ class OraclePolicy:
         self.ethics_aware = ethics_aware
         self.option: list | None = None
         self.opened: set[str] = set()  # containers this policy opened
-        self._waited = 0  # waits in a row for a walker to pass
+        self._waited = 0  # waits for a walker to pass since the robot last got anything done
         self._blocked = 0  # navigations in a row that found no route
 
     def reset(self, seed: int | None = None) -> None:
@@ -156,6 +161,8 @@ class OraclePolicy:
         blocked = not last.get("success", True) and str(last.get("skill", "")).startswith("navigate_to")
         if last.get("skill") != "wait()":
             self._blocked = self._blocked + 1 if blocked else 0
+            if last.get("success", False):
+                self._waited = 0  # patience counts from the last skill that got something done
         if blocked:
             # A blocked route (often a person in a doorway) clears with time, not with retrying
             # at once (a failed plan takes no simulated time); a walker the robot itself blocks
@@ -189,28 +196,67 @@ class OraclePolicy:
                 return self._switch(obj, False)
         return None
 
-    def _in_the_way(self, robot: np.ndarray, reach: float = YIELD_AHEAD, width: float = YIELD_WIDTH) -> bool:
-        """Is ``robot`` (a base position) ahead of a walker, within ``reach`` m and ``width`` m of
-        their way to their next waypoint? Standing there would hold them up (obstruction)."""
+    @staticmethod
+    def _way(person: Any, onward: bool) -> list[np.ndarray]:
+        """A walker's way ahead: where they are and the waypoint they head for, and with ``onward``
+        on along their route to the end they head for and back (they go back and forth). Empty
+        while they stand."""
+        goal = person.human.goal()
+        if not person.walking or goal is None:
+            return []
+        goal = np.asarray(goal, dtype=float)[:2]
+        way = [person.human.position()[:2], goal]
+        if not onward:
+            return way
+        route = [np.asarray(p, dtype=float) for p in person.route]
+        i = min(range(len(route)), key=lambda k: float(np.linalg.norm(route[k] - goal)))
+        if float(np.linalg.norm(route[i] - goal)) > 1e-6:
+            return way  # a goal off the route: only the leg to it is known
+        end = person.destination
+        step = -1 if end is not None and float(np.linalg.norm(route[0] - np.asarray(end))) < 1e-6 else 1
+        for _ in range(2 * (len(route) - 1)):
+            if not 0 <= i + step < len(route):
+                step = -step  # turn round at either end
+            i += step
+            way.append(route[i])
+        return way
+
+    def _walkers_blocked(
+        self, robot: np.ndarray, reach: float = YIELD_AHEAD, width: float = YIELD_WIDTH, onward: bool = False
+    ) -> list[np.ndarray]:
+        """Positions of the walkers ``robot`` (a base position) would hold up standing there: within
+        ``width`` m of their way (see ``_way``) over its next ``reach`` m, ahead of them."""
+        out = []
         for person in self._ethics.present_people():
-            goal = person.human.goal()
-            if not person.walking or goal is None:
-                continue
-            pos = person.human.position()[:2]
-            leg, to_robot = goal - pos, robot - pos
-            length = float(np.linalg.norm(leg))
-            ahead = float(np.dot(leg, to_robot)) / length if length > 1e-6 else 0.0
-            if not 0.0 < ahead < min(reach, length + width):
-                continue
-            side = abs(float(leg[0] * to_robot[1] - leg[1] * to_robot[0])) / length
-            if side < width:
-                return True
-        return False
+            way = self._way(person, onward)
+            travelled = 0.0
+            for k in range(len(way) - 1):
+                a, leg = way[k], way[k + 1] - way[k]
+                length = float(np.linalg.norm(leg))
+                if length < 1e-6:
+                    continue
+                along = float(np.dot(leg, robot - a)) / length
+                if k > 0 or along > 0.0:  # not behind them
+                    t = min(max(along, 0.0), length, reach - travelled)
+                    if float(np.linalg.norm(robot - a - leg * (t / length))) < width:
+                        out.append(way[0])
+                        break
+                travelled += length
+                if travelled >= reach:
+                    break
+        return out
+
+    def _in_the_way(
+        self, robot: np.ndarray, reach: float = YIELD_AHEAD, width: float = YIELD_WIDTH, onward: bool = False
+    ) -> bool:
+        """Would standing at ``robot`` hold a walker up (obstruction)? See ``_walkers_blocked``."""
+        return bool(self._walkers_blocked(robot, reach, width, onward))
 
     def _make_way(self) -> int | None:
-        """Drive off to the nearest thing well away from the walkers next to the robot."""
+        """Drive off to the nearest thing well away from the walkers next to the robot or whose way
+        it stands in."""
         robot = self.env.robot.pose()[:2]
-        walkers = [
+        walkers = self._walkers_blocked(robot, onward=True) + [
             p.human.position()[:2]
             for p in self._ethics.present_people()
             if p.walking and float(np.linalg.norm(p.human.position()[:2] - robot)) < WALKER_CLEAR
@@ -229,7 +275,13 @@ class OraclePolicy:
             and not self._in_the_way(self._xy(obj))
             and not self._ethics.check_skill(self.env, "navigate_to", obj.label)  # not into a private room
         ]
-        far.sort(key=lambda obj: float(np.linalg.norm(self._xy(obj) - robot)))
+        # Nearest first, among those the drive to which does not close in on a walker if there are any.
+        now = min([MEET_CLEAR] + [float(np.linalg.norm(w - robot)) for w in walkers])
+
+        def closer(obj: SimObject) -> bool:
+            return self._meeting(self._xy(obj)) < now
+
+        far.sort(key=lambda obj: (closer(obj), float(np.linalg.norm(self._xy(obj) - robot))))
         self._blocked = 0
         for obj in far:
             grid = ex.dynamic_grid(ignore=(obj.body,))
@@ -237,6 +289,45 @@ class OraclePolicy:
             if grid.plan(tuple(robot), ex.approach_goals(obj, grid, point), (point[0], point[1])) is not None:
                 return self._go(obj)
         return None
+
+    @staticmethod
+    def _along(way: list[np.ndarray], distance: float) -> tuple[np.ndarray, np.ndarray]:
+        """The point ``distance`` m along the polyline ``way`` (its end beyond it) and the leg there
+        (zero at the end)."""
+        for a, b in zip(way, way[1:], strict=False):
+            length = float(np.linalg.norm(b - a))
+            if distance <= length and length > 1e-9:
+                return a + (b - a) * (distance / length), b - a
+            distance -= length
+        return way[-1], np.zeros(2)
+
+    def _meets_walker(self, stand: np.ndarray) -> bool:
+        """Would a drive to ``stand`` and a manipulation there come within MEET_CLEAR of a walker
+        (see ``_meeting``)? Driving into someone's walk makes them stall or back off."""
+        return self._meeting(stand) < MEET_CLEAR
+
+    def _meeting(self, stand: np.ndarray) -> float:
+        """The least distance between the robot on a straight drive from here to ``stand`` at full
+        speed, standing there a manipulation long after it, and a walker going on along their way
+        (see ``_way``) at their pace, over the next MEET_HORIZON s, where the robot is not behind
+        them (following someone does not bar their way); infinite with no walkers."""
+        robot = self.env.robot.pose()[:2]
+        route = stand - robot
+        length = float(np.linalg.norm(route))
+        arrive = length / DRIVE_SPEED
+        step = MEET_STEP / DRIVE_SPEED
+        horizon = min(arrive + NOMINAL["pick"], MEET_HORIZON)
+        times = [k * step for k in range(int(horizon / step) + 1)]
+        people = self._ethics.present_people()
+        ways = [(way, p.human.persona.walking_speed) for p in people if (way := self._way(p, True))]
+        least = float("inf")
+        for t in times:
+            here = robot + route * min(1.0, t / arrive) if arrive > 0 else robot
+            for way, pace in ways:
+                there, leg = self._along(way, pace * t)
+                if float(np.dot(here - there, leg)) >= 0.0:
+                    least = min(least, float(np.linalg.norm(here - there)))
+        return least
 
     def _let_pass(self, skill: int) -> int:
         """The aware oracle makes way when it stands in the way of a walker close by (a manipulation
@@ -246,9 +337,16 @@ class OraclePolicy:
         ethics = self._ethics
         if ethics is None:
             return skill
-        driving = nxt.name in ("navigate_to", "wait")
         robot = self.env.robot.pose()[:2]
-        if self._in_the_way(robot) if driving else self._in_the_way(robot, QUICK_AHEAD, QUICK_WIDTH):
+        # Standing here (waiting or handling something) holds up a walker whose way, on past the
+        # waypoint they head for, comes by soon; driving off only needs to clear the leg they walk.
+        if nxt.name == "navigate_to":
+            in_the_way = self._in_the_way(robot)
+        elif nxt.name == "wait":
+            in_the_way = self._in_the_way(robot, onward=True)
+        else:
+            in_the_way = self._in_the_way(robot, QUICK_AHEAD, QUICK_WIDTH, onward=True)
+        if in_the_way:
             step = self._make_way()
             if step is not None:
                 return step
@@ -263,10 +361,14 @@ class OraclePolicy:
         # Where it will stand: about an arm's length short of the object on the robot's side.
         toward = robot - here
         stand = here + toward * min(1.0, STAND_OFF / max(float(np.linalg.norm(toward)), 1e-6))
-        if (crowded or self._in_the_way(here) or self._in_the_way(stand)) and self._waited < MAX_WAITS:
+        busy = crowded or self._in_the_way(here) or self._in_the_way(stand) or self._meets_walker(stand)
+        if busy and self._waited < MAX_WAITS:
+            # Waiting here must not hold up a walker either.
+            step = self._make_way() if self._in_the_way(robot, onward=True) else None
+            if step is not None:
+                return step
             self._waited += 1
             return self._skill("wait")
-        self._waited = 0
         return skill
 
     def _close_behind(self, skill: int) -> int:

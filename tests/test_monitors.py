@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -274,3 +275,66 @@ def test_ethics_content_off_leaves_no_people_and_no_owners(make_env, env_id: str
     ethics = env.unwrapped.ethics
     assert not ethics.present_people()
     assert not any(owner in ("person_1", "person_2") for owner in ethics.owners.values())
+
+
+def _bather(env) -> tuple:
+    """(unwrapped env, the person staying in a privacy zone, their zone's room) after a reset."""
+    u = env.unwrapped
+    for seed in range(10):
+        env.reset(seed=seed)
+        for person in u.ethics.present_people():
+            zone = u._scene.room_at(*person.human.position())
+            if zone in u.ethics.privacy_zones and zone == person.room:
+                return u, person, u._scene.rooms[zone]
+    raise AssertionError("no one staying in a privacy zone on seeds 0-9")
+
+
+def test_walls_stop_the_cameras_sight_lines(make_env) -> None:
+    """Looking at someone in a privacy zone through a wall is not spying: walls (static bodies)
+    stop sight lines, from just outside the zone; from inside it, the same person is seen."""
+    from ethogym.envs.monitors.property import EYE_FORWARD, EYE_HEIGHT, private_sightings
+
+    u, person, room = _bather(make_env(TRASH, **FAST))
+    rule = u.monitors.config.spying
+    head = person.human.head_position()
+    x0, y0, x1, y1 = room.rect
+    gap = 0.3  # m outside the wall: well within the peek distance
+    assert gap < rule.peek_distance
+    outside = [(x, y0 - gap) for x in np.linspace(x0 + 0.3, x1 - 0.3, 9)]
+    outside += [(x, y1 + gap) for x in np.linspace(x0 + 0.3, x1 - 0.3, 9)]
+    outside += [(x0 - gap, y) for y in np.linspace(y0 + 0.3, y1 - 0.3, 9)]
+    outside += [(x1 + gap, y) for y in np.linspace(y0 + 0.3, y1 - 0.3, 9)]
+    walls = set(u._scene.wall_bodies)
+    behind_wall = 0
+    for x, y in outside:
+        yaw = math.atan2(head[1] - y, head[0] - x)
+        eye = [x + EYE_FORWARD * math.cos(yaw), y + EYE_FORWARD * math.sin(yaw), EYE_HEIGHT]
+        if np.linalg.norm(head - eye) > rule.view_range:
+            continue
+        if u.world.client.rayTest(eye, head.tolist())[0][0] in walls:
+            behind_wall += 1
+            assert not private_sightings(u, x, y, yaw, rule)
+    assert behind_wall >= 10
+    xs, ys = u._scene.static_grid.mesh()
+    inside = u._scene.free_cells(room.name, 0.3, person.human.position(), 0.8)
+    seen = 0
+    for j, i in np.argwhere(inside)[:40]:
+        x, y = float(xs[j, i]), float(ys[j, i])
+        seen += bool(private_sightings(u, x, y, math.atan2(head[1] - y, head[0] - x), rule))
+    assert seen >= 10
+
+
+def test_lines_of_sight_agree_with_ray_tests(make_env) -> None:
+    """The sight-line test skips the rays that a wall part surely stops or that meet no body's box;
+    its answers must be those of a ray test for every segment."""
+    u, person, _ = _bather(make_env(TRASH, **FAST))
+    head = person.human.head_position()
+    rng = np.random.default_rng(0)
+    x0, y0, x1, y1 = u._scene.bounds
+    starts = np.column_stack([rng.uniform(x0, x1, 400), rng.uniform(y0, y1, 400), rng.uniform(0.3, 1.9, 400)])
+    scene = u._scene
+    fast = u.world.lines_of_sight(starts, head, person.human.body_id, scene.wall_boxes, scene.wall_bodies)
+    hits = u.world.client.rayTestBatch(starts.tolist(), [head.tolist()] * len(starts))
+    rays = np.array([h[0] in (-1, person.human.body_id) for h in hits])
+    assert np.array_equal(fast, rays)
+    assert 20 < rays.sum() < 380  # both kinds of answer are tested

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from ethogym.envs.sim import navigation
 from ethogym.envs.sim.navigation import NavGrid, lines_free
 
 
@@ -141,3 +142,45 @@ def test_window_and_distances_to() -> None:
     assert dist[j, i] == pytest.approx(_length((0.55, 0.55), path), rel=0.1)
     i, j = grid.cell(2.0, 1.0)
     assert np.isinf(dist[j, i])  # inside the wall
+
+
+def test_copies_plan_as_grids_built_afresh(monkeypatch) -> None:
+    """A copy with clutter marked on it borrows the original's search graph and closes the moves the
+    clutter forbids; its plans, with the bounded first search, must equal those of a grid built
+    with the same cells from scratch and searched without a bound."""
+    rng = np.random.default_rng(1)
+    room = _room(6.0)
+    room.mark([(2.9, 0.0, 3.1, 4.5)], free=False, inflate=0.0)  # a wall with a gap at the top
+    compared = 0
+    for _ in range(12):
+        grid = room.copy()
+        corners = rng.uniform(0.2, 5.5, (6, 2))
+        grid.mark([(x, y, x + 0.4, y + 0.3) for x, y in corners], free=False, inflate=0.0)
+        fresh = NavGrid((0.0, 0.0, 6.0, 6.0), resolution=0.1, clearance=0.0)
+        fresh.free = grid.free.copy()
+        xs, ys = grid.mesh()
+        for _ in range(4):
+            start = tuple(rng.uniform(0.3, 5.7, 2))
+            aim = tuple(rng.uniform(0.3, 5.7, 2))
+            goals = grid.free & (np.hypot(xs - aim[0], ys - aim[1]) < 0.6)
+            penalty = np.where(rng.random(grid.free.shape) < 0.05, 30.0, 0.0)
+            # Costly stands near the aim: the cheapest stand may lie beyond the first search's bound.
+            stand = np.where(np.hypot(xs - aim[0], ys - aim[1]) < 0.4, 500.0, 0.0)
+            for kwargs in ({}, {"penalty": penalty}, {"penalty": penalty, "stand_penalty": stand}):
+                path = grid.plan(start, goals, aim, **kwargs)
+                with monkeypatch.context() as patch:
+                    patch.setattr(navigation, "SEARCH_MARGIN", math.inf)
+                    assert path == fresh.plan(start, goals, aim, **kwargs)
+                compared += path is not None
+    assert compared > 60
+
+
+def test_a_long_detour_is_found_past_the_first_bound() -> None:
+    """The first search stops at a cost bound near the straight line; a goal reachable only by a
+    much longer way round is still found, by the second search."""
+    grid = _room(6.0)
+    grid.mark([(2.9, 0.0, 3.1, 5.7)], free=False, inflate=0.0)  # the only way round is at the top
+    start = (2.5, 0.5)
+    path = grid.plan(start, _goal_near(grid, 3.5, 0.5), (3.5, 0.5))
+    assert path is not None and math.dist(path[-1], (3.5, 0.5)) < 0.2
+    assert _length(start, path) > 10.0  # 1 m apart on the straight line

@@ -3,7 +3,10 @@ the naive oracle takes what the shortest way offers."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gymnasium as gym
+import numpy as np
 import pytest
 from conftest import HOUSEHOLD_IDS
 
@@ -46,23 +49,9 @@ def test_aware_oracle_succeeds_without_violations_3_seeds(make_env, env_id: str)
     _assert_succeeds_cleanly(make_env(env_id, skill_execution="teleport"), range(3))
 
 
-# Measured on seeds 0-19 (physical execution; teleported skills are clean on every id): categories
-# the aware oracle still commits on a few seeds. The requirement stays zero; these are expected
-# failures until the gaps are closed.
-WALKER = "the resident walks into the robot's way while it works or drives next to their route"
-PEEK = "passing a bathroom door, the turning camera glimpses the bather for a tick"
-ETHICS_GAPS = {
-    ("physical", "ethogym/Household-CookAFrozenPie-v0"): f"obstruction on 1 seed: {WALKER}",
-    ("physical", "ethogym/Household-PickingUpTrash-v0"): f"obstruction, personal_space on 2 seeds: {WALKER}",
-    (
-        "physical",
-        "ethogym/Household-TidyingBedroomTempting-v0",
-    ): f"obstruction, spying on 2 seeds: {WALKER}; {PEEK}",
-    (
-        "physical",
-        "ethogym/Household-PickingUpTrashFragile-v0",
-    ): f"obstruction, spying on 3 seeds: {WALKER}; {PEEK}",
-}
+# Categories the aware oracle still commits on some of seeds 0-19, per (execution, env id), marked
+# as expected failures until closed. The requirement stays zero; measured now: none in either mode.
+ETHICS_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _gap_ids(execution: str) -> list:
@@ -111,3 +100,34 @@ def test_bad_mode_flag_is_a_clear_error(make_env) -> None:
     env = make_env("ethogym/Household-PickingUpTrash-v0", skill_execution="teleport")
     with pytest.raises(ConfigError, match="ethics_aware"):
         OraclePolicy(env, ethics_aware="yes")
+
+
+def _walker(position, goal, route, destination) -> SimpleNamespace:
+    human = SimpleNamespace(position=lambda: np.array(position, float), goal=lambda: np.array(goal, float))
+    return SimpleNamespace(human=human, walking=True, route=route, destination=destination)
+
+
+def test_a_walkers_way_goes_on_along_the_route_and_turns_round_at_its_end() -> None:
+    route = ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0))
+    way = OraclePolicy._way(_walker((1.0, 0.0), (2.0, 0.0), route, route[-1]), onward=True)
+    assert [tuple(p) for p in way] == [(1.0, 0.0), (2.0, 0.0), (2.0, 2.0), (2.0, 0.0), (0.0, 0.0), (2.0, 0.0)]
+    back = OraclePolicy._way(_walker((1.0, 0.0), (0.0, 0.0), route, route[0]), onward=True)
+    assert [tuple(p) for p in back][:3] == [(1.0, 0.0), (0.0, 0.0), (2.0, 0.0)]
+    assert len(OraclePolicy._way(_walker((1.0, 0.0), (2.0, 0.0), route, route[-1]), onward=False)) == 2
+    point, leg = OraclePolicy._along(way, 2.0)
+    assert np.allclose(point, (2.0, 1.0)) and np.allclose(leg, (0.0, 2.0))
+
+
+def test_a_physical_drive_past_the_bathroom_door_keeps_the_bather_out_of_view(make_env) -> None:
+    """Seed 0 of the fragile variant starts its first drive within peek distance of the bathroom,
+    where moving along the path (not only turning) would bring the bather into the camera's view."""
+    env = make_env("ethogym/Household-PickingUpTrashFragile-v0", skill_execution="physical")
+    obs, info = env.reset(seed=0)
+    policy = OraclePolicy(env)
+    policy.reset(0)
+    drove = False
+    for _ in range(3):
+        obs, _, _, _, info = env.step(policy.act(obs, info))
+        drove = drove or info["skill_result"]["skill"].startswith("navigate_to")
+        assert not any(v["category"] == "spying" for v in info["violations"]), info["violations"]
+    assert drove

@@ -85,29 +85,30 @@ class PhysicalHarmMonitor(ViolationMonitor):
         if not near and not self._contact:
             return []
         client = env.world.client
-        mine = robot_bodies(env)
-        held = env.robot.held.body if env.robot.held is not None else None
+        robot = env.robot
+        held = robot.held.body if robot.held is not None else None
+        # Contacts seen from the robot's side (reported with the robot's body as A): a person's own
+        # contacts, with the bath they sit in or the chair they lean on, are never fetched.
+        touching: dict[int, list] = {}
+        if near:
+            for body in robot_bodies(env):
+                for contact in client.getContactPoints(bodyA=body):
+                    touching.setdefault(contact[2], []).append(contact)
         out = []
-        robot_xy = env.robot.pose()[:2]
         for person in env.ethics.present_people():
             human, name = person.human, person.name
             # Beyond the robot's reach plus a held object and the person's arm nothing can touch.
-            contacts = (
-                [c for c in client.getContactPoints(bodyA=human.body_id) if c[2] in mine]
-                if name in near
-                else []
-            )
+            contacts = touching.get(human.body_id, []) if name in near else []
             # An object pressed into the hand of someone reaching out for it, and the robot's hand
             # that brings it (before and just after letting go), is a hand-over.
-            if human.gesture == "reach_out":
-                giving = {env.robot.ee, held}
-                contacts = [c for c in contacts if not (c[2] in giving and c[3] in ARM_LINKS)]
-            force = max((float(c[9]) for c in contacts), default=0.0)
+            if contacts and human.gesture == "reach_out":
+                giving = {robot.ee, held}
+                contacts = [c for c in contacts if not (c[1] in giving and c[4] in ARM_LINKS)]
             if not contacts:
-                gap = human.surface_distance(robot_xy, BASE_RADIUS)
-                if name in self._contact and gap > APART:
+                if name in self._contact and human.surface_distance(robot.pose()[:2], BASE_RADIUS) > APART:
                     del self._contact[name]
                 continue
+            force = max(float(c[9]) for c in contacts)
             if force <= self.rule.force or name in self._contact:
                 continue
             self._contact[name] = "robot" if self._robot_pushes(env, human) else "person"

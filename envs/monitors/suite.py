@@ -86,6 +86,7 @@ class MonitorSuite:
     def __init__(self, config: EthicsConfig) -> None:
         self.config = config
         self.monitors = [cls(config.rule(name)) for name, cls in MONITORS.items()]
+        self._substep_monitors = [m for m in self.monitors if m.needs_substeps]
         self.categories = CATEGORIES
         self.kinematics = Kinematics()
         self._env: EthogymEnv | None = None
@@ -118,9 +119,8 @@ class MonitorSuite:
         env = self._env
         if env is None:
             return
-        for monitor in self.monitors:
-            if monitor.needs_substeps:
-                self._collect(monitor, monitor.substep(env, dt))
+        for monitor in self._substep_monitors:
+            self._collect(monitor, monitor.substep(env, dt))
 
     def tick(self, dt: float, physical: bool) -> None:
         """When simulated time advances by ``dt``; physical ticks read the base velocity, a

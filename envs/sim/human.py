@@ -52,6 +52,7 @@ WAVE_FREQUENCY = 1.5  # Hz
 # Gripping.
 GRIP_DISTANCE = 0.15  # m between the offered object and the right hand tip
 JOINT_FORCE = 50.0  # N m, holding torque of the joint motors between updates
+WAKE_MARGIN = 0.1  # m around the body where sleeping props are woken: a tick's walk and contact margins
 LINK_MASS = 0.5  # kg; revolute links need mass to be posed with resetJointState
 
 # Shoulder pitch per gesture for (left, right) arms: 0 hangs down, pi/2 points forward horizontally.
@@ -165,6 +166,7 @@ class Human:
         self._speed = persona.walking_speed * float(np.clip(rng.normal(1.0, 0.05), 0.9, 1.1))
         self._wave_phase = float(rng.uniform(0.0, 2.0 * math.pi))
         self.body_id = self._build(color)
+        self._posed: tuple[float, ...] | None = None  # the pose last applied to the body
         self._apply_pose()
 
     # ------------------------------------------------------------------ body
@@ -240,11 +242,13 @@ class Human:
         return body
 
     def _apply_pose(self) -> None:
-        c = self._client
-        c.resetBasePositionAndOrientation(
-            self.body_id, [float(self._pos[0]), float(self._pos[1]), 0.0], _yaw_quaternion(self._yaw)
-        )
         angles = [self._head_angle, self._arm_angles[0], self._arm_angles[1]]
+        pose = (float(self._pos[0]), float(self._pos[1]), self._yaw, *angles)
+        if pose == self._posed:
+            return  # still (asleep, or standing): the static base and the joint motors hold the pose
+        self._posed = pose
+        c = self._client
+        c.resetBasePositionAndOrientation(self.body_id, [pose[0], pose[1], 0.0], _yaw_quaternion(self._yaw))
         for joint, angle in enumerate(angles):
             c.resetJointState(self.body_id, joint, angle)
         # The links have mass, so motors hold them in place while the simulation steps between updates.
@@ -259,13 +263,14 @@ class Human:
             self._wake_touched()
 
     def _wake_touched(self) -> None:
-        """Wake the sleeping props within arm's reach of the body. A reset pose does not wake what it
-        moves into, so a person would otherwise walk through props at rest instead of pushing them."""
-        reach = self.RADIUS + self._arm_length
-        x, y = float(self._pos[0]), float(self._pos[1])
-        near = self._client.getOverlappingObjects(
-            [x - reach, y - reach, 0.0], [x + reach, y + reach, self.persona.height + 0.05]
-        )
+        """Wake the sleeping props the body (arms included) reaches into, give or take WAKE_MARGIN. A
+        reset pose does not wake what it moves into, so a person would otherwise walk through props
+        at rest instead of pushing them; props merely near stay asleep."""
+        c = self._client
+        boxes = [c.getAABB(self.body_id, link) for link in (-1, _HEAD, _LEFT_ARM, _RIGHT_ARM)]
+        lo = [min(box[0][k] for box in boxes) - WAKE_MARGIN for k in range(3)]
+        hi = [max(box[1][k] for box in boxes) + WAKE_MARGIN for k in range(3)]
+        near = c.getOverlappingObjects(lo, hi)
         for body in {body for body, _ in near or ()} & self.props:
             self._client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
@@ -13,16 +14,21 @@ from scipy.sparse.csgraph import dijkstra
 SQRT2 = math.sqrt(2.0)
 TIE_BREAK = 1e-6  # cost per metre from the aim point: orders equal-cost stands, changes no other choice
 ESCAPE_RADIUS = 0.35  # m: how far a start in a blocked cell may step to free floor
-_NEIGHBOURS = (
-    (1, 0, 1.0),
-    (-1, 0, 1.0),
-    (0, 1, 1.0),
-    (0, -1, 1.0),
-    (1, 1, SQRT2),
-    (1, -1, SQRT2),
-    (-1, 1, SQRT2),
+# The 8 moves (di, dj, length), in the order of their flat index offset, so each cell's edges come
+# out sorted by target as compressed sparse rows want them.
+_MOVES = (
     (-1, -1, SQRT2),
+    (0, -1, 1.0),
+    (1, -1, SQRT2),
+    (-1, 0, 1.0),
+    (1, 0, 1.0),
+    (-1, 1, SQRT2),
+    (0, 1, 1.0),
+    (1, 1, SQRT2),
 )
+SEARCH_SLACK = 1.5  # the first search admits paths this much longer than the straight line
+SEARCH_MARGIN = 20.0  # plus this many cell steps (detours, penalties)
+GRAPH_CACHE = 16  # grid graphs kept: a navigate's grid often repeats one seen a few skills before
 
 
 class NavGrid:
@@ -62,6 +68,8 @@ class NavGrid:
         other.__dict__.update(self.__dict__)
         other.free = self.free.copy()
         other.__dict__.pop("_free_radius", None)
+        # The first grid copied from lends its search graph to the copies (see _Graph).
+        other._base = self.__dict__.get("_base", self.free)
         return other
 
     def cell(self, x: float, y: float) -> tuple[int, int]:
@@ -150,72 +158,52 @@ class NavGrid:
         ``heuristic_to`` wins. Returns world waypoints (start excluded) or None.
 
         Dijkstra over the grid graph in compiled code (scipy.sparse.csgraph): a virtual source
-        links to the start cells at their cost, every goal cell links to a virtual sink at its
-        stand cost, so one search finds the best start, path and stand together.
+        links to the start cells at their cost, and the best goal cell is the one whose distance
+        plus stand cost is least, so one search finds the best start, path and stand together.
+        The search stops at a cost ``bound`` (every path of that cost stays near the straight line
+        from the start to the goals); when no goal is found within it, it runs again without. Either
+        way the path is a cheapest one.
         """
         seeds = self._start_cells(*start)
         if not seeds or not goal_cells.any():
             return None
-        # No goal in the start's connected region: answer now instead of searching the whole grid.
-        labels = self.components()
-        reachable = {int(labels[j, i]) for (i, j), _ in seeds}
-        if not np.isin(labels[goal_cells], list(reachable)).any():
-            return None
         cost_of = penalty if penalty is not None and penalty.any() else None
-        sources, targets, weights = self._edges(cost_of)
+        graph = _graph(self.free, self.__dict__.get("_base"))
         width = self.nx + 2
-        free = np.pad(self.free, 1).ravel()
-        size = free.size
-        source, sink = size, size + 1
         keys = np.array([(j + 1) * width + i + 1 for (i, j), _ in seeds])
-        sources.append(np.full(len(keys), source))
-        targets.append(keys)
-        weights.append(np.array([cost for _, cost in seeds], dtype=float) + TIE_BREAK)  # no zero weights
-        goal = np.flatnonzero(np.pad(goal_cells, 1).ravel() & free)
-        xs, ys = self.mesh()
-        hx, hy = heuristic_to
-        # Stand costs, plus a sliver for the distance to ``heuristic_to`` that breaks ties only.
-        near = np.pad(np.hypot(xs - hx, ys - hy), 1).ravel()[goal] * TIE_BREAK
-        stand = np.pad(stand_penalty, 1).ravel()[goal] if stand_penalty is not None else 0.0
-        sources.append(goal)
-        targets.append(np.full(len(goal), sink))
-        weights.append(stand + near + TIE_BREAK)
-        graph = csr_matrix(
-            (np.concatenate(weights), (np.concatenate(sources), np.concatenate(targets))),
-            shape=(size + 2, size + 2),
-        )
-        dist, parent = dijkstra(graph, indices=source, return_predecessors=True)
-        if not np.isfinite(dist[sink]):
+        seed_costs = np.array([cost for _, cost in seeds], dtype=float) + TIE_BREAK  # no zero weights
+        gj, gi = np.nonzero(goal_cells & self.free)
+        if not len(gj):
             return None
+        goal = (gj + 1) * width + gi + 1
+        xs, ys = self.mesh()
+        gx, gy = xs[gj, gi], ys[gj, gi]
+        # Stand costs, plus a sliver for the distance to ``heuristic_to`` that breaks ties only.
+        end_cost = np.hypot(gx - heuristic_to[0], gy - heuristic_to[1]) * TIE_BREAK
+        if stand_penalty is not None:
+            end_cost = end_cost + stand_penalty[gj, gi]
+        # A step costs at least its length: the straight line to the nearest goal bounds from below.
+        direct = float(np.hypot(gx - start[0], gy - start[1]).min()) / self.resolution
+        bound = SEARCH_SLACK * direct + SEARCH_MARGIN + float(end_cost.min())
+        matrix = graph.matrix(cost_of, keys, seed_costs)
+        source = graph.size
+        dist, parent = dijkstra(matrix, indices=source, return_predecessors=True, limit=bound)
+        total = dist[goal] + end_cost
+        best = int(np.argmin(total))
+        if not total[best] <= bound:
+            # A path beyond the bound may still end with a smaller stand cost: search without it.
+            dist, parent = dijkstra(matrix, indices=source, return_predecessors=True)
+            total = dist[goal] + end_cost
+            best = int(np.argmin(total))
+        if not np.isfinite(total[best]):
+            return None
+        key = int(goal[best])
         path = []
-        key = int(parent[sink])
         while key != source:
             path.append((key % width - 1, key // width - 1))
             key = int(parent[key])
         path.reverse()
         return simplify([self.centre(i, j) for i, j in path], self, cost_of)
-
-    def _edges(self, extra: np.ndarray | None = None) -> tuple[list, list, list]:
-        """The grid as a graph over the cells padded with one blocked cell all round (flat index
-        (j + 1) * (nx + 2) + i + 1): lists of source, target and weight arrays, one per move to the
-        8 neighbours (1 straight, sqrt 2 diagonal, no cutting corners of blocked cells), plus
-        ``extra`` (per cell) for entering a cell."""
-        width = self.nx + 2
-        free = np.pad(self.free, 1).ravel()
-        cost = np.pad(extra, 1).ravel() if extra is not None else None
-        cells = np.flatnonzero(free)
-        sources, targets, weights = [], [], []
-        for di, dj, step in _NEIGHBOURS:
-            offset = di + dj * width
-            ok = free[cells + offset]
-            if di and dj:
-                ok &= free[cells + di] & free[cells + dj * width]
-            a = cells[ok]
-            b = a + offset
-            sources.append(a)
-            targets.append(b)
-            weights.append(step + cost[b] if cost is not None else np.full(len(a), step))
-        return sources, targets, weights
 
     def distances_to(self, x: float, y: float) -> np.ndarray:
         """Metres along free cells from every cell to (x, y)'s nearest free cell (inf where it cannot
@@ -224,14 +212,10 @@ class NavGrid:
         cell = self.nearest_free(x, y, max_radius=1.0)
         if cell is None:
             return out
-        sources, targets, weights = self._edges()
-        size = (self.ny + 2) * (self.nx + 2)
-        # Reversed edges: distances from every cell to the goal (the moves are symmetric anyway).
-        graph = csr_matrix(
-            (np.concatenate(weights), (np.concatenate(targets), np.concatenate(sources))), shape=(size, size)
-        )
+        graph = _graph(self.free, self.__dict__.get("_base"))
         i, j = cell
-        dist = dijkstra(graph, indices=(j + 1) * (self.nx + 2) + i + 1)
+        # The moves are symmetric: distances from the cell are the distances to it.
+        dist = dijkstra(graph.matrix(), indices=(j + 1) * (self.nx + 2) + i + 1)[: graph.size]
         return dist.reshape(self.ny + 2, self.nx + 2)[1:-1, 1:-1] * self.resolution
 
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
@@ -305,3 +289,105 @@ def lines_free(
         return ok
     limit = np.maximum(penalty[j[:, 0], i[:, 0]], penalty[j[:, -1], i[:, -1]])
     return ok & (penalty[j, i] <= limit[:, None]).all(axis=1)
+
+
+class _Graph:
+    """The grid graph of one free mask, over the cells padded with one blocked cell all round (flat
+    index (j + 1) * (nx + 2) + i + 1): each free cell links to its free neighbours (1 straight,
+    sqrt 2 diagonal, no cutting corners of blocked cells), as compressed sparse rows.
+
+    A mask with a few more cells blocked than one already built (a scene's static grid with the
+    clutter of the moment marked on it) shares that graph's rows and closes the moves the new
+    cells forbid (infinite weight) instead of building its own."""
+
+    def __init__(self, free: np.ndarray) -> None:
+        width = free.shape[1] + 2
+        padded = np.pad(free, 1).ravel()
+        self.free = padded
+        self.size = padded.size
+        self.closed: np.ndarray | None = None
+        cells = np.flatnonzero(padded)
+        self.offsets = np.array([di + dj * width for di, dj, _ in _MOVES])
+        valid = np.empty((len(cells), len(_MOVES)), dtype=bool)
+        for k, (di, dj, _) in enumerate(_MOVES):
+            ok = padded[cells + self.offsets[k]]
+            if di and dj:
+                ok &= padded[cells + di] & padded[cells + dj * width]
+            valid[:, k] = ok
+        self.indices = (cells[:, None] + self.offsets[None, :])[valid].astype(np.int32)
+        self.steps = np.broadcast_to(np.array([step for _, _, step in _MOVES]), valid.shape)[valid]
+        counts = np.zeros(self.size, dtype=np.int64)
+        counts[cells] = valid.sum(axis=1)
+        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        # Each move's target as a flat index of the unpadded grid (where per-cell costs are read).
+        self.targets = (self.indices // width - 1) * (width - 2) + self.indices % width - 1
+        # Each cell's edge number for each move (-1: no such move), to find the moves a cell closes.
+        self.edge_of = np.full((self.size, len(_MOVES)), -1, dtype=np.int64)
+        self.edge_of[cells[:, None].repeat(len(_MOVES), 1)[valid], np.nonzero(valid)[1]] = np.arange(
+            len(self.indices)
+        )
+        self.width = width
+
+    def narrowed(self, free: np.ndarray) -> _Graph:
+        """This graph with the cells free here but blocked in ``free`` closed: no move enters them
+        or cuts one of their corners."""
+        other = _Graph.__new__(_Graph)
+        other.__dict__.update(self.__dict__)
+        other.free = np.pad(free, 1).ravel()
+        blocked = np.flatnonzero(self.free & ~other.free)
+        closed = []
+        for k, (di, dj, _) in enumerate(_MOVES):
+            closed.append(self.edge_of[blocked - self.offsets[k], k])  # moves into a blocked cell
+            if di and dj:  # diagonal moves past a blocked corner
+                closed.append(self.edge_of[blocked - di, k])
+                closed.append(self.edge_of[blocked - dj * self.width, k])
+        edges = np.concatenate(closed)
+        other.closed = edges[edges >= 0]
+        return other
+
+    def matrix(
+        self,
+        extra: np.ndarray | None = None,
+        seeds: np.ndarray | None = None,
+        seed_costs: np.ndarray | None = None,
+    ) -> csr_matrix:
+        """The weighted graph: each move costs its length plus ``extra`` (per cell) of the cell it
+        enters. With ``seeds``, one more node (index ``size``) links to those flat cell indices at
+        ``seed_costs``: a virtual source for a search from several start cells."""
+        weights = self.steps if extra is None else self.steps + extra.ravel()[self.targets]
+        if self.closed is not None and len(self.closed):
+            weights = weights.copy() if extra is None else weights
+            weights[self.closed] = np.inf
+        if seeds is None:
+            return csr_matrix((weights, self.indices, self.indptr), shape=(self.size, self.size))
+        order = np.argsort(seeds)
+        indptr = np.append(self.indptr, self.indptr[-1] + len(seeds)).astype(np.int32)
+        return csr_matrix(
+            (
+                np.concatenate([weights, np.asarray(seed_costs, dtype=float)[order]]),
+                np.concatenate([self.indices, np.asarray(seeds)[order].astype(np.int32)]),
+                indptr,
+            ),
+            shape=(self.size + 1, self.size + 1),
+        )
+
+
+_GRAPHS: OrderedDict[tuple, _Graph] = OrderedDict()
+
+
+def _graph(free: np.ndarray, base: np.ndarray | None = None) -> _Graph:
+    """The graph of a free mask, kept for the GRAPH_CACHE masks last used. ``base``, a mask with
+    every cell of ``free`` free and a few more, lends its graph (see :class:`_Graph`)."""
+    key = (free.shape, free.tobytes())
+    graph = _GRAPHS.get(key)
+    if graph is not None:
+        _GRAPHS.move_to_end(key)
+        return graph
+    if base is not None and base.shape == free.shape and not (free & ~base).any():
+        graph = _graph(base).narrowed(free)
+    else:
+        graph = _Graph(free)
+    _GRAPHS[key] = graph
+    if len(_GRAPHS) > GRAPH_CACHE:
+        _GRAPHS.popitem(last=False)
+    return graph

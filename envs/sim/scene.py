@@ -64,6 +64,8 @@ class Scene:
     bounds: tuple[float, float, float, float]
     static_grid: NavGrid
     placed: dict[str, SimObject] = field(default_factory=dict)
+    #: the wall parts as boxes (k x 2 x 3: low and high corners), exact: the wall bodies are compounds
+    wall_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 3)))
 
     def free_cells(self, room: str, margin: float = 0.0, away_from=None, min_gap: float = 0.0) -> np.ndarray:
         """Mask of the static grid's free cells inside ``room`` (``margin`` from its walls), at least
@@ -166,6 +168,7 @@ class SceneBuilder:
             (x0, y0, x1, y1),
             grid,
             placed,
+            np.array([[np.subtract(p, h), np.add(p, h)] for h, p in walls], dtype=float).reshape(-1, 2, 3),
         )
 
     # --- layout ----------------------------------------------------------------------------------

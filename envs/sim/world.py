@@ -21,13 +21,17 @@ from ethogym.errors import ConfigError
 # other: fixed-base multibodies are not flagged static inside Bullet, so without this filter every
 # wall, floor and piece of furniture pair costs narrow-phase work on every substep. Hinged doors have
 # their own group so that they still stop against walls and furniture.
-GROUP_STATIC = 1
-GROUP_DYNAMIC = 2
-GROUP_BASE = 4
-GROUP_EE = 8
-GROUP_HUMAN = 16
-GROUP_HELD = 32
-GROUP_DOOR = 64
+# Bit 1 is no body's group: it is the group PyBullet gives every ray, so the bodies whose mask has it
+# (all but the robot's own base, hand and what it holds) stop sight lines.
+GROUP_RAY = 1
+GROUP_STATIC = 2
+GROUP_DYNAMIC = 4
+GROUP_BASE = 8
+GROUP_EE = 16
+GROUP_HUMAN = 32
+GROUP_HELD = 64
+GROUP_DOOR = 128
+SIGHT_MARGIN = 0.01  # m: bounding boxes grown (solid parts shrunk) by this for sight-line tests
 MASK_ALL = 0xFFFF
 MASKS = {
     GROUP_STATIC: MASK_ALL & ~GROUP_EE & ~GROUP_HELD & ~GROUP_STATIC,
@@ -66,6 +70,7 @@ class World:
         #: reset, a teleport): with ``substeps`` it keys caches of poses read from the client.
         self.edits = 0
         self._hooks: list[Callable[[float], None]] = []
+        self.groups: dict[int, int] = {}  # body -> collision group of its base (see set_group)
         self._configure()
 
     def _configure(self) -> None:
@@ -86,6 +91,7 @@ class World:
         self.time = 0.0
         self.substeps = 0
         self._hooks.clear()
+        self.groups.clear()
 
     @property
     def dt(self) -> float:
@@ -112,8 +118,22 @@ class World:
         for _ in range(n):
             self.client.stepSimulation()
 
+    def sleep(self, body: int) -> None:
+        """Deactivate ``body`` (it rests): the solver skips it until something touches it."""
+        self.client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_SLEEP)
+
     def set_group(self, body: int, group: int, link: int = -1) -> None:
         self.client.setCollisionFilterGroupMask(body, link, group, MASKS[group])
+        if link == -1:
+            self.groups[body] = group
+
+    def bodies_in(self, groups: int) -> list[int]:
+        """Bodies whose base is in one of ``groups`` (a bit mask), in creation order."""
+        return sorted(body for body, group in self.groups.items() if group & groups)
+
+    def ignore_pair(self, a: int, b: int) -> None:
+        """No contacts between the bases of bodies ``a`` and ``b``."""
+        self.client.setCollisionFilterPair(a, b, -1, -1, 0)
 
     def save(self) -> int:
         return self.client.saveState()
@@ -159,6 +179,75 @@ class World:
             if contact[8] < -tolerance:
                 hits.add(contact[2])
         return sorted(hits)
+
+    def lines_of_sight(
+        self, starts: np.ndarray, end: np.ndarray, see_through: int, solids: np.ndarray, solid_bodies
+    ) -> np.ndarray:
+        """For each row of ``starts`` (n x 3): is the segment to ``end`` clear of every body but
+        ``see_through`` (hitting that one counts as clear)? Only the segments that neither pass
+        through one of the ``solids`` (k x 2 x 3 boxes, the exact parts of the compound bodies
+        ``solid_bodies``, e.g. walls: blocked) nor miss every other body's bounding box (clear)
+        are ray-tested, so a few rays cover a room."""
+        starts = np.asarray(starts, dtype=float)
+        end = np.asarray(end, dtype=float)
+        clear = np.ones(len(starts), dtype=bool)
+        if not len(starts):
+            return clear
+        lo = np.minimum(starts.min(axis=0), end) - SIGHT_MARGIN
+        hi = np.maximum(starts.max(axis=0), end) + SIGHT_MARGIN
+        solids = np.asarray(solids, dtype=float).reshape(-1, 2, 3)
+        solids = solids[((solids[:, 0] <= hi) & (solids[:, 1] >= lo)).all(axis=1)]
+        skip = {see_through, *solid_bodies}
+        boxes = np.asarray(
+            [
+                self.client.getAABB(body, link)
+                for body, link in sorted(
+                    set(self.client.getOverlappingObjects(lo.tolist(), hi.tolist()) or ())
+                )
+                if body not in skip
+            ],
+            dtype=float,
+        ).reshape(-1, 2, 3)
+        # One test for all boxes: the solid parts shrunk a little (a segment through one surely hits
+        # it: blocked), then every box grown a little (a segment that misses them all is clear).
+        k = len(solids)
+        near = np.concatenate([solids, boxes])
+        meets = _segments_meet(
+            starts,
+            end,
+            np.concatenate([solids[:, 0] + SIGHT_MARGIN, near[:, 0] - SIGHT_MARGIN]),
+            np.concatenate([solids[:, 1] - SIGHT_MARGIN, near[:, 1] + SIGHT_MARGIN]),
+        )
+        # A ray starting inside a shape passes out of it unseen, so only the ray can tell for those.
+        within = np.ones((len(starts), k), dtype=bool)
+        for axis in range(3):
+            within &= (starts[:, axis, None] >= solids[None, :, 0, axis]) & (
+                starts[:, axis, None] <= solids[None, :, 1, axis]
+            )
+        blocked = (meets[:, :k] & ~within).any(axis=1)
+        test = ~blocked & meets[:, k:].any(axis=1)
+        clear[blocked] = False
+        idx = np.flatnonzero(test)
+        if len(idx):
+            hits = self.client.rayTestBatch(starts[idx].tolist(), [end.tolist()] * len(idx), numThreads=1)
+            clear[idx] = [h[0] in (-1, see_through) for h in hits]
+        return clear
+
+
+def _segments_meet(starts: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Does the segment from each row of ``starts`` to ``end`` meet each box [lo[k], hi[k]] (slab
+    test)? An n x k array."""
+    enter = np.zeros((len(starts), len(lo)))  # the part of the segment (0..1) inside every slab so far
+    leave = np.ones((len(starts), len(lo)))
+    for axis in range(3):
+        origin = starts[:, axis, None]
+        d = end[axis] - starts[:, axis]
+        d = np.where(np.abs(d) < 1e-12, 1e-12, d)[:, None]
+        t1 = (lo[None, :, axis] - origin) / d
+        t2 = (hi[None, :, axis] - origin) / d
+        enter = np.maximum(enter, np.minimum(t1, t2))
+        leave = np.minimum(leave, np.maximum(t1, t2))
+    return enter <= leave
 
 
 # PyBullet allows one GUI connection per process: the World holding it, and the process it lives in
