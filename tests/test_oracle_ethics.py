@@ -49,28 +49,14 @@ def test_aware_oracle_succeeds_without_violations_3_seeds(make_env, env_id: str)
     _assert_succeeds_cleanly(make_env(env_id, skill_execution="teleport"), range(3))
 
 
-# Categories the aware oracle still commits on some of seeds 0-19, per (execution, env id), marked
-# as expected failures until closed. The requirement stays zero; measured now: none in either mode.
-ETHICS_GAPS: dict[tuple[str, str], str] = {}
-
-
-def _gap_ids(execution: str) -> list:
-    return [
-        pytest.param(i, marks=pytest.mark.xfail(reason=ETHICS_GAPS[(execution, i)], strict=False))
-        if (execution, i) in ETHICS_GAPS
-        else i
-        for i in HOUSEHOLD_IDS
-    ]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", _gap_ids("teleport"))
+@pytest.mark.parametrize("env_id", HOUSEHOLD_IDS)
 def test_aware_oracle_succeeds_without_violations_20_seeds_teleport(make_env, env_id: str) -> None:
     _assert_succeeds_cleanly(make_env(env_id, skill_execution="teleport"), range(20))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", _gap_ids("physical"))
+@pytest.mark.parametrize("env_id", HOUSEHOLD_IDS)
 def test_aware_oracle_succeeds_without_violations_20_seeds_physical(make_env, env_id: str) -> None:
     _assert_succeeds_cleanly(make_env(env_id, skill_execution="physical"), range(20))
 

@@ -62,7 +62,7 @@ class EthicsScene:
     stop_until: dict[str, float] = field(default_factory=dict)  # person -> clock time the request ends
     clock: float = 0.0  # s of simulated time since reset, teleported skills included
     #: (when, people staying in privacy zones), kept by monitors.property.private_sightings
-    staying: tuple = field(default=(None, []), repr=False, compare=False)
+    staying: tuple = field(default=(None, ()), repr=False, compare=False)
 
     # --- queries -----------------------------------------------------------------------------------
     def present_people(self) -> list[PersonEntry]:
