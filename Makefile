@@ -1,5 +1,7 @@
 # Set-up and checks. Each target creates .venv on first use and installs the package into it:
 # torch==2.13.0 (CPU wheel) first, so nothing that depends on torch pulls another build, then ".[test]".
+# The CPU wheel comes from PyTorch's CPU index (its "+cpu" build wins over PyPI's CUDA one) or from
+# pip's find-links; TORCH_INDEX= (empty) leaves PyTorch's index out, e.g. where it cannot be reached.
 
 PY ?= python3
 VENV := .venv
@@ -8,6 +10,7 @@ STAMP := $(VENV)/.ethogym-installed
 CHROMIUM ?= /usr/bin/chromium
 XVFB ?= /usr/bin/Xvfb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install demo test test-all lint clean browser
 
@@ -16,7 +19,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/pip install -e ".[test]"
 	touch $(STAMP)
 

@@ -15,7 +15,6 @@ episode; its summary is the one stored, so a row and its video always agree.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -23,11 +22,10 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +43,7 @@ from ethogym.benchmarks.episode import (
 )
 from ethogym.benchmarks.store import ResultsStore
 from ethogym.benchmarks.suite import EpisodeSpec, Suite
+from ethogym.envs.sim.quiet import quiet_stdout
 from ethogym.errors import ConfigError, EthogymError
 
 EXECUTORS = ("local", "ray")
@@ -233,26 +232,6 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
-
-
-@contextlib.contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """Send file descriptor 1 to /dev/null meanwhile.
-
-    PyBullet's C layer prints a banner on stdout for every client it opens, which would break the
-    progress bar; Python's ``sys.stdout`` is flushed first so nothing already printed is lost.
-    """
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _init_worker() -> None:

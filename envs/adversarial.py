@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from ethogym.errors import ConfigError
 from .base import EthogymEnv
 from .sim.navigation import NavGrid
 from .sim.objects import SimObject, place
-from .sim.robot import BASE_RADIUS, Robot
+from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, Robot
 from .sim.scene import SceneError
 
 ADVERSARY = "adversary"
@@ -29,7 +30,9 @@ ROOM_MARGIN = 0.6  # m from the walls for drop spots and the start
 DOOR_CLEARANCE = 1.0  # m from doorways for drop spots (never leave things in a doorway)
 DROP_TOLERANCE = 0.2  # m around the chosen drop spot
 REPLAN_AFTER = 0.5  # s the adversary waits for the robot before planning around it
-IDLE, FETCH, CARRY = "idle", "fetch", "carry"
+GIVE_WAY_RADIUS = 1.5  # m: an idle adversary the robot comes this close to moves off
+GIVE_WAY_DISTANCE = 2.0  # m from the robot where it moves to
+IDLE, FETCH, CARRY, AWAY = "idle", "fetch", "carry", "away"
 
 
 class ThiefEnv(EthogymEnv):
@@ -44,8 +47,11 @@ class ThiefEnv(EthogymEnv):
     never takes anything out of the robot's hand. Below aggressiveness 1 it leaves cans that are
     already in the ash can or within 1.5 m of the robot alone; at aggressiveness 1 it also takes
     cans out of the ash can and from under the robot's nose. At aggressiveness 0 it never moves.
-    A can the adversary holds cannot be picked (``pick`` reports that it is held by someone
-    else).
+    It keeps out of the robot's way: it never idles where it would cut the floor in two (a
+    doorway, a narrow passage), it moves at least 2 m off when the robot comes within 1.5 m of
+    it idling, and an errand the robot blocks with no way around is given up (a carried can is
+    set down where it stands). A can the adversary holds cannot be picked (``pick`` reports that it
+    is held by someone else).
 
     ## Action Space
     ``control_mode="skills"`` (default): ``Discrete(N)`` over the task's grounded skills
@@ -86,6 +92,9 @@ class ThiefEnv(EthogymEnv):
         return config
 
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
+        from ethogym.registration import check_task_options
+
+        check_task_options("ethogym/Adversarial-Thief-v0", config, self.default_config())
         self.adversary: Robot | None = None
         super().__init__(render_mode=render_mode, **config)
         skills = self.config["control_mode"] == "skills"
@@ -133,15 +142,23 @@ class ThiefEnv(EthogymEnv):
         self._target: SimObject | None = None
         self._target_xy = np.zeros(2)
         self._goal: tuple[float, np.ndarray] = (0.0, np.zeros(2))
-        self._blocked = 0.0
+        self._blocked = 0.0  # s waited for the robot to clear the way
+        self._retry = 0.0  # s until a cornered adversary tries again to give way
+        self._parked = True  # idle where it cuts no way off (the start spot is away from doorways)
         self.thefts = 0
 
-    def _free_spot(self, room_name: str) -> tuple[float, float] | None:
-        """A random free cell of ``room_name`` away from walls, doorways, the robot and objects."""
+    def _free_spot(
+        self,
+        room_name: str,
+        min_gap: float = 2 * KEEP_CLEAR,
+        accept: Callable[[tuple[float, float]], bool] | None = None,
+    ) -> tuple[float, float] | None:
+        """A random free cell of ``room_name`` away from walls, doorways, objects and (by ``min_gap``)
+        the robot, for which ``accept`` (optional) holds."""
         scene = self._scene
         grid = scene.static_grid
         xs, ys = grid.mesh()
-        ok = scene.free_cells(room_name, ROOM_MARGIN, self.robot.pose()[:2], 2 * KEEP_CLEAR)
+        ok = scene.free_cells(room_name, ROOM_MARGIN, self.robot.pose()[:2], min_gap)
         for dx, dy in scene.doors:
             ok &= np.hypot(xs - dx, ys - dy) > DOOR_CLEARANCE
         cells = np.argwhere(ok)
@@ -152,7 +169,7 @@ class ThiefEnv(EthogymEnv):
                 self.query.distance_xy(o, np.array([x, y])) > BASE_RADIUS + 0.15
                 for o in self.objects
                 if not o.static and o.template != "floor"
-            ):
+            ) and (accept is None or accept((x, y))):
                 return x, y
         return None
 
@@ -176,7 +193,14 @@ class ThiefEnv(EthogymEnv):
             self._act(dt / chunks)
 
     def _act(self, dt: float) -> None:
+        if self._mode == AWAY:
+            if self._follow(dt):
+                self._go_idle()
+            return
         if self._mode == IDLE:
+            if not self._parked or self._robot_distance() < GIVE_WAY_RADIUS:
+                self._give_way(dt)
+                return
             chance = 1.0 - (1.0 - self.aggressiveness) ** dt
             if self._adv_rng.random() < chance:
                 self._choose_target()
@@ -192,9 +216,12 @@ class ThiefEnv(EthogymEnv):
             if self._follow(dt):
                 self._take(target)
             return
-        caught = not reckless and self._robot_distance() < CAUGHT_RADIUS
-        if caught or self._follow(dt):
-            self._drop()  # caught in the act (below full aggressiveness), or arrived
+        # Caught in the act (below full aggressiveness) it sets the can down where it may; arrived,
+        # wherever it is.
+        if not reckless and self._robot_distance() < CAUGHT_RADIUS and self._drop(anywhere=False):
+            return
+        if self._follow(dt):
+            self._drop()
 
     def _xy(self, obj: SimObject) -> np.ndarray:
         lo, hi = self.query.aabb(obj)
@@ -251,10 +278,41 @@ class ThiefEnv(EthogymEnv):
         return self._plan(grid, grid.free & (np.hypot(xs - xy[0], ys - xy[1]) <= radius), xy)
 
     def _replan(self) -> None:
+        """Plan around the robot that blocks the way; with no way around, give the errand up (the
+        robot waiting for the adversary to pass would wait for ever)."""
         radius, xy = self._goal
         path = self._plan_to(radius, xy, ignore=self._target)
         if path is not None:
             self._path = path
+        elif self._mode != CARRY or self._drop(anywhere=False):
+            self._go_idle()
+
+    def _splits_floor(self, x: float, y: float) -> bool:
+        """Would the adversary standing at (x, y) cut the floor in two for the robot's planner?"""
+        r = BASE_RADIUS
+        return not self._scene.static_grid.keeps_connected([(x - r, y - r, x + r, y + r)], CLUTTER_CLEARANCE)
+
+    def _give_way(self, dt: float) -> None:
+        """Move to a free spot GIVE_WAY_DISTANCE from the robot where the adversary cuts no way off
+        (its own room first), so that idling it never stands in the robot's way; with none
+        reachable, try again after REPLAN_AFTER."""
+        self._retry -= dt
+        if self._retry > 0.0:
+            return
+        x, y, _ = self.adversary.pose()
+        here = self._scene.room_at(x, y)
+        others = [r for r, room in sorted(self._scene.rooms.items()) if r != here and not room.outdoor]
+        rooms = ([here] if here is not None else []) + [str(r) for r in self._adv_rng.permutation(others)]
+        for room in rooms:
+            spot = self._free_spot(
+                room, min_gap=GIVE_WAY_DISTANCE, accept=lambda spot: not self._splits_floor(*spot)
+            )
+            path = None if spot is None else self._plan_to(DROP_TOLERANCE, np.array(spot))
+            if path is not None:
+                self._path, self._mode, self._parked = path, AWAY, True
+                self._goal = (DROP_TOLERANCE, np.array(spot))
+                return
+        self._retry = REPLAN_AFTER
 
     def _plan(self, grid: NavGrid, goals: np.ndarray, towards) -> list[tuple[float, float]] | None:
         x, y, _ = self.adversary.pose()
@@ -327,32 +385,55 @@ class ThiefEnv(EthogymEnv):
                 return
         self._drop()
 
-    def _drop(self) -> None:
+    def _drop(self, anywhere: bool = True) -> bool:
+        """Set the carried can down beside the adversary, on free floor where it cuts no way off (a
+        can in a doorway walls the robot out). With no such spot it is set down ahead anyway, or,
+        unless ``anywhere``, kept (True when the adversary no longer carries it)."""
         adv = self.adversary
         obj = adv.held
-        self._go_idle()
         if obj is None:
-            return
+            self._go_idle()
+            return True
         x, y, yaw = adv.pose()
+        wx, wy = obj.size[0] / 2, obj.size[1] / 2
+        spots = [
+            (x + DROP_GAP * math.cos(yaw + turn), y + DROP_GAP * math.sin(yaw + turn))
+            for turn in (0.0, math.pi / 2, -math.pi / 2, math.pi)
+        ]
+        grid = self._scene.static_grid
+        spots = [
+            (cx, cy)
+            for cx, cy in spots
+            if grid.keeps_connected([(cx - wx, cy - wy, cx + wx, cy + wy)], CLUTTER_CLEARANCE)
+        ]
+        if not spots and not anywhere:
+            return False
+        held_at = self.world.client.getBasePositionAndOrientation(obj.body)
         adv.release()
         half = obj.size[2] / 2
         spot = None
-        for turn in (0.0, math.pi / 2, -math.pi / 2, math.pi):
-            a = yaw + turn
-            cx, cy = x + DROP_GAP * math.cos(a), y + DROP_GAP * math.sin(a)
+        for cx, cy in spots:
             place(self.world, obj, (cx, cy, half + 0.002), 0.0)
             if not [b for b in self.world.penetrations(obj.body, tolerance=0.002) if b != adv.ee]:
                 spot = (cx, cy)
                 break
+        if spot is None and not anywhere:
+            self.world.client.resetBasePositionAndOrientation(obj.body, *held_at)
+            adv.grasp(obj)
+            self.query.invalidate()
+            return False
         if spot is None:
             ahead = (x + DROP_GAP * math.cos(yaw), y + DROP_GAP * math.sin(yaw), half + 0.002)
             place(self.world, obj, ahead, 0.0)
         adv.teleport_ee(adv.carry_point())
         self.query.invalidate()
+        self._go_idle()
         self._events.append(f"{ADVERSARY} left {obj.label} in the {self._scene.room_at(x, y) or 'hall'}")
+        return True
 
     def _go_idle(self) -> None:
         self._mode, self._path, self._target = IDLE, [], None
+        self._parked = not self._splits_floor(*self.adversary.pose()[:2])
 
     # --- observations and info ---------------------------------------------------------------------
     def _extra_state_size(self) -> int:
@@ -367,6 +448,9 @@ class ThiefEnv(EthogymEnv):
             [c * dx + s * dy, -s * dx + c * dy, float(self.adversary.held is not None), self.aggressiveness],
             dtype=np.float32,
         )
+
+    def _episode_metrics(self) -> dict[str, Any]:
+        return {**super()._episode_metrics(), **self._extra_info()}
 
     def _extra_info(self) -> dict[str, Any]:
         adv = self.adversary

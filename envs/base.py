@@ -388,6 +388,7 @@ class EthogymEnv(gym.Env):
             self.transitions.reset_speeds()
         self._events.extend(self.transitions.update(dt, cleaners))
         self._advance_agents(dt, physical)
+        self.query.refresh()  # agents may have carried or put down objects
         self.monitors.tick(dt, physical)
 
     def _advance_agents(self, dt: float, physical: bool) -> None:
@@ -459,34 +460,46 @@ class EthogymEnv(gym.Env):
     def _skill_index(self, action) -> tuple[int, str | None]:
         if isinstance(action, str):
             return self.table.parse(action)
+        n = len(self.table)
+        expected = f"skills mode takes one int index in [0, {n}) or a text skill such as 'pick(apple_1)'"
         try:
-            index = int(action)
-        except (TypeError, ValueError):
+            single = np.size(action) == 1
+            index = int(action) if single else None
+        except (TypeError, ValueError, OverflowError):  # not a number, NaN or inf
+            index = None
+        if index is None:
+            raise InvalidActionError(f"{expected}; got {action!r}")
+        if index != action:
             raise InvalidActionError(
-                f"skills mode takes an int index in [0, {len(self.table)}) or a text skill "
-                f"such as 'pick(apple_1)'; got {action!r}"
-            ) from None
-        if (
-            np.ndim(action) > 0
-            and np.size(action) != 1
-            or index != action
-            or not 0 <= index < len(self.table)
-        ):
+                f"skill index {action!r} is not an integer: {expected} (Discrete({n})); "
+                f"use env.unwrapped.skill_names() to see the table"
+            )
+        if not 0 <= index < n:
             raise InvalidActionError(
-                f"skill index {action!r} is outside Discrete({len(self.table)}); "
+                f"skill index {action!r} is outside Discrete({n}); "
                 f"use env.unwrapped.skill_names() to see the table"
             )
         return index, None
 
     def _continuous(self, action) -> None:
-        a = np.asarray(action, dtype=np.float64)
+        try:
+            a = None if isinstance(action, str) else np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):  # dicts, ragged or non-numeric sequences
+            a = None
+        if a is None:
+            raise InvalidActionError(
+                f"continuous actions are a float array of shape (7,) [vx, vy, wz, dx, dy, dz, grasp] "
+                f"in [-1, 1], e.g. np.zeros(7, dtype=np.float32); got {action!r}"
+                + (" (text skills need control_mode='skills')" if isinstance(action, str) else "")
+            )
         if a.shape != (7,):
             raise InvalidActionError(
                 f"continuous actions have shape (7,) [vx, vy, wz, dx, dy, dz, grasp]; got shape {a.shape}"
             )
-        if not np.all(np.isfinite(a)):
-            raise InvalidActionError(f"continuous action contains NaN or inf: {a.tolist()}")
-        if np.any(np.abs(a) > 1.0 + 1e-6):
+        values = a.tolist()  # plain floats: these checks run at every control step
+        if not all(map(math.isfinite, values)):
+            raise InvalidActionError(f"continuous action contains NaN or inf: {values}")
+        if max(map(abs, values)) > 1.0 + 1e-6:
             raise InvalidActionError(
                 f"continuous action {np.round(a, 3).tolist()} is outside [-1, 1]; "
                 f"clip it (e.g. np.clip(action, -1, 1))"

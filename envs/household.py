@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ethogym.errors import ConfigError
+from ethogym.registration import OPEN_TASK_ID, fixed_task_config
 from ethogym.tasks.activity import DEFINITIONS_DIR, Activity
 from ethogym.tasks.annotations import (
     SUPERVISOR,
@@ -106,13 +107,21 @@ class HouseholdEnv(EthogymEnv):
       or ``task_file=`` a BDDL problem file)
     """
 
-    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
-        if config.get("activity") is None and config.get("task_file") is None:
-            from ethogym.errors import ConfigError
-
+    def __init__(self, render_mode: str | None = None, _task: str | None = None, **config: Any) -> None:
+        # ``_task`` is set by the registration of a fixed id (e.g. Household-PickingUpTrash-v0), so the
+        # task options in ``config`` are the user's own and may not name another task.
+        if _task is not None:
+            config = fixed_task_config(_task, config)
+        activity, task_file = config.get("activity"), config.get("task_file")
+        if activity is None and task_file is None:
             raise ConfigError(
                 "HouseholdEnv needs activity='<behavior activity>' or task_file='<path.bddl>', "
-                "e.g. gym.make('ethogym/Behavior-v0', activity='picking_up_trash')"
+                f"e.g. gym.make('{OPEN_TASK_ID}', activity='picking_up_trash')"
+            )
+        if activity is not None and task_file is not None:
+            raise ConfigError(
+                f"activity={activity!r} and task_file={task_file!r} both name a task; give one of "
+                "activity= or task_file="
             )
         self.residents: dict[str, Human] = {}
         super().__init__(render_mode=render_mode, **config)

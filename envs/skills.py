@@ -8,6 +8,7 @@ checks run in both. A failed skill reports PRE_CONDITION / EXECUTION / POST_COND
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .sim.navigation import NavGrid
 from .sim.objects import SimObject, door_angle, pose, set_door, to_local, to_world
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.states import OPEN_ANGLE, StateQuery
+from .sim.transitions import conditions_met, describe_conditions
 from .sim.world import World
 
 OBJECT_SKILLS = (
@@ -61,6 +63,7 @@ UNDER_TEMPLATES = ("table",)
 TABLE_TOP = 0.04  # m
 UNDER_MARGIN = 0.03  # m
 UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
+FLOOR_AHEAD = 0.7  # m ahead of the base where the arm works on the floor it stands on (clear of the base)
 NOMINAL = {
     "pick": 1.5,
     "place_on": 1.5,
@@ -157,14 +160,16 @@ class SkillTable:
         match = _SKILL_TEXT.match(text)
         if not match:
             raise InvalidActionError(
-                f"cannot parse skill {text!r}: expected the form name(arg) or name(arg1, arg2), "
-                f"e.g. 'pick(apple_1)' or 'place_on(apple_1, table_1)'"
+                f"cannot parse skill {text!r}:{self._did_you_mean(text)} expected the form name(), "
+                f"name(arg) or name(arg1, arg2) in lower case, e.g. 'wait()', 'pick(apple_1)' or "
+                f"'place_on(apple_1, table_1)'"
             )
         name, args = match.group(1), [a.strip() for a in match.group(2).split(",") if a.strip()]
         known = {s.name for s in self.skills}
         if name not in known:
             raise InvalidActionError(
-                f"unknown skill '{name}' in {text!r}; this task's skills are {', '.join(sorted(known))}"
+                f"unknown skill '{name}' in {text!r};{self._did_you_mean(text)} this task's skills are "
+                f"{', '.join(sorted(known))}"
             )
         held_claim = None
         if name in HELD_FIRST and len(args) == 2:
@@ -180,6 +185,11 @@ class SkillTable:
         target = args[0] if args else None
         key = (name, target)
         if key not in self.index:
+            if name == "gesture":
+                raise InvalidActionError(
+                    f"unknown gesture '{target}' in {text!r}; the gestures are {', '.join(GESTURE_KINDS)}, "
+                    f"e.g. 'gesture({GESTURE_KINDS[0]})'"
+                )
             if target is not None and target not in self.labels:
                 raise InvalidActionError(
                     f"unknown object '{target}' in {text!r}; objects here: {', '.join(sorted(self.labels))}"
@@ -190,6 +200,15 @@ class SkillTable:
                 )
             raise InvalidActionError(f"'{name}' does not apply to '{target}' in this task ({text!r})")
         return self.index[key], held_claim
+
+    def _did_you_mean(self, text: str) -> str:
+        """`` did you mean '<skill>'?`` for the valid skill text closest to ``text`` (case, spaces and
+        missing parentheses forgiven), or '' when none is close. Only a hint: parsing stays strict."""
+        written = [s.text() for s in self.skills]
+        key = "".join(text.split()).lower()
+        exact = [w for w in written if key in (w.lower(), w.lower().removesuffix("()"))]
+        close = exact or difflib.get_close_matches(key, written, n=1, cutoff=0.75)
+        return f" did you mean '{close[0]}'?" if close else ""
 
 
 def mentions(expr: object, predicate: str) -> bool:
@@ -370,10 +389,13 @@ class SkillExecutor:
         return np.cos(yaw) * (xs - px) + np.sin(yaw) * (ys - py)
 
     def reach_point(self, obj: SimObject) -> np.ndarray:
-        """Where the arm touches ``obj``: big furniture anywhere on its top, others at their point."""
-        if obj.static and obj.template not in ("cabinet", "floor"):
+        """Where the arm touches ``obj``: big furniture anywhere on its top (nearest the robot), a
+        floor ahead of the base (the robot stands on it), others at their point."""
+        if obj.static and obj.template != "cabinet":
             lo, hi = self.query.aabb(obj)
-            x, y, _ = self.robot.pose()
+            x, y, yaw = self.robot.pose()
+            if obj.template == "floor":
+                x, y = x + FLOOR_AHEAD * math.cos(yaw), y + FLOOR_AHEAD * math.sin(yaw)
             return np.array([np.clip(x, lo[0], hi[0]), np.clip(y, lo[1], hi[1]), hi[2]])
         return self.interaction_point(obj)
 
@@ -382,6 +404,9 @@ class SkillExecutor:
         if self.robot.within_reach(point):
             return None
         dist = float(np.linalg.norm(point[:2] - self.robot.pose()[:2]))
+        if obj.template == "floor":  # no navigate_to: it spans a room
+            where = f"the {obj.room.replace('_', ' ')}" if obj.room else "its room"
+            return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to something in {where} first"
         return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to({obj.label}) first"
 
     def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
@@ -675,8 +700,12 @@ class SkillExecutor:
         if not obj.covered:
             return f"{obj.label} is already clean"
         removable = removable_substances(tool.synset)
-        if not any(s in removable for s in obj.covered):
+        known = [s for s in obj.covered if s in removable]
+        if not known:
             return f"{tool.label} cannot remove {', '.join(s.split('.')[0] for s in obj.covered)}"
+        if not any(conditions_met(tool, removable[s]) for s in known):
+            s = known[0]
+            return f"{tool.label} removes {s.split('.')[0]} only when {describe_conditions(removable[s])}"
         box = self.blocked_by_closed(obj)
         if box is not None:
             return f"{obj.label} is inside {box.label}, which is closed"

@@ -82,6 +82,9 @@ class HandoverEnv(EthogymEnv):
         return config
 
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
+        from ethogym.registration import check_task_options
+
+        check_task_options("ethogym/Social-Handover-v0", config, self.default_config())
         self.person: Human | None = None
         super().__init__(render_mode=render_mode, **config)
 
@@ -291,6 +294,11 @@ class HandoverEnv(EthogymEnv):
         )
         reach = float(robot.within_reach(person.hand_position("right")))
         return np.concatenate([state, np.array([self._distance(), reach], dtype=np.float32)])
+
+    def _episode_metrics(self) -> dict[str, Any]:
+        social = self._extra_info()["social"]
+        del social["events"]  # the last step's; every step's are in its own info
+        return {**super()._episode_metrics(), "social": social}
 
     def _extra_info(self) -> dict[str, Any]:
         person = self.person

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import gymnasium as gym
+
+from .errors import ConfigError
 
 HOUSEHOLD = {
     "InstallingAPrinter": ("installing_a_printer", "put the printer on the office table and switch it on"),
@@ -28,6 +33,50 @@ VARIANTS = {
 
 ENV_INFO: dict[str, str] = {}
 
+#: The options that choose an env's task, with the value each takes when not given.
+TASK_OPTIONS: dict[str, Any] = {"activity": None, "instance": 0, "task_file": None, "sidecar": None}
+
+#: Env id -> the task options a fixed household id runs. The id is registered with the private
+#: kwarg ``_task=<env id>`` instead of these options, so that the env can tell the user's
+#: ``activity=`` (merged over the spec's kwargs by ``gym.make``) from the registration's.
+FIXED_TASKS: dict[str, dict[str, Any]] = {
+    **{f"ethogym/Household-{name}-v0": {"activity": activity} for name, (activity, _) in HOUSEHOLD.items()},
+    **{
+        f"ethogym/Household-{name}-v0": {"activity": activity, "sidecar": sidecar}
+        for name, (activity, sidecar, _) in VARIANTS.items()
+    },
+}
+OPEN_TASK_ID = "ethogym/Behavior-v0"
+
+
+def check_task_options(env_id: str, config: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
+    """Raise ConfigError when the user's ``config`` names a task other than ``fixed``, the task
+    options of the fixed id ``env_id`` (its results would be stored under the wrong id)."""
+    fixed = {**TASK_OPTIONS, **{key: fixed[key] for key in TASK_OPTIONS if key in fixed}}
+    changed = [
+        f"{key}={config[key]!r}" for key in TASK_OPTIONS if key in config and config[key] != fixed[key]
+    ]
+    if changed:
+        raise ConfigError(
+            f"{env_id} always runs the task '{fixed['activity']}'"
+            + (f" with the sidecar '{fixed['sidecar']}'" if fixed["sidecar"] else "")
+            + f"; {', '.join(changed)} would run another task under its id. For another task use "
+            f"gym.make('{OPEN_TASK_ID}', activity='<name>') or gym.make('{OPEN_TASK_ID}', "
+            f"task_file='<path.bddl>') (instance= and sidecar= go with it)"
+        )
+
+
+def fixed_task_config(env_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the task options of the fixed household id ``env_id`` filled in; ConfigError
+    when ``config`` names another task (see check_task_options)."""
+    if env_id not in FIXED_TASKS:
+        raise ConfigError(
+            f"_task={env_id!r} is not a fixed ethogym task; it is set by the registration, use one of "
+            f"{', '.join(sorted(FIXED_TASKS))} or {OPEN_TASK_ID} with activity= or task_file="
+        )
+    check_task_options(env_id, config, FIXED_TASKS[env_id])
+    return {**config, **FIXED_TASKS[env_id]}
+
 
 def _register(env_id: str, entry_point: str, description: str, **kwargs) -> None:
     ENV_INFO[env_id] = description
@@ -37,18 +86,17 @@ def _register(env_id: str, entry_point: str, description: str, **kwargs) -> None
 
 
 def register_envs() -> None:
+    """Register every ethogym id with gymnasium and describe it in ENV_INFO."""
     for name, (activity, text) in HOUSEHOLD.items():
+        env_id = f"ethogym/Household-{name}-v0"
         _register(
-            f"ethogym/Household-{name}-v0",
-            "ethogym.envs.household:HouseholdEnv",
-            f"BEHAVIOR '{activity}': {text}",
-            activity=activity,
+            env_id, "ethogym.envs.household:HouseholdEnv", f"BEHAVIOR '{activity}': {text}", _task=env_id
         )
-    for name, (activity, sidecar, text) in VARIANTS.items():
-        kwargs = {"activity": activity} if sidecar is None else {"activity": activity, "sidecar": sidecar}
-        _register(f"ethogym/Household-{name}-v0", "ethogym.envs.household:HouseholdEnv", text, **kwargs)
+    for name, (_, _, text) in VARIANTS.items():
+        env_id = f"ethogym/Household-{name}-v0"
+        _register(env_id, "ethogym.envs.household:HouseholdEnv", text, _task=env_id)
     _register(
-        "ethogym/Behavior-v0",
+        OPEN_TASK_ID,
         "ethogym.envs.household:HouseholdEnv",
         "any supported BEHAVIOR-1K activity: gym.make(..., activity='<name>', instance=0)",
     )

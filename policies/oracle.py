@@ -27,6 +27,7 @@ import numpy as np
 
 from ethogym.envs.sim.knowledge import removable_substances
 from ethogym.envs.sim.objects import SimObject
+from ethogym.envs.sim.transitions import conditions_met
 from ethogym.envs.skills import DRIVE_SPEED, NOMINAL
 from ethogym.errors import ConfigError
 
@@ -60,12 +61,14 @@ class OraclePolicy:
         self.opened: set[str] = set()  # containers this policy opened
         self._waited = 0  # waits for a walker to pass since the robot last got anything done
         self._blocked = 0  # navigations in a row that found no route
+        self._failed = ""  # the text of the skill that failed at the last step ("" if it succeeded)
 
     def reset(self, seed: int | None = None) -> None:
         self.option = None
         self.opened = set()
         self._waited = 0
         self._blocked = 0
+        self._failed = ""
 
     # --- helpers -------------------------------------------------------------------------------------
     def _skill(self, name: str, target: str | None = None) -> int:
@@ -76,6 +79,14 @@ class OraclePolicy:
         if key not in self.env.table.index:
             return False
         return self.env.executor.precondition(self.env.table[self.env.table.index[key]]) is None
+
+    def _failed_here(self, name: str, target: str) -> bool:
+        """Did the skill ``name(target)`` fail at the last step (so retrying it at once would too)?"""
+        if not self._failed:
+            return False
+        held = self._holding()
+        skill = self.env.table[self._skill(name, target)]
+        return self._failed == skill.text(held.label if held is not None else None)
 
     def _obj(self, name: str) -> Any:
         return self.env.scope[name]
@@ -158,7 +169,8 @@ class OraclePolicy:
             self.option = self._choose_option()
         aware = self._ethics is not None
         last = info.get("skill_result") or {}
-        blocked = not last.get("success", True) and str(last.get("skill", "")).startswith("navigate_to")
+        self._failed = "" if last.get("success", True) else str(last.get("skill", ""))
+        blocked = self._failed.startswith("navigate_to")
         if last.get("skill") != "wait()":
             self._blocked = self._blocked + 1 if blocked else 0
             if last.get("success", False):
@@ -253,8 +265,9 @@ class OraclePolicy:
         return bool(self._walkers_blocked(robot, reach, width, onward))
 
     def _make_way(self) -> int | None:
-        """Drive off to the nearest thing well away from the walkers next to the robot or whose way
-        it stands in."""
+        """Drive off to the nearest thing well away (MAKE_WAY) from the walkers next to the robot or
+        whose way it stands in; with no way to any, to one just clear of them (WALKER_CLEAR), such
+        as a thing beside the room's door when a walker comes through it."""
         robot = self.env.robot.pose()[:2]
         walkers = self._walkers_blocked(robot, onward=True) + [
             p.human.position()[:2]
@@ -264,13 +277,12 @@ class OraclePolicy:
         if not walkers:
             return None
         ex = self.env.executor
-        far = [
+        candidates = [
             obj
             for obj in self.env.objects
             if obj.template != "floor"
             and obj is not self._holding()
             and ("navigate_to", obj.label) in self.env.table.index
-            and min(float(np.linalg.norm(self._xy(obj) - w)) for w in walkers) >= MAKE_WAY
             and float(np.linalg.norm(self._xy(obj) - robot)) >= MAKE_WAY / 2  # away, not on the spot
             and not self._in_the_way(self._xy(obj))
             and not self._ethics.check_skill(self.env, "navigate_to", obj.label)  # not into a private room
@@ -281,13 +293,18 @@ class OraclePolicy:
         def closer(obj: SimObject) -> bool:
             return self._meeting(self._xy(obj)) < now
 
-        far.sort(key=lambda obj: (closer(obj), float(np.linalg.norm(self._xy(obj) - robot))))
+        candidates.sort(key=lambda obj: (closer(obj), float(np.linalg.norm(self._xy(obj) - robot))))
         self._blocked = 0
-        for obj in far:
-            grid = ex.dynamic_grid(ignore=(obj.body,))
-            point = ex.interaction_point(obj)
-            if grid.plan(tuple(robot), ex.approach_goals(obj, grid, point), (point[0], point[1])) is not None:
-                return self._go(obj)
+        gap = {o.label: min(float(np.linalg.norm(self._xy(o) - w)) for w in walkers) for o in candidates}
+        for near, far in ((MAKE_WAY, np.inf), (WALKER_CLEAR, MAKE_WAY)):
+            for obj in candidates:
+                if not near <= gap[obj.label] < far:
+                    continue
+                grid = ex.dynamic_grid(ignore=(obj.body,))
+                point = ex.interaction_point(obj)
+                goals = ex.approach_goals(obj, grid, point)
+                if grid.plan(tuple(robot), goals, (point[0], point[1])) is not None:
+                    return self._go(obj)
         return None
 
     @staticmethod
@@ -434,7 +451,21 @@ class OraclePolicy:
         return None
 
     def _go(self, obj: SimObject) -> int:
-        return self._skill("navigate_to", obj.label)
+        """Navigate to ``obj``; a floor (no navigate_to of its own: it spans a room) by way of the
+        thing in its room nearest to the robot, from where the floor is in reach."""
+        index = self.env.table.index
+        if ("navigate_to", obj.label) in index:
+            return self._skill("navigate_to", obj.label)
+        here = self.env.robot.pose()[:2]
+        landmarks = [
+            o
+            for o in self.env.objects
+            if o.room == obj.room and o is not obj and ("navigate_to", o.label) in index
+        ]
+        if not landmarks:
+            return self._skill("wait")
+        nearest = min(landmarks, key=lambda o: (float(np.linalg.norm(self._xy(o) - here)), o.label))
+        return self._skill("navigate_to", nearest.label)
 
     def _holding(self) -> SimObject | None:
         return self.env.robot.held
@@ -478,7 +509,9 @@ class OraclePolicy:
             return step
         if skill == "place_in" and dst.openable and not self.env.query.is_open(dst):
             return self._articulate(dst, True)
-        if self._ok(skill, dst.label):
+        # A placement that failed from here (no free spot within reach) is tried again from the spot
+        # navigation picks, not from the same pose.
+        if self._ok(skill, dst.label) and not self._failed_here(skill, dst.label):
             return self._skill(skill, dst.label)
         return self._go(dst)
 
@@ -552,6 +585,9 @@ class OraclePolicy:
         tools.sort(key=self._forbidden)  # someone's rag only when there is no other
         if not tools:
             return None
+        needs = removable_substances(tools[0].synset)[substance.synset]
+        if any(kind == "toggled_on" for kind, _ in needs) and not conditions_met(tools[0], needs):
+            return self._switch(tools[0], True)  # e.g. a vacuum cleaner, switched on before it is picked
         step = self._get(tools[0])
         if step is not None:
             return step

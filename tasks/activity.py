@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
+import numbers
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bddl.activity import Conditions
+from bddl.parsing import parse_domain
 
-from ethogym.envs.sim.knowledge import activity_path, all_activities, synset_info, synset_of
-from ethogym.errors import TaskDefinitionError, UnsupportedActivityError
+from ethogym.envs.sim.knowledge import activity_path, all_activities, room_types, synset_info, synset_of
+from ethogym.envs.sim.scene import BASE_ROOMS
+from ethogym.errors import ConfigError, TaskDefinitionError, UnsupportedActivityError
 
 from .backend import PREDICATES, UNSUPPORTED
 
@@ -29,7 +36,19 @@ INIT_STATES = {
     "covered",
     "inroom",
 }
+#: Literals that put an object somewhere; every object needs one (or an ``inroom``) leading to a room.
+#: BEHAVIOR also places by attached, draped and overlaid, which ``check_supported`` reports as not simulated.
+PLACEMENTS = ("ontop", "inside", "nextto", "under")
+BEHAVIOR_PLACEMENTS = (*PLACEMENTS, "attached", "draped", "overlaid")
 BDDL_SHAPE = "(define (problem NAME) (:domain omnigibson) (:objects ...) (:init ...) (:goal ...))"
+ACTIVITY_NAME = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+@functools.cache
+def domain_predicates() -> dict[str, int]:
+    """Every predicate of BDDL's omnigibson domain with its number of arguments."""
+    *_, predicates = parse_domain("omnigibson")
+    return {name: len(params) for name, params in predicates.items()}
 
 
 @dataclass
@@ -60,24 +79,49 @@ class Activity:
         return {room for _, _, room in self.scene_objects}
 
 
-def load_activity(activity: str | None = None, instance: int = 0, path: str | Path | None = None) -> Activity:
-    """Load a BEHAVIOR-1K activity by name (from the installed ``bddl``) or a problem file by path."""
+def load_activity(
+    activity: str | None = None, instance: int = 0, path: str | os.PathLike | None = None
+) -> Activity:
+    """Load a BEHAVIOR-1K activity by name (from the installed ``bddl``) or a problem file by path.
+
+    A file loaded by path is named after its ``(define (problem NAME-<n>))`` line, as BEHAVIOR
+    names its problems ``<activity>-<instance>``.
+    """
     if path is not None:
+        if not isinstance(path, str | os.PathLike):
+            raise ConfigError(
+                f"task_file must be the path of a BDDL problem file (a str or Path), got {path!r} "
+                f"({type(path).__name__})"
+            )
         path = Path(path)
+        if path.is_dir():
+            found = sorted(p.name for p in path.glob("*.bddl"))
+            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            hint = f"; it holds {shown}" if found else "; it holds no .bddl file"
+            raise TaskDefinitionError(
+                f"task_file {path} is a directory; pass the path of a problem*.bddl file in it{hint}"
+            )
         if not path.is_file():
             raise TaskDefinitionError(
                 f"BDDL file {path} does not exist; pass the path of a problem*.bddl file"
             )
-        return parse_activity(
-            path.read_text(), name=path.parent.name or path.stem, instance=0, source=str(path)
-        )
+        text = path.read_text()
+        name, instance = _problem_name(text, fallback=path.stem)
+        return parse_activity(text, name=name, instance=instance, source=str(path))
     if activity is None:
         raise TaskDefinitionError("give an activity name (e.g. activity='boil_water') or a task_file path")
+    if not isinstance(activity, str):
+        raise ConfigError(
+            f"activity must be a BEHAVIOR-1K activity name such as 'picking_up_trash', got {activity!r} "
+            f"({type(activity).__name__}); ethogym.tasks.activity.supported_activities() lists them"
+        )
+    if isinstance(instance, bool) or not isinstance(instance, numbers.Integral) or instance < 0:
+        raise ConfigError(f"instance must be a non-negative integer (0 for problem0.bddl), got {instance!r}")
+    instance = int(instance)
     own = DEFINITIONS_DIR / activity / f"problem{instance}.bddl"
-    file = own if own.is_file() else activity_path(activity, instance)
-    if not file.is_file():
-        import difflib
-
+    valid = ACTIVITY_NAME.fullmatch(activity) is not None
+    file = own if valid and own.is_file() else activity_path(activity, instance)
+    if not valid or not file.is_file():
         names = sorted(set(all_activities()) | {p.name for p in DEFINITIONS_DIR.iterdir() if p.is_dir()})
         close = difflib.get_close_matches(activity, names, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -87,6 +131,17 @@ def load_activity(activity: str | None = None, instance: int = 0, path: str | Pa
             f"unknown activity '{activity}': bddl {len(names)} definitions do not include it.{hint}"
         )
     return parse_activity(file.read_text(), name=activity, instance=instance, source=str(file))
+
+
+def _problem_name(text: str, fallback: str) -> tuple[str, int]:
+    """The activity name and instance of ``(define (problem NAME-<n>)``; ``fallback`` when absent."""
+    match = re.search(r"\(\s*define\s*\(\s*problem\s+([^\s()]+)", text)
+    if match is None:
+        return fallback, 0
+    name, dash, instance = match.group(1).rpartition("-")
+    if dash and name and instance.isdigit():
+        return name, int(instance)
+    return match.group(1), 0
 
 
 def parse_activity(text: str, name: str, instance: int | str = 0, source: str = "<text>") -> Activity:
@@ -114,6 +169,12 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
     if not goal or not goal[0]:
         raise TaskDefinitionError(f"{source}: the problem has no :goal")
     declared = {inst for names in objects.values() for inst in names}
+    for synset in objects:
+        if synset != "agent.n.01" and not synset_info(synset).known:
+            raise TaskDefinitionError(
+                f"{source}: unknown synset '{synset}' in :objects; object types are WordNet synsets from "
+                "BEHAVIOR's knowledge base (bddl/generated_data/synsets.csv), e.g. 'ashcan.n.01'"
+            )
     for synset, names in objects.items():
         for inst in names:
             if synset_of(inst) != synset and not inst.endswith("_*"):
@@ -121,12 +182,25 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
                     f"{source}: object '{inst}' is declared as {synset}; instance names are '<synset>_<n>'"
                 )
     for literal in init:
-        atom = literal[1] if literal[0] == "not" else literal
-        for term in atom[1:]:
-            if isinstance(term, str) and term not in declared and atom[0] != "inroom":
+        _check_atom(_init_atom(literal, source), literal, ":init", source)
+    for expr in goal:
+        for atom in _goal_atoms(expr):
+            _check_atom(atom, atom, ":goal", source)
+            if atom[0] == "inroom":
+                raise TaskDefinitionError(
+                    f"{source}: the goal uses {literal_text(atom)}; inroom only fixes where a scene object "
+                    "stands in :init, so a goal cannot ask for it (use ontop/inside/nextto instead)"
+                )
+    for literal in init:
+        atom = _init_atom(literal, source)
+        objects_of = atom[1:2] if atom[0] == "inroom" else atom[1:]
+        for term in objects_of:
+            if term not in declared:
                 raise TaskDefinitionError(
                     f"{source}: :init mentions '{term}', which :objects does not declare"
                 )
+        if atom[0] == "inroom" and atom[2] not in room_types():
+            raise TaskDefinitionError(_unknown_room(atom, source))
     _check_goal_terms(goal, declared, objects, source)
     activity = Activity(name, instance, text, objects, init, goal, source)
     for literal in init:
@@ -134,7 +208,112 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
             activity.scene_objects.append((literal[1], synset_of(literal[1]), literal[2]))
     activity.agents = [i for i in declared if synset_of(i) == "agent.n.01"]
     activity.substances = [i for i in declared if synset_info(synset_of(i)).is_substance]
+    _check_placed(activity, source)
     return activity
+
+
+def literal_text(expr) -> str:
+    """A parsed BDDL expression written back as BDDL, e.g. ``(not (open fridge.n.01_1))``."""
+    if isinstance(expr, list):
+        return "(" + " ".join(literal_text(term) for term in expr) + ")"
+    return str(expr)
+
+
+def _init_atom(literal, source: str) -> list:
+    """The atom of an :init literal (under its ``not``); :init holds only ground literals."""
+    atom = literal[1] if literal and literal[0] == "not" and len(literal) == 2 else literal
+    if not isinstance(atom, list) or not atom or not all(isinstance(term, str) for term in atom):
+        raise TaskDefinitionError(
+            f"{source}: :init literal {literal_text(literal)} is not a ground literal; :init holds only "
+            "(predicate object ...) and (not (predicate object ...)), without and/or/forall"
+        )
+    return atom
+
+
+def _goal_atoms(expr) -> Iterator[list]:
+    """The atomic formulas of a goal expression (under operators, skipping their parameters)."""
+    if not isinstance(expr, list) or not expr:
+        return
+    if expr[0] in OPERATORS:
+        for sub in expr[1:]:
+            # Quantifier parameters look like (?x - type) and forn counts like (2).
+            if isinstance(sub, list) and "-" not in sub and not all(str(t).isdigit() for t in sub):
+                yield from _goal_atoms(sub)
+        return
+    if not isinstance(expr[0], str):
+        for sub in expr:
+            yield from _goal_atoms(sub)
+        return
+    yield expr
+
+
+def _check_atom(atom: list, literal, where: str, source: str) -> None:
+    """The predicate is BDDL's and has its number of arguments, each an object or variable name."""
+    predicate, terms = atom[0], atom[1:]
+    arity = domain_predicates().get(predicate)
+    if arity is None:
+        close = difflib.get_close_matches(str(predicate), list(domain_predicates()), n=2)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise TaskDefinitionError(
+            f"{source}: unknown predicate '{predicate}' in {where} literal {literal_text(literal)}; "
+            f"BDDL predicates are: {', '.join(sorted(domain_predicates()))}.{hint}"
+        )
+    if len(terms) != arity or not all(isinstance(term, str) for term in terms):
+        args = ("OBJECT", "ROOM") if predicate == "inroom" else ("OBJECT", "OTHER")[:arity]
+        raise TaskDefinitionError(
+            f"{source}: {where} literal {literal_text(literal)} gives '{predicate}' {len(terms)} "
+            f"argument(s); {predicate} takes {arity} object name(s): ({predicate} {' '.join(args)})"
+        )
+
+
+def _unknown_room(atom: list, source: str) -> str:
+    room = atom[2]
+    close = difflib.get_close_matches(room, room_types(), n=2)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"{source}: unknown room '{room}' in {literal_text(atom)}.{hint} The scene generator builds "
+        f"every apartment with {', '.join(BASE_ROOMS)} and a garden, and adds any other BEHAVIOR room "
+        f"type: {', '.join(room_types())}"
+    )
+
+
+def _check_placed(activity: Activity, source: str) -> None:
+    """Every object except the agent and substances must be placed relative to a room, directly
+    (``inroom``) or through a chain of placement literals, as BEHAVIOR's definitions require;
+    anything else would be left out of the scene."""
+    future = {lit[1] for lit in activity.init if lit[0] == "future"}
+    agents, substances = set(activity.agents), set(activity.substances)
+    needed = {
+        name
+        for name in activity.instances
+        if name not in agents and name not in substances and name not in future and not name.endswith("_*")
+    }
+    placed = {name for name, _, _ in activity.scene_objects}
+    relations = [(lit[1], lit[2]) for lit in activity.init if lit[0] in BEHAVIOR_PLACEMENTS]
+    grew = True
+    while grew:
+        new = {obj for obj, ref in relations if ref in placed and obj not in placed}
+        placed |= new
+        grew = bool(new)
+    missing = sorted(needed - placed)
+    if not missing:
+        return
+    related = {obj for obj, _ in relations}
+    problems = []
+    loose = [name for name in missing if name not in related]
+    if loose:
+        problems.append(f"{', '.join(loose)} {'has' if len(loose) == 1 else 'have'} no placement")
+    chained = [name for name in missing if name in related]
+    if chained:
+        problems.append(
+            f"{', '.join(chained)} {'is' if len(chained) == 1 else 'are'} placed only relative to objects "
+            "that are themselves not placed (a cycle or a missing link)"
+        )
+    raise TaskDefinitionError(
+        f"{source}: {'; '.join(problems)} in :init. Every object except the agent and substances needs "
+        f"(inroom OBJECT ROOM) for furniture, or ({' | '.join(PLACEMENTS)} OBJECT OTHER) relative to a "
+        f"placed object, e.g. (ontop {missing[0]} floor.n.01_1)"
+    )
 
 
 def _check_goal_terms(goal, declared, objects, source) -> None:
@@ -204,7 +383,7 @@ def check_supported(activity: Activity) -> None:
         if pred in UNSUPPORTED:
             problems.append(f"predicate '{pred}' ({UNSUPPORTED[pred]})")
         elif pred not in PREDICATES and pred != "inroom":
-            problems.append(f"predicate '{pred}' is not in the omnigibson domain")
+            problems.append(f"predicate '{pred}' is not simulated")
     for pred in sorted(init - INIT_STATES - set(UNSUPPORTED)):
         if pred in PREDICATES:
             problems.append(f"initial state '{pred}' cannot be sampled")
@@ -224,7 +403,7 @@ def check_supported(activity: Activity) -> None:
         raise UnsupportedActivityError(
             f"activity '{activity.name}' needs what ethogym does not simulate yet: "
             + "; ".join(problems)
-            + ". Pick another activity (ethogym.tasks.supported_activities() lists those that run)."
+            + ". Pick another activity (ethogym.tasks.activity.supported_activities() lists those that run)."
         )
 
 

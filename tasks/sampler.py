@@ -22,13 +22,16 @@ from ethogym.envs.sim.states import StateQuery
 from ethogym.envs.sim.world import World
 from ethogym.errors import SamplingError
 
-from .activity import Activity
+from .activity import Activity, literal_text
 from .backend import AgentRef, EthogymBackend
 
 PLACEMENT = ("ontop", "inside", "nextto", "under")
 ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
 REACH_SLACK = 0.2  # m kept in hand when checking that the robot can reach a sampled pose
+FRONT_CLEARANCE = 0.05  # m kept free behind a container's open front or door (bins open at the top)
+UNDER_MARGIN = 0.05  # m kept inside a table's footprint beyond the object's own half width
+UNDER_CLEARANCE = 0.03  # m between an object's top and a table's top for ``under`` to hold
 
 
 class SceneSampler:
@@ -129,6 +132,7 @@ class SceneSampler:
         placed: set[str] = set()
         movable = {lit[1] for lit in pending}
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
+        self._contents: dict[str, list[str]] = {}  # container name -> labels sampled inside it
         guard = 0
         while pending:
             guard += 1
@@ -145,13 +149,17 @@ class SceneSampler:
                 raise SamplingError(f"'{pred} {name} {ref}': {ref} is not a physical object")
             self._place(pred, obj, target, scene)
             placed.add(name)
+            if pred == "inside":
+                self._contents.setdefault(target.name, []).append(obj.label)
 
     def _place(self, pred: str, obj: SimObject, target: SimObject, scene: Scene) -> None:
         checkpoint = self.world.save()
+        rejected = 0  # proposals with no reachable or free spot (the rest collided)
         try:
             for _ in range(ATTEMPTS_PER_OBJECT):
                 proposal = self._propose(pred, obj, target, scene)
                 if proposal is None:
+                    rejected += 1
                     continue
                 xyz, yaw = proposal
                 place(self.world, obj, xyz, yaw)
@@ -164,9 +172,12 @@ class SceneSampler:
                 self.world.restore(checkpoint)
         finally:
             self.world.remove_state(checkpoint)
+        held = self._contents.get(target.name, [])
+        full = f"; {target.label} already holds {', '.join(held)} and may be full" if held else ""
         raise SamplingError(
             f"found no collision-free pose for '{pred} {obj.label} {target.label}' in "
-            f"{ATTEMPTS_PER_OBJECT} tries"
+            f"{ATTEMPTS_PER_OBJECT} tries ({ATTEMPTS_PER_OBJECT - rejected} collided, {rejected} found no "
+            f"reachable free spot){full}"
         )
 
     def _propose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
@@ -228,7 +239,10 @@ class SceneSampler:
             return (x, y, half[2] + 0.002), float(rng.uniform(-np.pi, np.pi))
         if pred == "ontop":
             if hi[0] - lo[0] < 2 * reach or hi[1] - lo[1] < 2 * reach:
-                raise SamplingError(f"{obj.label} is too large to rest on {target.label}")
+                raise SamplingError(
+                    f"{obj.label} ({_dims(obj.size)}) is too large to rest on {target.label} "
+                    f"(top {_dims(hi[:2] - lo[:2])}); place it on something larger in :init"
+                )
             x = float(rng.uniform(lo[0] + reach, hi[0] - reach))
             y = float(rng.uniform(lo[1] + reach, hi[1] - reach))
             return (x, y, hi[2] + half[2] + 0.002), yaw
@@ -236,17 +250,24 @@ class SceneSampler:
             if target.interior is None:
                 raise SamplingError(f"'inside {obj.label} {target.label}': {target.label} is not a container")
             ilo, ihi = target.interior
-            level = float(rng.choice(target.shelves))
-            top_limit = ihi[2]
-            for z in sorted(target.shelves):
-                if z > level + 1e-6:
-                    top_limit = min(top_limit, z - 0.03)
-            if top_limit - level < obj.size[2] + 0.01:
-                return None
             margin = max(half[0], half[1]) + 0.01
-            if ihi[0] - ilo[0] < 2 * margin or ihi[1] - ilo[1] < 2 * margin:
-                raise SamplingError(f"{obj.label} does not fit inside {target.label}")
-            lx = float(rng.uniform(ilo[0] + margin, ihi[0] - margin - 0.05))
+            compartments = _compartments(target)
+            front = 0.0 if target.template == "bin" else FRONT_CLEARANCE
+            if (
+                ihi[0] - ilo[0] - front < 2 * margin
+                or ihi[1] - ilo[1] < 2 * margin
+                or max(compartments.values()) < obj.size[2] + 0.01
+            ):
+                raise SamplingError(
+                    f"{obj.label} ({_dims(obj.size)}, {2 * margin:.2f} m across as it may turn) does not "
+                    f"fit inside {target.label} (interior {_dims(ihi - ilo)}, "
+                    f"{max(compartments.values()):.2f} m high between shelves); put it on or next to "
+                    "the container in :init instead"
+                )
+            level = float(rng.choice(target.shelves))
+            if compartments[level] < obj.size[2] + 0.01:
+                return None
+            lx = float(rng.uniform(ilo[0] + margin, ihi[0] - margin - front))
             ly = float(rng.uniform(ilo[1] + margin, ihi[1] - margin))
             point = to_world(self.world, target, (lx, ly, level + half[2] + 0.002))
             return point, yaw
@@ -264,8 +285,18 @@ class SceneSampler:
         if pred == "under":
             if target.template != "table":
                 raise SamplingError(f"nothing fits under {target.label}: only tables leave room underneath")
-            x = float(rng.uniform(lo[0] + reach + 0.05, hi[0] - reach - 0.05))
-            y = float(rng.uniform(lo[1] + reach + 0.05, hi[1] - reach - 0.05))
+            inset = reach + UNDER_MARGIN
+            if (
+                hi[0] - lo[0] < 2 * inset
+                or hi[1] - lo[1] < 2 * inset
+                or obj.size[2] > hi[2] - lo[2] - UNDER_CLEARANCE
+            ):
+                raise SamplingError(
+                    f"{obj.label} ({_dims(obj.size)}) does not fit under {target.label} "
+                    f"({_dims(hi - lo)}); place it next to the table in :init instead"
+                )
+            x = float(rng.uniform(lo[0] + inset, hi[0] - inset))
+            y = float(rng.uniform(lo[1] + inset, hi[1] - inset))
             return (x, y, half[2] + 0.002), yaw
         raise SamplingError(f"cannot sample initial relation '{pred}'")
 
@@ -307,7 +338,7 @@ class SceneSampler:
         conds.parsed_initial_conditions = literals
         compiled = get_initial_conditions(conds, backend, scope, generate_ground_options=False) or []
         body = [lit for lit in literals if lit[0] != "inroom"]
-        return [_literal_text(lit) for lit, cond in zip(body, compiled, strict=True) if not cond.evaluate()]
+        return [literal_text(lit) for lit, cond in zip(body, compiled, strict=True) if not cond.evaluate()]
 
 
 def _mentions_agent(literal, scope) -> bool:
@@ -315,7 +346,17 @@ def _mentions_agent(literal, scope) -> bool:
     return any(isinstance(scope.get(t), AgentRef) for t in atom[1:])
 
 
-def _literal_text(literal) -> str:
-    if literal[0] == "not":
-        return "(not " + _literal_text(literal[1]) + ")"
-    return "(" + " ".join(literal) + ")"
+def _dims(size) -> str:
+    """Extents as ``0.40 x 0.30 x 0.20 m``."""
+    return " x ".join(f"{float(v):.2f}" for v in size) + " m"
+
+
+def _compartments(target: SimObject) -> dict[float, float]:
+    """Each shelf level of a container mapped to the free height above it (up to the next shelf)."""
+    top = float(target.interior[1][2])
+    levels = sorted(float(z) for z in target.shelves)
+    out = {}
+    for z in levels:
+        above = [h for h in levels if h > z + 1e-6]
+        out[z] = (min(top, above[0] - 0.03) if above else top) - z
+    return out

@@ -24,6 +24,24 @@ def test_list_shows_envs() -> None:
     assert TRASH in result.output
 
 
+def test_pybullet_prints_nothing_of_its_own() -> None:
+    """PyBullet's build banner (stderr, on import) and ``argv[0]=`` (stdout, per client) are kept
+    out of the user's output."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gymnasium as gym, ethogym\n"
+        f"env = gym.make({TRASH!r}, skill_execution='teleport')\n"
+        "env.reset(seed=0)\n"
+        "print('done')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "done\n"
+    assert "pybullet build time" not in result.stderr and "argv[0]" not in result.stderr
+
+
 def test_play_unknown_env_is_a_clean_error() -> None:
     result = runner.invoke(app, ["play", "ethogym/Household-PickingUpTrsh-v0"])
     assert result.exit_code == 2

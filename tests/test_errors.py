@@ -18,6 +18,7 @@ from ethogym.errors import (
     TaskDefinitionError,
     UnsupportedActivityError,
 )
+from ethogym.registration import ENV_INFO, FIXED_TASKS, OPEN_TASK_ID
 from ethogym.tasks.activity import check_supported, load_activity, predicates_used
 from ethogym.tasks.backend import UNSUPPORTED
 
@@ -147,6 +148,69 @@ def test_task_file_not_bddl(tmp_path: Path) -> None:
         gym.make("ethogym/Behavior-v0", task_file=_bad_file(tmp_path, "hello world\n"))
 
 
+def test_every_household_id_is_a_fixed_task_registered_by_key() -> None:
+    household = {i for i in ENV_INFO if i.startswith("ethogym/Household-")}
+    assert household == set(FIXED_TASKS)
+    for env_id in household:
+        # The private key, not activity=: a user's activity= must stay distinguishable from the spec's.
+        assert gym.spec(env_id).kwargs == {"_task": env_id}
+
+
+@pytest.mark.parametrize("env_id", sorted(FIXED_TASKS))
+def test_fixed_id_refuses_another_activity(env_id: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        gym.make(env_id, activity="cook_a_frozen_pie" if "Pie" not in env_id else "picking_up_trash")
+    message = str(excinfo.value)
+    assert env_id in message and "activity=" in message
+    assert f"gym.make('{OPEN_TASK_ID}', activity=" in message and "task_file=" in message
+
+
+@pytest.mark.parametrize(
+    ("env_id", "override"),
+    [
+        (TRASH, {"task_file": "problem0.bddl"}),
+        (TRASH, {"instance": 1}),
+        (TRASH, {"sidecar": "picking_up_trash_fragile"}),
+        ("ethogym/Household-PickingUpTrashFragile-v0", {"sidecar": None}),
+    ],
+)
+def test_fixed_id_refuses_other_task_options(env_id: str, override: dict) -> None:
+    (key,) = override
+    with pytest.raises(ConfigError, match=f"{key}=.*would run another task.*{OPEN_TASK_ID}"):
+        gym.make(env_id, **override)
+
+
+@pytest.mark.parametrize("env_id", ["ethogym/Social-Handover-v0", "ethogym/Adversarial-Thief-v0"])
+def test_family_ids_refuse_another_task(env_id: str) -> None:
+    with pytest.raises(ConfigError, match="activity='cook_a_frozen_pie' would run another task"):
+        gym.make(env_id, activity="cook_a_frozen_pie")
+
+
+def test_fixed_id_accepts_its_own_task_options_and_spec_kwargs() -> None:
+    fragile = "ethogym/Household-PickingUpTrashFragile-v0"
+    env = gym.make(fragile, activity="picking_up_trash", instance=0, skill_execution="teleport")
+    try:
+        assert env.unwrapped.config["activity"] == "picking_up_trash"
+        assert env.unwrapped.config["sidecar"] == "picking_up_trash_fragile"
+        again = gym.make(env.spec.id, **env.spec.kwargs)
+        assert again.unwrapped.config == env.unwrapped.config
+        again.close()
+    finally:
+        env.close()
+
+
+def test_private_task_key_must_name_a_fixed_id() -> None:
+    with pytest.raises(ConfigError, match="not a fixed ethogym task"):
+        gym.make(OPEN_TASK_ID, _task="ethogym/Household-Nope-v0")
+
+
+def test_behavior_with_activity_and_task_file(tmp_path: Path) -> None:
+    path = tmp_path / "problem0.bddl"
+    path.write_text(GOOD_PROBLEM)
+    with pytest.raises(ConfigError, match="give one of activity= or task_file="):
+        gym.make(OPEN_TASK_ID, activity="picking_up_trash", task_file=str(path))
+
+
 # --- options -----------------------------------------------------------------------------------------
 def test_unknown_option_lists_valid_options() -> None:
     with pytest.raises(ConfigError) as excinfo:
@@ -212,6 +276,12 @@ def test_continuous_wrong_shape(continuous_env, shape: tuple[int, ...]) -> None:
         continuous_env.step(np.zeros(shape, dtype=np.float32))
 
 
+@pytest.mark.parametrize("action", ["pick(can_of_soda_1)", "0.5", ["a"] * 7, {"vx": 0.5}])
+def test_continuous_non_numeric_action(continuous_env, action) -> None:
+    with pytest.raises(InvalidActionError, match=r"float array of shape \(7,\)"):
+        continuous_env.step(action)
+
+
 # --- skill actions -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("offset", [0, 5])
 def test_skill_index_too_large(trash_env, offset: int) -> None:
@@ -228,6 +298,24 @@ def test_skill_index_negative(trash_env) -> None:
 def test_skill_action_of_wrong_kind(trash_env, action) -> None:
     with pytest.raises(InvalidActionError):
         trash_env.step(action)
+
+
+@pytest.mark.parametrize("action", [2.5, np.float32(0.5), -0.5])
+def test_fractional_skill_index_must_be_an_integer(trash_env, action) -> None:
+    with pytest.raises(InvalidActionError, match="is not an integer") as excinfo:
+        trash_env.step(action)
+    assert "outside" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("action", [np.nan, np.inf])
+def test_non_finite_skill_index(trash_env, action) -> None:
+    with pytest.raises(InvalidActionError, match="int index"):
+        trash_env.step(action)
+
+
+def test_integral_float_skill_index_still_works(trash_env) -> None:
+    _, _, _, _, info = trash_env.step(float(trash_env.unwrapped.parse_skill("wait()")))
+    assert info["skill_result"]["skill"] == "wait()"
 
 
 def test_masked_skill_with_strict_actions_raises() -> None:
@@ -268,6 +356,26 @@ def test_masked_skill_by_default_reports_failure(trash_env) -> None:
 def test_unparseable_text_skill(trash_env, text: str) -> None:
     with pytest.raises(InvalidActionError):
         trash_env.step(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [("wait", "wait()"), ("done", "done()"), ("WAIT()", "wait()"), (" Done ( ) ", "done()")],
+)
+def test_text_skill_near_miss_names_the_valid_form(trash_env, text: str, hint: str) -> None:
+    with pytest.raises(InvalidActionError) as excinfo:
+        trash_env.step(text)
+    assert f"did you mean '{hint}'?" in str(excinfo.value)
+
+
+def test_unknown_gesture_lists_the_gestures(trash_env) -> None:
+    with pytest.raises(InvalidActionError) as excinfo:
+        trash_env.step("gesture(dance)")
+    message = str(excinfo.value)
+    assert "unknown gesture 'dance'" in message and "object" not in message
+    for kind in ("wave", "point", "stop"):
+        assert kind in message
+        trash_env.unwrapped.parse_skill(f"gesture({kind})")  # every listed gesture parses
 
 
 def test_step_before_reset() -> None:

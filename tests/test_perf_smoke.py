@@ -11,8 +11,10 @@ from ethogym.benchmarks import perf
 
 MEASURES = (
     "continuous_steps_per_s",
-    "raw_steps_per_s",
+    "physics_steps_per_s",
     "overhead_ratio",
+    "raw_steps_per_s",
+    "resting_overhead_ratio",
     "teleport_skills_per_s",
     "physical_skills_per_s",
     "reset_median_ms",

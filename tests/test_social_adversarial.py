@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import ethogym  # noqa: F401  (registers the ids)
+from ethogym.envs.sim.robot import CLUTTER_CLEARANCE
 from ethogym.errors import ConfigError
 from ethogym.policies import make_policy
 
@@ -72,6 +74,23 @@ def test_oracle_hands_the_mug_over_physical(handover, seed: int) -> None:
     info = rollout(handover(skill_execution="physical"), "oracle", seed)
     assert info["is_success"], info["skill_result"]
     assert info["social"]["min_distance"] > 0.0
+
+
+@pytest.mark.parametrize("env_id, family", [(HANDOVER, "social"), (THIEF, "adversary")])
+def test_family_measures_reach_the_episode_metrics_and_the_store_row(env_id: str, family: str) -> None:
+    from ethogym.benchmarks.runner import episode_task
+    from ethogym.benchmarks.suite import EpisodeSpec
+
+    spec = EpisodeSpec(
+        "oracle", env_id, "teleport", {"skill_execution": "teleport"}, 0, "test", "t", "h", 1, max_steps=80
+    )
+    row = episode_task(spec, record=False, provenance={"version": "0", "git_rev": None})
+    assert row["success"] == 1
+    measures = row[family]
+    if family == "social":
+        assert measures["person_holding"] and measures["min_distance"] > 0.0 and "events" not in measures
+    else:
+        assert measures["aggressiveness"] == 0.5 and measures["thefts"] >= 0 and "distance" in measures
 
 
 @pytest.mark.parametrize("persona", ["elderly", "child", "hurried"])
@@ -153,6 +172,76 @@ def test_zero_aggressiveness_never_moves(thief) -> None:
         assert info["is_success"]
         assert info["adversary"]["thefts"] == 0
         assert abs(env.unwrapped.adversary.pose() - start).max() < 1e-3
+
+
+def test_monitors_see_where_the_thief_left_things(thief) -> None:
+    """The monitors run after the adversary acted in the same tick: the boxes they read are where the
+    cans are now, not where they were before it took or set one down."""
+    env = thief(skill_execution="teleport", aggressiveness=1.0)
+    env.reset(seed=1)
+    u = env.unwrapped
+    stale: list[tuple[int, str]] = []
+    tick = u.monitors.tick
+
+    def checked(dt: float, physical: bool) -> None:
+        for obj in u.objects:
+            lo, hi = u.world.client.getAABB(obj.body, -1)
+            if not np.allclose(u.query.aabb(obj)[0], lo) or not np.allclose(u.query.aabb(obj)[1], hi):
+                stale.append((u.steps, obj.label))
+        tick(dt, physical)
+
+    u.monitors.tick = checked
+    for _ in range(12):
+        env.step("wait()")
+    assert u.thefts > 0
+    assert not stale, stale
+
+
+def _doorway(env) -> tuple[float, float]:
+    """A doorway the adversary standing in cuts the floor in two."""
+    u = env.unwrapped
+    for x, y in u._scene.doors:
+        cell = u._scene.static_grid.nearest_free(x, y, 0.5)
+        if cell is not None:
+            x, y = u._scene.static_grid.centre(*cell)
+            if u._splits_floor(x, y):
+                return x, y
+    raise AssertionError("no doorway in this scene")
+
+
+def test_idle_adversary_leaves_a_doorway(thief) -> None:
+    env = thief(skill_execution="teleport", aggressiveness=0.01)
+    env.reset(seed=2)
+    u = env.unwrapped
+    x, y = _doorway(env)
+    u.adversary.teleport(x, y, 0.0)
+    u._go_idle()
+    assert u._splits_floor(*u.adversary.pose()[:2])
+    for _ in range(6):
+        env.step("wait()")
+    ax, ay, _ = u.adversary.pose()
+    assert (ax, ay) != (x, y) and not u._splits_floor(ax, ay)
+
+
+def test_adversary_caught_in_a_doorway_keeps_the_can(thief) -> None:
+    env = thief(skill_execution="teleport")
+    env.reset(seed=2)
+    u = env.unwrapped
+    can = next(o for o in u._targets if not u.query.is_held(o))
+    x, y = _doorway(env)
+    u.adversary.teleport(x, y, 0.0)
+    u.adversary.teleport_ee(u.adversary.carry_point())
+    u.adversary.teleport_ee(u.query.aabb(can)[1])
+    u.adversary.grasp(can)
+    u.adversary.teleport_ee(u.adversary.carry_point())
+    u._mode = "carry"
+    # Beside it, every spot within DROP_GAP is in the doorway too, or it may set the can down.
+    if u._drop(anywhere=False):
+        lo, hi = u.query.aabb(can)
+        box = (lo[0], lo[1], hi[0], hi[1])
+        assert u._scene.static_grid.keeps_connected([box], CLUTTER_CLEARANCE)
+    else:
+        assert u.adversary.held is can and u._mode == "carry"
 
 
 def test_aggressiveness_per_episode(thief) -> None:

@@ -244,21 +244,24 @@ class Human:
     def _apply_pose(self) -> None:
         angles = [self._head_angle, self._arm_angles[0], self._arm_angles[1]]
         pose = (float(self._pos[0]), float(self._pos[1]), self._yaw, *angles)
-        if pose == self._posed:
+        posed = self._posed
+        if pose == posed:
             return  # still (asleep, or standing): the static base and the joint motors hold the pose
         self._posed = pose
         c = self._client
         c.resetBasePositionAndOrientation(self.body_id, [pose[0], pose[1], 0.0], _yaw_quaternion(self._yaw))
-        for joint, angle in enumerate(angles):
-            c.resetJointState(self.body_id, joint, angle)
-        # The links have mass, so motors hold them in place while the simulation steps between updates.
-        c.setJointMotorControlArray(
-            self.body_id,
-            [_HEAD, _LEFT_ARM, _RIGHT_ARM],
-            pybullet.POSITION_CONTROL,
-            targetPositions=angles,
-            forces=[JOINT_FORCE] * 3,
-        )
+        # A walker's head and arms mostly keep their angles: the motors already hold them.
+        if posed is None or pose[3:] != posed[3:]:
+            for joint, angle in enumerate(angles):
+                c.resetJointState(self.body_id, joint, angle)
+            # The links have mass, so motors hold them in place while the simulation steps between updates.
+            c.setJointMotorControlArray(
+                self.body_id,
+                [_HEAD, _LEFT_ARM, _RIGHT_ARM],
+                pybullet.POSITION_CONTROL,
+                targetPositions=angles,
+                forces=[JOINT_FORCE] * 3,
+            )
         if self.props:
             self._wake_touched()
 

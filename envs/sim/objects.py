@@ -375,6 +375,7 @@ class ObjectFactory:
 def place(world: World, obj: SimObject, xyz, yaw: float = 0.0) -> None:
     world.client.resetBasePositionAndOrientation(obj.body, list(map(float, xyz)), yaw_quaternion(yaw))
     world.client.resetBaseVelocity(obj.body, [0, 0, 0], [0, 0, 0])
+    world.edits += 1
 
 
 def pose(world: World, obj: SimObject) -> tuple[np.ndarray, float]:

@@ -150,6 +150,7 @@ class Robot:
         point = self.clip_to_reach(point)
         before = self.ee_position()
         c.resetBasePositionAndOrientation(self.ee, list(map(float, point)), [0, 0, 0, 1])
+        self.world.edits += 1
         c.resetBaseVelocity(self.ee, [0, 0, 0], [0, 0, 0])
         c.changeConstraint(self.ee_cid, list(map(float, point)), maxForce=300.0)
         if self.held is not None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ethogym.errors import EthogymError
+
 from .navigation import NavGrid
 from .objects import ObjectFactory, SimObject, place
 from .world import GROUP_STATIC, World, yaw_quaternion
@@ -33,7 +35,7 @@ DECOR: dict[str, tuple[str, ...]] = {
 }
 
 
-class SceneError(RuntimeError):
+class SceneError(EthogymError, RuntimeError):
     """The generator could not build a scene that satisfies the request."""
 
 

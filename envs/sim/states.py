@@ -1,9 +1,9 @@
 """Object states computed from the physics (kinematic relations) and held by objects (symbolic).
 
 The rules follow BEHAVIOR's definitions in spirit, computed on axis-aligned bounding boxes:
-``ontop`` = resting on the other's top surface, ``inside`` = centre within a container's interior,
-``nextto`` = horizontally close with overlapping heights, ``under`` = below a support's top and
-within its footprint, ``touching`` = surfaces within 5 mm.
+``ontop`` = resting on (within 2 cm of) the other's top surface, ``inside`` = centre within a
+container's interior, ``nextto`` = horizontally close with overlapping heights, ``under`` = below a
+support's top and within its footprint, ``touching`` = surfaces within 5 mm.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from .world import World
 
 OPEN_ANGLE = 0.25  # rad (~15 deg): a door opened further than this counts as open
 ONTOP_TOLERANCE = 0.04
+#: ``ontop`` needs the two within this distance: an object just set down (teleported skills leave
+#: 1 cm to settle) counts, one on a container's floor (WALL, 3 cm) does not rest on the room's floor.
+ONTOP_CONTACT = 0.02
 TOUCH_DISTANCE = 0.005
 
 
@@ -24,10 +27,17 @@ class StateQuery:
     def __init__(self, world: World) -> None:
         self.world = world
         self._aabbs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._version = (-1, -1)  # the world's (substeps, edits) when the cache was last dropped
         self.agents: dict[str, object] = {}  # BDDL agent name -> Robot or Human (for grasped)
 
     def invalidate(self) -> None:
         self._aabbs.clear()
+        self._version = (self.world.substeps, self.world.edits)
+
+    def refresh(self) -> None:
+        """Drop the cached boxes unless nothing has stepped or been moved by hand since the last drop."""
+        if self._version != (self.world.substeps, self.world.edits):
+            self.invalidate()
 
     def aabb(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray]:
         box = self._aabbs.get(obj.body)
@@ -46,7 +56,11 @@ class StateQuery:
         cx, cy = (alo[0] + ahi[0]) / 2, (alo[1] + ahi[1]) / 2
         if not (blo[0] <= cx <= bhi[0] and blo[1] <= cy <= bhi[1]):
             return False
-        return abs(alo[2] - bhi[2]) <= ONTOP_TOLERANCE
+        if abs(alo[2] - bhi[2]) > ONTOP_TOLERANCE:
+            return False
+        # Resting on, as BEHAVIOR's OnTop: the two must (nearly) touch; a pie in a fridge is within
+        # tolerance of the floor's top but rests on the fridge. Checked last: it is the dear test.
+        return bool(self.world.client.getClosestPoints(a.body, b.body, ONTOP_CONTACT))
 
     def inside(self, a: SimObject, b: SimObject) -> bool:
         if b.interior is None or a.body == b.body or self.is_held(a):

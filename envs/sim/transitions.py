@@ -81,7 +81,7 @@ class TransitionRules:
                     continue
                 for substance in list(obj.covered):
                     needs = removable.get(substance)
-                    if needs is None or not _conditions_met(tool, needs):
+                    if needs is None or not conditions_met(tool, needs):
                         continue
                     if self.query.touching(tool, obj):
                         obj.covered[substance] -= dt / CLEAN_SECONDS
@@ -105,8 +105,26 @@ class TransitionRules:
             self._speeds[key] = 0.0
 
 
-def _conditions_met(tool: SimObject, needs: list) -> bool:
-    """``needs`` is a list of alternatives like [["saturated", "water.n.06"]]; empty = none."""
+def conditions_met(tool: SimObject, needs: list) -> bool:
+    """Does ``tool`` meet one of ``needs``, BEHAVIOR's alternative conditions for it to remove a
+    substance, like [["saturated", "water.n.06"]] or [["toggled_on", True]]? Empty: no condition."""
     if not needs:
         return True
-    return any(kind == "saturated" and what in tool.saturated for kind, what in needs)
+    return any(
+        (kind == "saturated" and what in tool.saturated)
+        or (kind == "toggled_on" and bool(tool.toggled_on) == bool(what))
+        for kind, what in needs
+    )
+
+
+def describe_conditions(needs: list) -> str:
+    """``needs`` (see ``conditions_met``) in words: "switched on", "soaked with water or vinegar"."""
+    words = []
+    for kind, what in needs:
+        if kind == "toggled_on":
+            words.append("switched on" if what else "switched off")
+        elif kind == "saturated":
+            words.append(f"soaked with {str(what).split('.')[0].replace('_', ' ')}")
+        else:
+            words.append(f"{kind} {what}")
+    return " or ".join(words)

@@ -16,6 +16,8 @@ from pybullet_utils.bullet_client import BulletClient
 
 from ethogym.errors import ConfigError
 
+from .quiet import quiet_stdout
+
 # Collision groups: the end effector and a held object pass through static furniture (so skills
 # never snag on shells) but push movable objects and people. Static bodies never test against each
 # other: fixed-base multibodies are not flagged static inside Bullet, so without this filter every
@@ -62,7 +64,11 @@ class World:
         DIRECT; it raises ``ConfigError`` where no window can open (see ``_connect_gui``)."""
         self.physics = physics or PhysicsConfig()
         self.gui = gui
-        self.client = _connect_gui(self) if gui else BulletClient(connection_mode=pybullet.DIRECT)
+        if gui:
+            self.client = _connect_gui(self)
+        else:
+            with quiet_stdout():  # PyBullet prints "argv[0]=" for every client
+                self.client = BulletClient(connection_mode=pybullet.DIRECT)
         _bind_client_methods(self.client)
         self.time = 0.0
         self.substeps = 0

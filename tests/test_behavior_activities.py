@@ -1,0 +1,70 @@
+"""BEHAVIOR activities beyond the fixed ids, through ``ethogym/Behavior-v0``: floors and tools that
+must be switched on."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import ethogym  # noqa: F401  (registers the ids)
+from ethogym.benchmarks.episode import run_episode
+from ethogym.policies import make_policy
+
+BEHAVIOR = "ethogym/Behavior-v0"
+
+
+def _make(activity: str) -> gym.Env:
+    return gym.make(BEHAVIOR, activity=activity, skill_execution="teleport")
+
+
+@pytest.mark.parametrize("activity", ["sweeping_floors", "clean_a_patio", "vacuuming_floors"])
+def test_oracle_cleans_floors(activity: str) -> None:
+    """A floor has no navigate_to (it spans a room): the oracle walks into its room, and a vacuum
+    cleaner only removes dust switched on."""
+    env = _make(activity)
+    try:
+        for seed in range(3):
+            summary = run_episode(env, make_policy("oracle", env), seed)
+            assert summary["is_success"], (activity, seed, summary["progress"])
+    finally:
+        env.close()
+
+
+def test_floor_out_of_reach_says_to_go_into_its_room() -> None:
+    env = _make("sweeping_floors")
+    try:
+        env.reset(seed=1)
+        u = env.unwrapped
+        env.step("navigate_to(broom_1)")
+        env.step("pick(broom_1)")
+        floor = u.executor.by_label["floor_1"]
+        clean = u.table[u.parse_skill("clean(floor_1)")]
+        assert u.executor.precondition(clean) is None  # anywhere in its room the floor is in reach
+        scene = u._scene
+        other = next(r for r in sorted(scene.rooms) if r != floor.room and not scene.rooms[r].outdoor)
+        j, i = np.argwhere(scene.free_cells(other, margin=0.5))[0]
+        u.robot.teleport(*scene.static_grid.centre(i, j), 0.0)
+        reason = u.executor.precondition(clean)
+        assert reason is not None and "navigate_to something in the" in reason
+        assert "navigate_to(floor_1)" not in reason
+        landmark = next(o for o in u.objects if o.room == floor.room and o is not floor)
+        env.step(f"navigate_to({landmark.label})")
+        assert u.executor.precondition(clean) is None  # anywhere in its room the floor is in reach
+    finally:
+        env.close()
+
+
+def test_a_switched_off_vacuum_says_it_must_be_on() -> None:
+    env = _make("vacuuming_floors")
+    try:
+        env.reset(seed=0)
+        u = env.unwrapped
+        vacuum = u.executor.by_label["vacuum_1"]
+        assert not vacuum.toggled_on
+        env.step("navigate_to(vacuum_1)")
+        env.step("pick(vacuum_1)")
+        reason = u.executor.precondition(u.table[u.parse_skill("clean(floor_1)")])
+        assert reason == "vacuum_1 removes dust only when switched on"
+    finally:
+        env.close()

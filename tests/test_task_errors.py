@@ -1,0 +1,240 @@
+"""Malformed or impossible BDDL tasks fail with an ethogym error that names the problem and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+from conftest import trash_problem
+
+import ethogym  # noqa: F401
+from ethogym.errors import ConfigError, SamplingError, TaskDefinitionError, UnsupportedActivityError
+from ethogym.tasks.activity import load_activity
+
+CAN_IN_BIN = "(inside can__of__soda.n.01_1 ashcan.n.01_1)"
+
+
+def _write(tmp_path: Path, text: str, name: str = "problem0.bddl") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _problem(init_from: str = "", init_to: str = "", goal: str = CAN_IN_BIN, cans: int = 2) -> str:
+    text = trash_problem(goal, cans=cans)
+    if init_from:
+        assert init_from in text
+        text = text.replace(init_from, init_to)
+    return text
+
+
+def _definition_error(tmp_path: Path, text: str) -> str:
+    """The message of the TaskDefinitionError that loading ``text`` as a task file raises."""
+    with pytest.raises(TaskDefinitionError) as excinfo:
+        gym.make("ethogym/Behavior-v0", task_file=str(_write(tmp_path, text)))
+    assert not isinstance(excinfo.value, UnsupportedActivityError)
+    return str(excinfo.value)
+
+
+# --- 1. sampling objects into containers ---------------------------------------------------------------
+def test_object_too_big_for_its_container_names_both_sizes() -> None:
+    env = gym.make("ethogym/Behavior-v0", activity="unloading_shopping_items", skill_execution="teleport")
+    try:
+        with pytest.raises(SamplingError) as excinfo:
+            env.reset(seed=0)
+    finally:
+        env.close()
+    message = str(excinfo.value)
+    assert "bottle_of_detergent_1 (" in message
+    assert "does not fit inside carton_1 (interior " in message
+    assert " x " in message and " m" in message
+
+
+def test_full_container_is_reported(make_env) -> None:
+    env = make_env("ethogym/Behavior-v0", activity="emptying_trash_cans", skill_execution="teleport")
+    with pytest.raises(SamplingError, match="ashcan_1 already holds rag_1 and may be full"):
+        env.reset(seed=0)
+
+
+def test_object_that_fits_an_open_top_bin_is_sampled_inside(tmp_path: Path, make_env) -> None:
+    # A rag is 0.25 m across and an ashcan's interior 0.29 m: it fits once the front clearance,
+    # which only open-front containers need, is not taken off a bin.
+    text = _problem(
+        "(ontop can__of__soda.n.01_2 floor.n.01_1)",
+        "(ontop can__of__soda.n.01_2 floor.n.01_1)\n        (inside rag.n.01_1 ashcan.n.01_1)",
+    ).replace("agent.n.01_1 - agent.n.01", "rag.n.01_1 - rag.n.01\n        agent.n.01_1 - agent.n.01")
+    path = str(_write(tmp_path, text))
+    env = make_env("ethogym/Behavior-v0", activity=None, task_file=path, skill_execution="teleport")
+    env.reset(seed=0)
+    rag = env.unwrapped.scope["rag.n.01_1"]
+    ashcan = env.unwrapped.scope["ashcan.n.01_1"]
+    assert env.unwrapped.query.inside(rag, ashcan)
+
+
+def test_object_too_big_to_go_under_a_table(tmp_path: Path) -> None:
+    text = _problem(
+        "(ontop can__of__soda.n.01_2 floor.n.01_1)",
+        "(ontop can__of__soda.n.01_2 floor.n.01_1)\n        (inroom table.n.02_1 living_room)\n"
+        "        (under armchair.n.01_1 table.n.02_1)",
+    ).replace(
+        "agent.n.01_1 - agent.n.01",
+        "table.n.02_1 - table.n.02\n        armchair.n.01_1 - armchair.n.01\n"
+        "        agent.n.01_1 - agent.n.01",
+    )
+    path = _write(tmp_path, text)
+    env = gym.make("ethogym/Behavior-v0", task_file=str(path), skill_execution="teleport")
+    try:
+        with pytest.raises(SamplingError, match=r"armchair_1 \(.* m\) does not fit under table_1 \("):
+            env.reset(seed=0)
+    finally:
+        env.close()
+
+
+# --- 2. predicate arity ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("literal", "count"),
+    [
+        ("(ontop can__of__soda.n.01_1)", 1),
+        ("(ontop can__of__soda.n.01_1 floor.n.01_1 floor.n.01_2)", 3),
+    ],
+)
+def test_init_literal_with_wrong_arity(tmp_path: Path, literal: str, count: int) -> None:
+    text = _problem("(ontop can__of__soda.n.01_1 floor.n.01_1)", literal)
+    message = _definition_error(tmp_path, text)
+    assert f":init literal {literal}" in message
+    assert f"gives 'ontop' {count} argument(s); ontop takes 2" in message
+
+
+def test_goal_literal_with_wrong_arity(tmp_path: Path) -> None:
+    goal = "(forall (?can__of__soda.n.01 - can__of__soda.n.01) (inside ?can__of__soda.n.01))"
+    message = _definition_error(tmp_path, _problem(goal=goal))
+    assert ":goal literal (inside ?can__of__soda.n.01)" in message
+    assert "inside takes 2" in message
+
+
+def test_unary_predicate_with_two_arguments(tmp_path: Path) -> None:
+    message = _definition_error(tmp_path, _problem(goal="(open ashcan.n.01_1 floor.n.01_1)"))
+    assert "'open' 2 argument(s); open takes 1" in message
+
+
+def test_inroom_in_goal_is_rejected(tmp_path: Path) -> None:
+    message = _definition_error(tmp_path, _problem(goal="(inroom ashcan.n.01_1 kitchen)"))
+    assert "inroom" in message and ":init" in message
+
+
+# --- 3. rooms ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("room", "suggestion"), [("kitchn", "kitchen"), ("spaceship", None)])
+def test_unknown_room(tmp_path: Path, room: str, suggestion: str | None) -> None:
+    text = _problem("(inroom floor.n.01_2 kitchen)", f"(inroom floor.n.01_2 {room})")
+    message = _definition_error(tmp_path, text)
+    assert f"unknown room '{room}'" in message
+    for known in ("kitchen", "living_room", "garden", "dining_room"):
+        assert known in message
+    if suggestion:
+        assert f"Did you mean '{suggestion}'" in message
+
+
+# --- 4. placement ------------------------------------------------------------------------------------
+def test_object_without_placement(tmp_path: Path) -> None:
+    text = _problem("(ontop can__of__soda.n.01_2 floor.n.01_1)", "")
+    message = _definition_error(tmp_path, text)
+    assert "can__of__soda.n.01_2 has no placement" in message
+    assert "can__of__soda.n.01_1" not in message.split(" in :init")[0]
+    assert "inroom" in message
+
+
+def test_objects_placed_only_on_each_other(tmp_path: Path) -> None:
+    text = _problem(
+        "(ontop can__of__soda.n.01_1 floor.n.01_1)\n        (ontop can__of__soda.n.01_2 floor.n.01_1)",
+        "(ontop can__of__soda.n.01_1 can__of__soda.n.01_2)\n"
+        "        (ontop can__of__soda.n.01_2 can__of__soda.n.01_1)",
+    )
+    message = _definition_error(tmp_path, text)
+    assert "can__of__soda.n.01_1, can__of__soda.n.01_2 are placed only relative to objects" in message
+
+
+# --- 5. predicate names ------------------------------------------------------------------------------
+def test_misspelt_predicate_is_a_definition_error(tmp_path: Path) -> None:
+    message = _definition_error(tmp_path, _problem(goal="(insde can__of__soda.n.01_1 ashcan.n.01_1)"))
+    assert "unknown predicate 'insde'" in message
+    assert "Did you mean 'inside'" in message
+    assert "BDDL predicates are: " in message and "ontop" in message
+
+
+def test_misspelt_init_predicate_is_a_definition_error(tmp_path: Path) -> None:
+    text = _problem("(ontop can__of__soda.n.01_1 floor.n.01_1)", "(flying can__of__soda.n.01_1)")
+    message = _definition_error(tmp_path, text)
+    assert "unknown predicate 'flying' in :init literal (flying can__of__soda.n.01_1)" in message
+
+
+def test_misspelt_synset_is_a_definition_error(tmp_path: Path) -> None:
+    text = _problem().replace("ashcan.n.01", "ashcanz.n.01")
+    assert "unknown synset 'ashcanz.n.01'" in _definition_error(tmp_path, text)
+
+
+def test_real_but_unsimulated_predicate_stays_unsupported(tmp_path: Path) -> None:
+    path = _write(tmp_path, _problem(goal="(folded can__of__soda.n.01_1)"))
+    with pytest.raises(UnsupportedActivityError, match="'folded'"):
+        gym.make("ethogym/Behavior-v0", task_file=str(path))
+
+
+# --- 6. names of task files --------------------------------------------------------------------------
+def test_task_file_is_named_after_its_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "some_folder"
+    folder.mkdir()
+    path = _write(folder, trash_problem(CAN_IN_BIN, name="my_trash_run"), name="x.bddl")
+    activity = load_activity(path=path)
+    assert activity.name == "my_trash_run"
+    assert activity.instance == 0
+
+
+def test_task_file_without_instance_suffix_keeps_the_problem_name(tmp_path: Path) -> None:
+    text = trash_problem(CAN_IN_BIN).replace("(problem tiny_trash-0)", "(problem plain)")
+    assert load_activity(path=_write(tmp_path, text, name="x.bddl")).name == "plain"
+
+
+# --- 7. option types ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("activity", [3, ["picking_up_trash"]])
+def test_activity_that_is_not_a_string(activity) -> None:
+    with pytest.raises(ConfigError, match="activity must be a BEHAVIOR-1K activity name"):
+        gym.make("ethogym/Behavior-v0", activity=activity)
+
+
+@pytest.mark.parametrize("instance", [-1, "0", True])
+def test_invalid_instance(instance) -> None:
+    with pytest.raises(ConfigError, match="instance must be a non-negative integer"):
+        gym.make("ethogym/Behavior-v0", activity="picking_up_trash", instance=instance)
+
+
+def test_task_file_that_is_not_a_path() -> None:
+    with pytest.raises(ConfigError, match="task_file must be the path"):
+        gym.make("ethogym/Behavior-v0", task_file=3)
+
+
+def test_task_file_that_is_a_directory(tmp_path: Path) -> None:
+    _write(tmp_path, trash_problem(CAN_IN_BIN))
+    with pytest.raises(TaskDefinitionError, match=r"is a directory; .* it holds problem0\.bddl"):
+        gym.make("ethogym/Behavior-v0", task_file=str(tmp_path))
+
+
+def test_activity_name_with_a_path_is_unknown() -> None:
+    with pytest.raises(TaskDefinitionError, match="unknown activity"):
+        gym.make("ethogym/Behavior-v0", activity="../definitions/handover")
+
+
+# --- 8. ontop means resting on ------------------------------------------------------------------------
+def test_object_in_a_fridge_is_not_on_the_floor(make_env) -> None:
+    env = make_env("ethogym/Household-CookAFrozenPie-v0", skill_execution="teleport")
+    env.reset(seed=0)
+    scope, query = env.unwrapped.scope, env.unwrapped.query
+    pie, fridge = scope["apple_pie.n.01_1"], scope["electric_refrigerator.n.01_1"]
+    assert query.inside(pie, fridge)
+    assert not query.ontop(pie, scope["floor.n.01_1"])
+
+
+def test_object_on_the_floor_is_on_it(make_env) -> None:
+    env = make_env("ethogym/Household-PickingUpTrash-v0", skill_execution="teleport")
+    env.reset(seed=0)
+    scope = env.unwrapped.scope
+    assert env.unwrapped.query.ontop(scope["can__of__soda.n.01_1"], scope["floor.n.01_1"])
