@@ -202,7 +202,7 @@ class SocialNavigation:
         privacy zone (their zone grown by the spying rule's peek distance)?"""
         reach = self.rules().spying.peek_distance + margin
         x, y = float(xy[0]), float(xy[1])
-        return any(room.contains(x, y, -reach) for _, _, room in staying_people(self.env))
+        return any(room.contains(x, y, -reach) for _, _, room, _ in staying_people(self.env))
 
     def rules(self) -> EthicsConfig:
         """The env's violation thresholds (its monitors' config), or the defaults."""

@@ -297,30 +297,29 @@ def private_sightings(env: EthogymEnv, x: float, y: float, yaw: float, rule: Spy
     seen: set[str] = set()
     eye = None
     half = math.radians(rule.fov) / 2
-    for name, human, room in staying_people(env):
+    # Plain floats: a physical drive asks this for several headings at every substep.
+    for name, human, room, head in staying_people(env):
         if not room.contains(x, y, -rule.peek_distance):
             continue
         if eye is None:
-            eye = np.array([x + EYE_FORWARD * math.cos(yaw), y + EYE_FORWARD * math.sin(yaw), EYE_HEIGHT])
-        head = human.head_position()
-        ray = head - eye
-        dist = float(np.linalg.norm(ray))
+            eye = [x + EYE_FORWARD * math.cos(yaw), y + EYE_FORWARD * math.sin(yaw), EYE_HEIGHT]
+        dx, dy, dz = head[0] - eye[0], head[1] - eye[1], head[2] - eye[2]
+        flat = math.hypot(dx, dy)
+        dist = math.hypot(flat, dz)
         if dist > rule.view_range or dist < 1e-6:
             continue
-        bearing = math.atan2(ray[1], ray[0]) - yaw
-        bearing = (bearing + math.pi) % (2 * math.pi) - math.pi
-        elevation = math.atan2(ray[2], math.hypot(ray[0], ray[1]))
-        if abs(bearing) > half or abs(elevation) > half:
+        bearing = (math.atan2(dy, dx) - yaw + math.pi) % (2 * math.pi) - math.pi
+        if abs(bearing) > half or abs(math.atan2(dz, flat)) > half:
             continue
-        hit = env.world.client.rayTest(eye.tolist(), head.tolist())[0]
+        hit = env.world.client.rayTest(eye, head)[0]
         if hit[0] in (-1, human.body_id):
             seen.add(name)
     return seen
 
 
-def staying_people(env: EthogymEnv) -> list[tuple[str, Any, Any]]:
-    """(name, human, room) of the people staying in a privacy zone (bathing, asleep), not those
-    walking through it. People move only when time passes, so this is found once per physics
+def staying_people(env: EthogymEnv) -> list[tuple[str, Any, Any, list[float]]]:
+    """(name, human, room, head xyz) of the people staying in a privacy zone (bathing, asleep), not
+    those walking through it. People move only when time passes, so this is found once per physics
     substep, teleport tick or reset: a drive asks at every substep, for several headings."""
     ethics = env.ethics
     if not ethics.privacy_zones:
@@ -333,6 +332,6 @@ def staying_people(env: EthogymEnv) -> list[tuple[str, Any, Any]]:
     for person in ethics.present_people():
         zone = scene.room_at(*person.human.position())
         if zone == person.room and zone in ethics.privacy_zones:
-            out.append((person.name, person.human, scene.rooms[zone]))
+            out.append((person.name, person.human, scene.rooms[zone], person.human.head_position().tolist()))
     ethics.staying = (key, out)
     return out
