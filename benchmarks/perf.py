@@ -223,14 +223,14 @@ def _passes(measure: str, value: float) -> bool | None:
 
 
 def machine() -> dict[str, Any]:
-    import pybullet
+    from importlib.metadata import version
 
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "pybullet": getattr(pybullet, "__version__", None) or str(pybullet.getAPIVersion()),
+        "pybullet": version("pybullet"),  # the module itself has only its API date
         "numpy": np.__version__,
         "gymnasium": gym.__version__,
         "ethogym": ethogym.__version__,

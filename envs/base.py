@@ -11,13 +11,13 @@ import math
 import re
 import string
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
 from bddl.activity import evaluate_goal_conditions, get_goal_conditions, get_ground_goal_state_options
 
-from ethogym.errors import ConfigError, InvalidActionError
+from ethogym.errors import ConfigError, EnvStateError, InvalidActionError
 from ethogym.tasks.activity import Activity, check_supported, load_activity
 from ethogym.tasks.backend import EthogymBackend
 from ethogym.tasks.sampler import SceneSampler
@@ -228,6 +228,10 @@ class EthogymEnv(gym.Env):
 
     # --- reset ---------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if self.world is None:
+            raise EnvStateError(
+                "reset() on a closed env: close() released its physics; make a new one with gym.make(...)"
+            )
         super().reset(seed=seed)
         options = options or {}
         override = options.get("config") or {}
@@ -396,8 +400,7 @@ class EthogymEnv(gym.Env):
 
     # --- stepping ------------------------------------------------------------------------------------
     def step(self, action):
-        if self.robot is None:
-            raise InvalidActionError("call reset() before step()")
+        self._require_reset("step()")
         self._events = []
         skill_result = None
         declared_done = False
@@ -615,6 +618,7 @@ class EthogymEnv(gym.Env):
         """Skills whose preconditions hold now (for sb3-contrib MaskablePPO)."""
         if self.config["control_mode"] != "skills":
             raise InvalidActionError("action_masks() exists only with control_mode='skills'")
+        self._require_reset("action_masks()")
         return np.array([self.executor.precondition(s) is None for s in self.table.skills], dtype=bool)
 
     def skill_names(self) -> list[str]:
@@ -719,6 +723,7 @@ class EthogymEnv(gym.Env):
 
     def text_observation(self) -> str:
         """The scene, goal and robot state in words (the ``text`` observation, also for LLM planners)."""
+        self._require_reset("text_observation()")
         robot = self.robot
         x, y, _ = robot.pose()
         room = self._scene.room_at(x, y) or "a doorway"
@@ -830,8 +835,7 @@ class EthogymEnv(gym.Env):
                 "or render_mode='human' (a window)"
             )
             return None
-        if self.robot is None:
-            raise InvalidActionError("call reset() before render()")
+        self._require_reset("render()")
         if self.render_mode == "human":
             return None
         return self._camera(self.config["render_size"], egocentric=False)
@@ -875,8 +879,7 @@ class EthogymEnv(gym.Env):
 
         The top-down view looks straight down on the room the robot is in, for review videos.
         """
-        if self.robot is None:
-            raise InvalidActionError("call reset() before render_views()")
+        self._require_reset("render_views()")
         size = int(size or self.config["render_size"])
         if size < 1:
             raise ConfigError(f"render_views size must be a positive integer, got {size}")
@@ -915,12 +918,30 @@ class EthogymEnv(gym.Env):
         )
         return np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)[:, :, :3].copy()
 
+    def _require_reset(self, what: str) -> None:
+        if getattr(self, "world", None) is None:
+            raise EnvStateError(f"{what} on a closed env; make a new one with gym.make(...)")
+        if self.robot is None:
+            raise EnvStateError(f"call reset() before {what}")
+
+    def __deepcopy__(self, memo: dict) -> NoReturn:
+        raise EnvStateError(_NO_COPY)
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise EnvStateError(_NO_COPY)
+
     def close(self) -> None:
         if getattr(self, "world", None) is not None:
             self.world.close()
             self.world = None
         self.robot = None
 
+
+_NO_COPY = (
+    "an ethogym env cannot be copied or pickled: it owns a live PyBullet physics client. Make another "
+    "with gym.make(env.spec) and reset it with the same seed (and actions) to reproduce an episode; "
+    "vector envs take a factory such as lambda: gym.make(...)"
+)
 
 _WORDS = {
     "ontop": "{0} on top of {1}",

@@ -20,6 +20,7 @@ from ethogym.benchmarks.cli import bench_app
 from ethogym.benchmarks.episode import record_episode, run_episode
 from ethogym.console import console
 from ethogym.console import fail as _fail
+from ethogym.errors import EthogymError
 from ethogym.policies.train import train_command
 
 app = typer.Typer(
@@ -56,13 +57,18 @@ def _registered_ids() -> list[str]:
     return sorted(env_id for env_id in gym.registry if env_id.startswith("ethogym/"))
 
 
-def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym.Env:
-    """``gym.make`` with one-line errors (exit code 2) for unknown ids and rejected options."""
+def check_env_id(env_id: str) -> None:
+    """A one-line error (exit code 2) naming the closest registered ids when ``env_id`` is unknown."""
     bare_id = env_id.split(":", 1)[1] if ":" in env_id else env_id
     if bare_id not in gym.registry:
         matches = difflib.get_close_matches(bare_id, _registered_ids() or list(gym.registry), n=3, cutoff=0.6)
         hint = f" Did you mean: {', '.join(matches)}?" if matches else " Run 'ethogym list' for the ids."
         _fail(f"Unknown environment {env_id!r}.{hint}")
+
+
+def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym.Env:
+    """``gym.make`` with one-line errors (exit code 2) for unknown ids and rejected options."""
+    check_env_id(env_id)
     try:
         return gym.make(env_id, render_mode=render_mode, **options)
     except (ValueError, KeyError, TypeError) as exc:
@@ -200,7 +206,13 @@ def perf(
     """Time reset and step throughput of the environments, and the benchmark runner's scaling."""
     from ethogym.benchmarks import perf as perf_bench
 
-    rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None, options=parse_options(option))
+    for env_id in envs or ():
+        check_env_id(env_id)
+    options = parse_options(option)
+    try:
+        rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None, options=options)
+    except (EthogymError, ValueError, KeyError, TypeError, gym.error.Error) as exc:
+        _fail(f"cannot time the environments: {type(exc).__name__}: {exc}")
     perf_bench.print_report(rows)
     runner_row = perf_bench.run_runner(quick=quick) if runner else None
     if runner_row is not None:

@@ -25,3 +25,7 @@ class InvalidActionError(EthogymError, ValueError):
 
 class ConfigError(EthogymError, ValueError):
     """An unknown or out-of-range environment option."""
+
+
+class EnvStateError(EthogymError, RuntimeError):
+    """An environment used out of order: before ``reset()``, after ``close()``, or copied."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import io
 import numbers
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +54,17 @@ def domain_predicates() -> dict[str, int]:
     return {name: len(params) for name, params in predicates.items()}
 
 
+def parse_conditions(name: str, instance: int, text: str) -> Conditions:
+    """bddl's reading of a problem, with what its parser prints (a section it does not recognise, such
+    as a stray character in a BEHAVIOR file) turned into a warning instead of the user's stdout."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        conds = Conditions(name, instance, "omnigibson", predefined_problem=text)
+    if printed.getvalue().strip():
+        warnings.warn(f"bddl, reading {name}: {printed.getvalue().strip()}", stacklevel=2)
+    return conds
+
+
 @dataclass
 class Activity:
     """A parsed BDDL problem."""
@@ -68,7 +82,7 @@ class Activity:
 
     def conditions(self) -> Conditions:
         """A fresh ``bddl.activity.Conditions`` for this problem (bddl mutates what it parses)."""
-        return Conditions(self.name, self.instance, "omnigibson", predefined_problem=self.text)
+        return parse_conditions(self.name, self.instance, self.text)
 
     @property
     def instances(self) -> list[str]:
@@ -154,7 +168,7 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
             f"{text.count(')')} ')'); a BDDL problem looks like {BDDL_SHAPE}"
         )
     try:
-        conds = Conditions(name, instance, "omnigibson", predefined_problem=text)
+        conds = parse_conditions(name, instance, text)
     except Exception as exc:  # bddl raises bare Exceptions and IndexErrors on malformed text
         raise TaskDefinitionError(
             f"{source}: bddl could not parse the problem ({exc!r}); a BDDL problem looks like {BDDL_SHAPE}"

@@ -16,6 +16,16 @@ from ethogym.registration import ENV_INFO
 REQUIRED_KWARGS: dict[str, dict[str, Any]] = {"ethogym/Behavior-v0": {"activity": "picking_up_trash"}}
 HOUSEHOLD_IDS = sorted(i for i in ENV_INFO if i.startswith("ethogym/Household-"))
 ALL_IDS = sorted(ENV_INFO)
+#: env id -> (successes, episodes) of the random policy, filled by the registry tests and printed at the
+#: end of the session (the issue's "a random policy's success on each is reported").
+RANDOM_SUCCESS: dict[str, tuple[int, int]] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if RANDOM_SUCCESS:
+        terminalreporter.section("random policy success, seeds 0-19, teleported skills")
+        for env_id, (wins, episodes) in sorted(RANDOM_SUCCESS.items()):
+            terminalreporter.write_line(f"{env_id}: {wins}/{episodes}")
 
 
 def make_kwargs(env_id: str, **overrides: Any) -> dict[str, Any]:

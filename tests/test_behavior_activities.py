@@ -3,6 +3,8 @@ must be switched on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -14,57 +16,57 @@ from ethogym.policies import make_policy
 BEHAVIOR = "ethogym/Behavior-v0"
 
 
-def _make(activity: str) -> gym.Env:
-    return gym.make(BEHAVIOR, activity=activity, skill_execution="teleport")
+@pytest.fixture
+def behavior() -> Iterator[Callable[[str], gym.Env]]:
+    """``behavior(activity)``: Behavior-v0 with teleported skills, closed at teardown."""
+    envs: list[gym.Env] = []
+
+    def make(activity: str) -> gym.Env:
+        envs.append(gym.make(BEHAVIOR, activity=activity, skill_execution="teleport"))
+        return envs[-1]
+
+    yield make
+    for env in envs:
+        env.close()
 
 
 @pytest.mark.parametrize("activity", ["sweeping_floors", "clean_a_patio", "vacuuming_floors"])
-def test_oracle_cleans_floors(activity: str) -> None:
+def test_oracle_cleans_floors(behavior, activity: str) -> None:
     """A floor has no navigate_to (it spans a room): the oracle walks into its room, and a vacuum
     cleaner only removes dust switched on."""
-    env = _make(activity)
-    try:
-        for seed in range(3):
-            summary = run_episode(env, make_policy("oracle", env), seed)
-            assert summary["is_success"], (activity, seed, summary["progress"])
-    finally:
-        env.close()
+    env = behavior(activity)
+    for seed in range(3):
+        summary = run_episode(env, make_policy("oracle", env), seed)
+        assert summary["is_success"], (activity, seed, summary["progress"])
 
 
-def test_floor_out_of_reach_says_to_go_into_its_room() -> None:
-    env = _make("sweeping_floors")
-    try:
-        env.reset(seed=1)
-        u = env.unwrapped
-        env.step("navigate_to(broom_1)")
-        env.step("pick(broom_1)")
-        floor = u.executor.by_label["floor_1"]
-        clean = u.table[u.parse_skill("clean(floor_1)")]
-        assert u.executor.precondition(clean) is None  # anywhere in its room the floor is in reach
-        scene = u._scene
-        other = next(r for r in sorted(scene.rooms) if r != floor.room and not scene.rooms[r].outdoor)
-        j, i = np.argwhere(scene.free_cells(other, margin=0.5))[0]
-        u.robot.teleport(*scene.static_grid.centre(i, j), 0.0)
-        reason = u.executor.precondition(clean)
-        assert reason is not None and "navigate_to something in the" in reason
-        assert "navigate_to(floor_1)" not in reason
-        landmark = next(o for o in u.objects if o.room == floor.room and o is not floor)
-        env.step(f"navigate_to({landmark.label})")
-        assert u.executor.precondition(clean) is None  # anywhere in its room the floor is in reach
-    finally:
-        env.close()
+def test_floor_out_of_reach_says_to_go_into_its_room(behavior) -> None:
+    env = behavior("sweeping_floors")
+    env.reset(seed=1)
+    u = env.unwrapped
+    env.step("navigate_to(broom_1)")
+    env.step("pick(broom_1)")
+    floor = u.executor.by_label["floor_1"]
+    clean = u.table[u.parse_skill("clean(floor_1)")]
+    assert u.executor.precondition(clean) is None  # anywhere in its room the floor is in reach
+    scene = u._scene
+    other = next(r for r in sorted(scene.rooms) if r != floor.room and not scene.rooms[r].outdoor)
+    j, i = np.argwhere(scene.free_cells(other, margin=0.5))[0]
+    u.robot.teleport(*scene.static_grid.centre(i, j), 0.0)
+    reason = u.executor.precondition(clean)
+    assert reason is not None and "navigate_to something in the" in reason
+    assert "navigate_to(floor_1)" not in reason
+    landmark = next(o for o in u.objects if o.room == floor.room and o is not floor)
+    env.step(f"navigate_to({landmark.label})")
+    assert u.executor.precondition(clean) is None
 
 
-def test_a_switched_off_vacuum_says_it_must_be_on() -> None:
-    env = _make("vacuuming_floors")
-    try:
-        env.reset(seed=0)
-        u = env.unwrapped
-        vacuum = u.executor.by_label["vacuum_1"]
-        assert not vacuum.toggled_on
-        env.step("navigate_to(vacuum_1)")
-        env.step("pick(vacuum_1)")
-        reason = u.executor.precondition(u.table[u.parse_skill("clean(floor_1)")])
-        assert reason == "vacuum_1 removes dust only when switched on"
-    finally:
-        env.close()
+def test_a_switched_off_vacuum_says_it_must_be_on(behavior) -> None:
+    env = behavior("vacuuming_floors")
+    env.reset(seed=0)
+    u = env.unwrapped
+    assert not u.executor.by_label["vacuum_1"].toggled_on
+    env.step("navigate_to(vacuum_1)")
+    env.step("pick(vacuum_1)")
+    reason = u.executor.precondition(u.table[u.parse_skill("clean(floor_1)")])
+    assert reason == "vacuum_1 removes dust only when switched on"

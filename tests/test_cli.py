@@ -42,6 +42,14 @@ def test_pybullet_prints_nothing_of_its_own() -> None:
     assert "pybullet build time" not in result.stderr and "argv[0]" not in result.stderr
 
 
+def test_perf_bad_input_is_a_clean_error() -> None:
+    result = runner.invoke(app, ["perf", "--quick", "--no-runner", "--envs", "ethogym/Nope-v0"])
+    assert result.exit_code == 2 and "Unknown environment 'ethogym/Nope-v0'" in result.output
+    result = runner.invoke(app, ["perf", "--quick", "--no-runner", "-o", "nonsense=1"])
+    assert result.exit_code == 2 and "unknown option(s) nonsense" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_play_unknown_env_is_a_clean_error() -> None:
     result = runner.invoke(app, ["play", "ethogym/Household-PickingUpTrsh-v0"])
     assert result.exit_code == 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import pickle
 from pathlib import Path
 
 import gymnasium as gym
@@ -13,6 +16,7 @@ import ethogym  # noqa: F401
 from ethogym.envs.base import EthogymEnv
 from ethogym.errors import (
     ConfigError,
+    EnvStateError,
     EthogymError,
     InvalidActionError,
     TaskDefinitionError,
@@ -381,7 +385,7 @@ def test_unknown_gesture_lists_the_gestures(trash_env) -> None:
 def test_step_before_reset() -> None:
     env = gym.make(TRASH)
     try:
-        with pytest.raises(InvalidActionError, match="reset"):
+        with pytest.raises(EnvStateError, match=r"call reset\(\) before step\(\)"):
             env.unwrapped.step(0)
     finally:
         env.close()
@@ -390,7 +394,45 @@ def test_step_before_reset() -> None:
 def test_step_before_reset_continuous() -> None:
     env = gym.make(TRASH, control_mode="continuous")
     try:
-        with pytest.raises(InvalidActionError, match="reset"):
+        with pytest.raises(EnvStateError, match="reset"):
             env.unwrapped.step(np.zeros(7, dtype=np.float32))
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("call", ["action_masks", "text_observation", "render_views"])
+def test_queries_before_reset(call: str) -> None:
+    env = gym.make(TRASH)
+    try:
+        with pytest.raises(EnvStateError, match=rf"call reset\(\) before {call}\(\)"):
+            getattr(env.unwrapped, call)()
+    finally:
+        env.close()
+
+
+def test_a_closed_env_says_so() -> None:
+    env = gym.make(TRASH, skill_execution="teleport")
+    env.reset(seed=0)
+    env.close()
+    env.close()  # twice is fine
+    with pytest.raises(EnvStateError, match="closed env.*make a new one"):
+        env.reset(seed=0)
+    with pytest.raises(EnvStateError, match="closed env"):
+        env.unwrapped.step(0)
+    with pytest.raises(EnvStateError, match="closed env"):
+        env.unwrapped.action_masks()
+
+
+@pytest.mark.parametrize("copy_env", [copy.deepcopy, pickle.dumps])
+def test_an_env_cannot_be_copied_and_says_how_to_make_another(copy_env) -> None:
+    """A copy would share the original's physics client and break it once collected."""
+    env = gym.make(TRASH, skill_execution="teleport")
+    try:
+        obs, _ = env.reset(seed=0)
+        with pytest.raises(EnvStateError, match=r"cannot be copied or pickled.*gym\.make\(env\.spec\)"):
+            copy_env(env)
+        gc.collect()
+        again, _ = env.reset(seed=0)  # the original still works
+        assert np.array_equal(obs, again)
     finally:
         env.close()

@@ -389,3 +389,22 @@ def test_ppo_lagrangian_trains_and_records_lambda(tmp_path: Path) -> None:
     assert record["model_class"] == "sb3_contrib:MaskablePPO"
     assert record["lagrangian"]["cost_limit"] == 0.5
     assert record["lagrangian"]["lambda"] >= 0.0
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs",
+    [
+        ("ethogym/Household-PickingUpTrash-v0", {"skill_execution": "teleport"}),
+        ("ethogym/Household-PickingUpTrash-v0", {"control_mode": "continuous"}),
+        ("ethogym/Social-Handover-v0", {"skill_execution": "teleport"}),
+        ("ethogym/Adversarial-Thief-v0", {"skill_execution": "teleport"}),
+    ],
+)
+def test_sb3_env_checker(env_id: str, kwargs: dict) -> None:
+    from stable_baselines3.common.env_checker import check_env
+
+    env = gym.make(env_id, **kwargs)
+    try:
+        check_env(env, warn=True, skip_render_check=True)
+    finally:
+        env.close()

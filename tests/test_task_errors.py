@@ -238,3 +238,13 @@ def test_object_on_the_floor_is_on_it(make_env) -> None:
     env.reset(seed=0)
     scope = env.unwrapped.scope
     assert env.unwrapped.query.ontop(scope["can__of__soda.n.01_1"], scope["floor.n.01_1"])
+
+
+def test_what_bddl_prints_becomes_a_warning(capfd) -> None:
+    """bddl prints to stdout what its parser does not recognise (a stray backslash in this BEHAVIOR
+    file); it is reported as a warning, not mixed into the user's output."""
+    from ethogym.tasks.activity import load_activity
+
+    with pytest.warns(UserWarning, match=r"bddl, reading wash_a_baseball_cap: .* is not recognized"):
+        load_activity("wash_a_baseball_cap")
+    assert capfd.readouterr().out == ""
