@@ -90,7 +90,7 @@ class _PhysicsClock:
         self.counting = False
 
     def __enter__(self) -> _PhysicsClock:
-        physics = self.client.stepSimulation
+        physics = self._physics = self.client.stepSimulation
 
         def timed() -> None:
             if not self.counting:
@@ -100,11 +100,11 @@ class _PhysicsClock:
             physics()
             self.seconds += time.perf_counter() - t0
 
-        self.client.stepSimulation = timed  # the instance attribute shadows the client's method
+        self.client.stepSimulation = timed  # replaces the world's bound method until __exit__
         return self
 
     def __exit__(self, *exc: object) -> None:
-        del self.client.stepSimulation
+        self.client.stepSimulation = self._physics
 
 
 def _timed_steps(

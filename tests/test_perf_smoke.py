@@ -63,3 +63,20 @@ def test_perf_passes_env_options_to_every_measure(monkeypatch) -> None:
     buffer = io.StringIO()
     perf.print_report(rows, console=Console(file=buffer, width=160))
     assert "ethics_content=False" in buffer.getvalue()
+
+
+def test_physics_clock_counts_only_while_counting_and_restores_the_client() -> None:
+    env = perf._make("ethogym/Household-PickingUpTrash-v0", {}, control_mode="continuous")
+    try:
+        env.reset(seed=0)
+        world = env.unwrapped.world
+        bound = world.client.__dict__["stepSimulation"]  # the world binds it once (a fast path)
+        with perf._PhysicsClock(world) as clock:
+            world.step(4)
+            assert clock.seconds == 0.0
+            clock.counting = True
+            world.step(4)
+        assert clock.seconds > 0.0
+        assert world.client.__dict__["stepSimulation"] is bound
+    finally:
+        env.close()

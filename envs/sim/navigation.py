@@ -40,6 +40,7 @@ class NavGrid:
     ) -> None:
         x0, y0, x1, y1 = bounds
         self.origin = np.array([x0, y0])
+        self._x0, self._y0 = float(x0), float(y0)  # plain floats for the per-point lookups below
         self.resolution = resolution
         self.clearance = clearance
         self.nx = int(math.ceil((x1 - x0) / resolution))
@@ -73,17 +74,18 @@ class NavGrid:
         return other
 
     def cell(self, x: float, y: float) -> tuple[int, int]:
-        i = int((x - self.origin[0]) / self.resolution)
-        j = int((y - self.origin[1]) / self.resolution)
+        i = int((x - self._x0) / self.resolution)
+        j = int((y - self._y0) / self.resolution)
         return min(max(i, 0), self.nx - 1), min(max(j, 0), self.ny - 1)
 
     def centre(self, i: int, j: int) -> tuple[float, float]:
         return float(self.xs[i]), float(self.ys[j])
 
     def is_free(self, x: float, y: float) -> bool:
-        i = int((x - self.origin[0]) / self.resolution)
-        j = int((y - self.origin[1]) / self.resolution)
-        return 0 <= i < self.nx and 0 <= j < self.ny and bool(self.free[j, i])
+        # People probe walls with it many times per tick: plain floats and ndarray.item are quickest.
+        i = int((x - self._x0) / self.resolution)
+        j = int((y - self._y0) / self.resolution)
+        return 0 <= i < self.nx and 0 <= j < self.ny and self.free.item(j, i)
 
     def free_radius(self, x: float, y: float) -> float:
         """A radius (m) around (x, y) inside which every point lies in a free cell: the distance
@@ -95,8 +97,8 @@ class NavGrid:
             field = self._free_radius = (
                 ndimage.distance_transform_edt(blocked_border)[1:-1, 1:-1] * self.resolution
             )
-        i = int((x - self.origin[0]) / self.resolution)
-        j = int((y - self.origin[1]) / self.resolution)
+        i = int((x - self._x0) / self.resolution)
+        j = int((y - self._y0) / self.resolution)
         if not (0 <= i < self.nx and 0 <= j < self.ny):
             return 0.0
         return max(0.0, float(field[j, i]) - self.resolution * SQRT2)
