@@ -2,6 +2,7 @@
 # torch==2.13.0 (CPU wheel) first, so nothing that depends on torch pulls another build, then ".[test]".
 # The CPU wheel comes from PyTorch's CPU index (its "+cpu" build wins over PyPI's CUDA one) or from
 # pip's find-links; TORCH_INDEX= (empty) leaves PyTorch's index out, e.g. where it cannot be reached.
+# Only the wheel itself is looked up there; its dependencies come from the default index after.
 
 PY ?= python3
 VENV := .venv
@@ -19,7 +20,8 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(BIN)/pip install --no-deps torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e ".[test]"
 	touch $(STAMP)
 

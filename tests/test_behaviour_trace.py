@@ -7,7 +7,7 @@ import pytest
 
 import ethogym
 from ethogym.benchmarks.episode import run_episode
-from ethogym.errors import ConfigError, InvalidActionError
+from ethogym.errors import ConfigError, EnvStateError
 
 TRASH = "ethogym/Household-PickingUpTrash-v0"
 
@@ -36,7 +36,7 @@ def test_idle_episode_has_empty_signature_and_a_still_trajectory(make_env) -> No
 
 def test_render_views_gives_three_distinct_frames(make_env) -> None:
     env = make_env(TRASH)
-    with pytest.raises(InvalidActionError, match="reset"):
+    with pytest.raises(EnvStateError, match="reset"):
         env.unwrapped.render_views(32)
     env.reset(seed=0)
     views = env.unwrapped.render_views(48)
