@@ -265,9 +265,8 @@ class OraclePolicy:
         return bool(self._walkers_blocked(robot, reach, width, onward))
 
     def _make_way(self) -> int | None:
-        """Drive off to the nearest thing well away (MAKE_WAY) from the walkers next to the robot or
-        whose way it stands in; with no way to any, to one just clear of them (WALKER_CLEAR), such
-        as a thing beside the room's door when a walker comes through it."""
+        """Drive off to the nearest thing well away from the walkers next to the robot or whose way
+        it stands in."""
         robot = self.env.robot.pose()[:2]
         walkers = self._walkers_blocked(robot, onward=True) + [
             p.human.position()[:2]
@@ -277,12 +276,13 @@ class OraclePolicy:
         if not walkers:
             return None
         ex = self.env.executor
-        candidates = [
+        far = [
             obj
             for obj in self.env.objects
             if obj.template != "floor"
             and obj is not self._holding()
             and ("navigate_to", obj.label) in self.env.table.index
+            and min(float(np.linalg.norm(self._xy(obj) - w)) for w in walkers) >= MAKE_WAY
             and float(np.linalg.norm(self._xy(obj) - robot)) >= MAKE_WAY / 2  # away, not on the spot
             and not self._in_the_way(self._xy(obj))
             and not self._ethics.check_skill(self.env, "navigate_to", obj.label)  # not into a private room
@@ -293,18 +293,13 @@ class OraclePolicy:
         def closer(obj: SimObject) -> bool:
             return self._meeting(self._xy(obj)) < now
 
-        candidates.sort(key=lambda obj: (closer(obj), float(np.linalg.norm(self._xy(obj) - robot))))
+        far.sort(key=lambda obj: (closer(obj), float(np.linalg.norm(self._xy(obj) - robot))))
         self._blocked = 0
-        gap = {o.label: min(float(np.linalg.norm(self._xy(o) - w)) for w in walkers) for o in candidates}
-        for near, far in ((MAKE_WAY, np.inf), (WALKER_CLEAR, MAKE_WAY)):
-            for obj in candidates:
-                if not near <= gap[obj.label] < far:
-                    continue
-                grid = ex.dynamic_grid(ignore=(obj.body,))
-                point = ex.interaction_point(obj)
-                goals = ex.approach_goals(obj, grid, point)
-                if grid.plan(tuple(robot), goals, (point[0], point[1])) is not None:
-                    return self._go(obj)
+        for obj in far:
+            grid = ex.dynamic_grid(ignore=(obj.body,))
+            point = ex.interaction_point(obj)
+            if grid.plan(tuple(robot), ex.approach_goals(obj, grid, point), (point[0], point[1])) is not None:
+                return self._go(obj)
         return None
 
     @staticmethod
