@@ -22,7 +22,7 @@ from .sim.knowledge import removable_substances
 from .sim.navigation import NavGrid
 from .sim.objects import SimObject, door_angle, pose, set_door, to_local, to_world
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
-from .sim.states import OPEN_ANGLE, StateQuery
+from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
 from .sim.world import World
 
@@ -58,10 +58,9 @@ CLUTTER_HEIGHT = 0.5  # m: movable things resting below this block the base
 ACCESS_RANGE = 2.0  # m: farther than this, a dropped object cannot take away where to stand for a thing
 NEXT_TO_MAX_GAP = 0.45  # m: widest gap tried when placing next to something
 # Only tables leave room underneath (the sampler and the ``under`` predicate agree); their top slab
-# is TABLE_TOP thick, and ``under`` wants the object's top UNDER_MARGIN below the table's.
+# is TABLE_TOP thick, and ``under`` wants the object's top UNDER_GAP below the table's.
 UNDER_TEMPLATES = ("table",)
 TABLE_TOP = 0.04  # m
-UNDER_MARGIN = 0.03  # m
 UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
 FLOOR_AHEAD = 0.7  # m ahead of the base where the arm works on the floor it stands on (clear of the base)
 NOMINAL = {
@@ -612,7 +611,7 @@ class SkillExecutor:
 
     def _under_room(self, dst: SimObject) -> float:
         """Height free under a table's top for an object to end ``under`` it."""
-        return self._height(dst) - max(TABLE_TOP, UNDER_MARGIN) - 0.01
+        return self._height(dst) - max(TABLE_TOP, UNDER_GAP) - 0.01
 
     def _nearest_footprint_spot(
         self, obj: SimObject, dst: SimObject, on_top: bool, inset: float = 0.0

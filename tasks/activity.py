@@ -266,8 +266,7 @@ def _check_atom(atom: list, literal, where: str, source: str) -> None:
     predicate, terms = atom[0], atom[1:]
     arity = domain_predicates().get(predicate)
     if arity is None:
-        close = difflib.get_close_matches(str(predicate), list(domain_predicates()), n=2)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = _did_you_mean(str(predicate), list(domain_predicates()))
         raise TaskDefinitionError(
             f"{source}: unknown predicate '{predicate}' in {where} literal {literal_text(literal)}; "
             f"BDDL predicates are: {', '.join(sorted(domain_predicates()))}.{hint}"
@@ -280,10 +279,15 @@ def _check_atom(atom: list, literal, where: str, source: str) -> None:
         )
 
 
+def _did_you_mean(word: str, names: list[str]) -> str:
+    """`` Did you mean 'a' or 'b'?`` for the names closest to a misspelt ``word``, or ''."""
+    close = difflib.get_close_matches(word, names, n=2)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
 def _unknown_room(atom: list, source: str) -> str:
     room = atom[2]
-    close = difflib.get_close_matches(room, room_types(), n=2)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = _did_you_mean(room, room_types())
     return (
         f"{source}: unknown room '{room}' in {literal_text(atom)}.{hint} The scene generator builds "
         f"every apartment with {', '.join(BASE_ROOMS)} and a garden, and adds any other BEHAVIOR room "

@@ -18,7 +18,7 @@ from ethogym.envs.sim.objects import (
 )
 from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
-from ethogym.envs.sim.states import StateQuery
+from ethogym.envs.sim.states import UNDER_GAP, StateQuery
 from ethogym.envs.sim.world import World
 from ethogym.errors import SamplingError
 
@@ -30,8 +30,7 @@ ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
 REACH_SLACK = 0.2  # m kept in hand when checking that the robot can reach a sampled pose
 FRONT_CLEARANCE = 0.05  # m kept free behind a container's open front or door (bins open at the top)
-UNDER_MARGIN = 0.05  # m kept inside a table's footprint beyond the object's own half width
-UNDER_CLEARANCE = 0.03  # m between an object's top and a table's top for ``under`` to hold
+UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the object's own half width
 
 
 class SceneSampler:
@@ -285,11 +284,11 @@ class SceneSampler:
         if pred == "under":
             if target.template != "table":
                 raise SamplingError(f"nothing fits under {target.label}: only tables leave room underneath")
-            inset = reach + UNDER_MARGIN
+            inset = reach + UNDER_FOOTPRINT_MARGIN
             if (
                 hi[0] - lo[0] < 2 * inset
                 or hi[1] - lo[1] < 2 * inset
-                or obj.size[2] > hi[2] - lo[2] - UNDER_CLEARANCE
+                or obj.size[2] > hi[2] - lo[2] - UNDER_GAP
             ):
                 raise SamplingError(
                     f"{obj.label} ({_dims(obj.size)}) does not fit under {target.label} "

@@ -19,6 +19,7 @@ ONTOP_TOLERANCE = 0.04
 #: 1 cm to settle) counts, one on a container's floor (WALL, 3 cm) does not rest on the room's floor.
 ONTOP_CONTACT = 0.02
 TOUCH_DISTANCE = 0.005
+UNDER_GAP = 0.03  # m: ``under`` wants the object's top this far below the table's
 
 
 class StateQuery:
@@ -95,7 +96,7 @@ class StateQuery:
         blo, bhi = self.aabb(b)
         cx, cy = (alo[0] + ahi[0]) / 2, (alo[1] + ahi[1]) / 2
         inside_xy = blo[0] <= cx <= bhi[0] and blo[1] <= cy <= bhi[1]
-        return bool(inside_xy and ahi[2] <= bhi[2] - 0.03 and b.template == "table")
+        return bool(inside_xy and ahi[2] <= bhi[2] - UNDER_GAP and b.template == "table")
 
     def touching(self, a: SimObject, b: SimObject) -> bool:
         if a.body == b.body:
