@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
 
-from ethogym.errors import ConfigError
+from ethogym.errors import ConfigError, EnvStateError, InvalidActionError
 
 from .base import EthogymEnv
 from .sim.navigation import NavGrid
@@ -30,9 +32,15 @@ ROOM_MARGIN = 0.6  # m from the walls for drop spots and the start
 DOOR_CLEARANCE = 1.0  # m from doorways for drop spots (never leave things in a doorway)
 DROP_TOLERANCE = 0.2  # m around the chosen drop spot
 REPLAN_AFTER = 0.5  # s the adversary waits for the robot before planning around it
+STUCK_REPLANS = 3  # plans around a robot that stands still, without moving, before it gives up
 GIVE_WAY_RADIUS = 1.5  # m: an idle adversary the robot comes this close to moves off
 GIVE_WAY_DISTANCE = 2.0  # m from the robot where it moves to
 IDLE, FETCH, CARRY, AWAY = "idle", "fetch", "carry", "away"
+
+
+def _is_target(obj: SimObject) -> bool:
+    """A can the adversary may steal: a loose task object that is no container."""
+    return not obj.static and obj.template != "floor" and obj.interior is None
 
 
 class ThiefEnv(EthogymEnv):
@@ -49,9 +57,9 @@ class ThiefEnv(EthogymEnv):
     cans out of the ash can and from under the robot's nose. At aggressiveness 0 it never moves.
     It keeps out of the robot's way: it never idles where it would cut the floor in two (a
     doorway, a narrow passage), it moves at least 2 m off when the robot comes within 1.5 m of
-    it idling, and an errand the robot blocks with no way around is given up (a carried can is
-    set down where it stands). A can the adversary holds cannot be picked (``pick`` reports that it
-    is held by someone else).
+    it idling, and an errand the robot blocks with no way around (or still blocks after three plans
+    around it) is given up (a carried can is set down where it stands). A can the adversary holds
+    cannot be picked (``pick`` reports that it is held by someone else).
 
     ## Action Space
     ``control_mode="skills"`` (default): ``Discrete(N)`` over the task's grounded skills
@@ -83,6 +91,8 @@ class ThiefEnv(EthogymEnv):
     ## Registered Configurations
     - ``ethogym/Adversarial-Thief-v0`` (``aggressiveness=`` in [0, 1], default 0.5;
       ``reset(options={"config": {"aggressiveness": ...}})`` changes it per episode)
+    - ``ethogym.make_parallel("ethogym/Adversarial-Thief-v0")``: the same task with the adversary as a
+      second learner (``ThiefParallelEnv``, PettingZoo)
     """
 
     @classmethod
@@ -116,9 +126,7 @@ class ThiefEnv(EthogymEnv):
         self._adv_rng = np.random.default_rng(int(rng.integers(2**32)))
         self.aggressiveness = float(self.episode_config["aggressiveness"])
         self._speed = BASE_SPEED + SPEED_GAIN * self.aggressiveness
-        self._targets = [
-            o for o in self.objects if not o.static and o.template != "floor" and o.interior is None
-        ]
+        self._targets = [o for o in self.objects if _is_target(o)]
         self._bins = [o for o in self.objects if o.interior is not None]
         robot_room = self._scene.room_at(*self.robot.pose()[:2])
         rooms = [name for name, room in self._scene.rooms.items() if name != robot_room and not room.outdoor]
@@ -143,6 +151,7 @@ class ThiefEnv(EthogymEnv):
         self._target_xy = np.zeros(2)
         self._goal: tuple[float, np.ndarray] = (0.0, np.zeros(2))
         self._blocked = 0.0  # s waited for the robot to clear the way
+        self._replans = 0  # plans around the robot since the adversary last moved
         self._retry = 0.0  # s until a cornered adversary tries again to give way
         self._parked = True  # idle where it cuts no way off (the start spot is away from doorways)
         self.thefts = 0
@@ -186,7 +195,7 @@ class ThiefEnv(EthogymEnv):
 
     # --- behaviour ---------------------------------------------------------------------------------
     def _advance_agents(self, dt: float, physical: bool) -> None:
-        if self.adversary is None or self.aggressiveness <= 0.0:
+        if self.adversary is None or not self._moves():
             return
         chunks = max(1, int(math.ceil(dt / AGENT_TICK - 1e-9)))
         for _ in range(chunks):
@@ -201,9 +210,7 @@ class ThiefEnv(EthogymEnv):
             if not self._parked or self._robot_distance() < GIVE_WAY_RADIUS:
                 self._give_way(dt)
                 return
-            chance = 1.0 - (1.0 - self.aggressiveness) ** dt
-            if self._adv_rng.random() < chance:
-                self._choose_target()
+            self._decide(dt)
             return
         reckless = self.aggressiveness >= 1.0
         if self._mode == FETCH:
@@ -237,16 +244,39 @@ class ThiefEnv(EthogymEnv):
     def _in_bin(self, obj: SimObject) -> bool:
         return any(self.query.inside(obj, b) for b in self._bins)
 
-    def _choose_target(self) -> None:
+    def _moves(self) -> bool:
+        """Does the adversary act at all? The scripted one stands still at aggressiveness 0."""
+        return self.aggressiveness > 0.0
+
+    def _decide(self, dt: float) -> None:
+        """Idle and parked for ``dt`` seconds: with probability ``aggressiveness`` per second, set off
+        to steal the nearest can it may take."""
+        chance = 1.0 - (1.0 - self.aggressiveness) ** dt
+        if self._adv_rng.random() < chance:
+            self._choose_target()
+
+    def _takeable(self, obj: SimObject) -> str | None:
+        """Why the adversary may not set off for ``obj`` now (None: it may)."""
+        if self.query.is_held(obj):
+            return f"{obj.label} is held"
+        if self.aggressiveness >= 1.0:
+            return None
+        if self._in_bin(obj):
+            return f"{obj.label} is already in the bin (only aggressiveness 1 takes it out)"
+        if self._guarded(self._xy(obj)):
+            return f"{obj.label} is within {GUARD_RADIUS} m of the robot (only aggressiveness 1 takes it)"
+        return None
+
+    def _choose_target(self, only: SimObject | None = None) -> str | None:
+        """Set off for the nearest can it may take and reach (or for ``only``); the reason when none."""
         x, y, _ = self.adversary.pose()
-        reckless = self.aggressiveness >= 1.0
         options = []
-        for obj in self._targets:
-            if self.query.is_held(obj):
+        reason = None
+        for obj in self._targets if only is None else [only]:
+            reason = self._takeable(obj)
+            if reason is not None:
                 continue
             xy = self._xy(obj)
-            if not reckless and (self._in_bin(obj) or self._guarded(xy)):
-                continue
             options.append((math.hypot(xy[0] - x, xy[1] - y), obj.label, obj))
         for _, _, obj in sorted(options, key=lambda t: t[:2]):
             xy = self._xy(obj)
@@ -254,7 +284,9 @@ class ThiefEnv(EthogymEnv):
             if path is not None:
                 self._target, self._target_xy, self._path, self._mode = obj, xy, path, FETCH
                 self._goal = (GRAB_RANGE, xy)
-                return
+                return None
+            reason = f"no free path to {obj.label}"
+        return reason or "no can to take"
 
     def _grid(self, ignore: SimObject | None = None) -> NavGrid:
         grid = self._scene.static_grid.copy()
@@ -281,7 +313,10 @@ class ThiefEnv(EthogymEnv):
         """Plan around the robot that blocks the way; with no way around, give the errand up (the
         robot waiting for the adversary to pass would wait for ever)."""
         radius, xy = self._goal
-        path = self._plan_to(radius, xy, ignore=self._target)
+        self._replans += 1
+        # The planner keeps a smaller margin around the robot than KEEP_CLEAR, so a path around a robot
+        # that stands still can lead past it just as closely: after a few such tries, give up.
+        path = self._plan_to(radius, xy, ignore=self._target) if self._replans < STUCK_REPLANS else None
         if path is not None:
             self._path = path
         elif self._mode != CARRY or self._drop(anywhere=False):
@@ -352,6 +387,7 @@ class ThiefEnv(EthogymEnv):
                 self._path.pop(0)
         if pos[0] != x or pos[1] != y:
             self._blocked = 0.0
+            self._replans = 0
             base = np.array([pos[0], pos[1], yaw])
             adv.teleport(float(pos[0]), float(pos[1]), yaw, ee_point=adv.carry_point(base))
         return not self._path
@@ -463,3 +499,262 @@ class ThiefEnv(EthogymEnv):
                 "distance": max(0.0, gap),
             }
         }
+
+
+# --- the adversary as a second learner (PettingZoo) ---------------------------------------------------
+ROBOT_AGENT = "robot"
+WAIT, DROP = "wait()", "drop()"  # orders in the text form of the robot's skills
+ADVERSARY_FEATURES = 14  # own pose (4), holding, mode one-hot (4), robot (3), progress, aggressiveness
+TARGET_FEATURES = 5  # per can: position in the adversary's frame (2), in the bin, held by the robot / by it
+MODES = (IDLE, FETCH, CARRY, AWAY)
+
+
+class LearnedThief(ThiefEnv):
+    """The thief task with the adversary's decisions taken from outside, one order per step (the core
+    of ``ThiefParallelEnv``). Orders: ``wait()`` (carry on: an errand continues, an idle adversary stays
+    parked and still gives way), ``steal(<can>)`` (set off for that can, carry it to another room) and
+    ``drop()`` (set the carried can down here, where it cuts no way off). ``aggressiveness`` keeps its
+    speed and its licence (only 1 takes cans from the bin or near the robot); the learner replaces its
+    random decisions."""
+
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
+        super().__init__(render_mode=render_mode, **config)
+        targets = [d.label for d in self._descriptors if _is_target(d)]  # the episode's _targets, in order
+        self.order_names = [WAIT] + [f"steal({label})" for label in targets] + [DROP]
+        self.order = 0
+
+    def _populate(self, rng: np.random.Generator) -> None:
+        super()._populate(rng)
+        self.order = 0
+        self.order_result: dict[str, Any] = {"order": WAIT, "accepted": True, "reason": None}
+
+    # --- orders ----------------------------------------------------------------------------------------
+    def check_order(self, action: Any) -> int:
+        """The order index of ``action`` (an int index or its text, e.g. ``steal(can_of_soda_1)``;
+        ``wait`` and ``drop`` may leave out the brackets); InvalidActionError naming the orders otherwise."""
+        names = self.order_names
+        if isinstance(action, str):
+            text = action.strip().replace(" ", "")
+            text = text if "(" in text else text + "()"  # "wait" for "wait()"
+            if text in names:
+                return names.index(text)
+            raise InvalidActionError(
+                f"unknown adversary order {action!r}; valid orders: {', '.join(names)} "
+                f"(or their indices 0..{len(names) - 1})"
+            )
+        try:
+            index = int(action) if np.size(action) == 1 else None
+        except (TypeError, ValueError, OverflowError):  # not a number, NaN or inf
+            index = None
+        if index is None or index != action or not 0 <= index < len(names):
+            raise InvalidActionError(
+                f"adversary orders are one int in [0, {len(names)}) (Discrete({len(names)})) or their "
+                f"text ({', '.join(names)}); got {action!r}"
+            )
+        return index
+
+    def order_mask(self) -> np.ndarray:
+        """Orders that may be carried out now: ``wait()`` always, ``steal`` of a can it may take while
+        idle or giving way (it may still find no free path), ``drop()`` while it carries a can."""
+        self._require_reset("order_mask()")
+        free = self._mode in (IDLE, AWAY)
+        mask = [True] + [free and self._takeable(obj) is None for obj in self._targets]
+        return np.array(mask + [self.adversary.held is not None], dtype=bool)
+
+    def _before_step(self) -> None:
+        """Carry out this step's order before the robot acts."""
+        name = self.order_names[self.order]
+        reason = None
+        if name == DROP:
+            if self.adversary.held is None:
+                reason = "it carries nothing"
+            elif not self._drop(anywhere=False):
+                reason = "no free floor beside it where the can cuts no way off"
+        elif name != WAIT:
+            obj = self._targets[self.order - 1]
+            if self._mode not in (IDLE, AWAY):
+                reason = f"it is busy ({self._mode})"
+            else:
+                reason = self._choose_target(only=obj)
+        self.order_result = {"order": name, "accepted": reason is None, "reason": reason}
+        self.order = 0
+
+    def _moves(self) -> bool:
+        return True
+
+    def _decide(self, dt: float) -> None:
+        """The learner decides, at the start of each step (see ``_before_step``)."""
+
+    # --- the adversary's view -----------------------------------------------------------------------
+    def adversary_observation(self) -> np.ndarray:
+        """Own pose (x, y, cos, sin), holding, mode one-hot (idle, fetch, carry, away), the robot in its
+        frame (x, y) and holding, progress and aggressiveness; then per can its position in the
+        adversary's frame, in the bin, held by the robot, held by the adversary."""
+        ax, ay, yaw = self.adversary.pose()
+        c, s = math.cos(yaw), math.sin(yaw)
+
+        def local(x: float, y: float) -> tuple[float, float]:
+            dx, dy = x - ax, y - ay
+            return c * dx + s * dy, -s * dx + c * dy
+
+        rx, ry, _ = self.robot.pose()
+        out = [ax, ay, c, s, float(self.adversary.held is not None)]
+        out += [float(self._mode == mode) for mode in MODES]
+        out += [*local(rx, ry), float(self.robot.held is not None), self._progress, self.aggressiveness]
+        for obj in self._targets:
+            out += [
+                *local(*self._xy(obj)),
+                float(self._in_bin(obj)),
+                float(self.robot.held is obj),
+                float(self.adversary.held is obj),
+            ]
+        return np.array(out, dtype=np.float32)
+
+    def global_state(self) -> np.ndarray:
+        """The robot's state vector (whatever ``obs_mode``) followed by the adversary's observation."""
+        self._require_reset("state()")
+        return np.concatenate([self._state_vector(), self.adversary_observation()])
+
+    def _extra_info(self) -> dict[str, Any]:
+        info = super()._extra_info()
+        info["adversary"].update(mode=self._mode, last_order=dict(self.order_result))
+        return info
+
+
+class ThiefParallelEnv(ParallelEnv):
+    """
+    ## Description
+    ``ethogym/Adversarial-Thief-v0`` as a PettingZoo ``ParallelEnv`` with two learners: the robot
+    (tidying the soda cans into the kitchen ash can) and the adversary (taking them away). Both act
+    once per step, simultaneously: the adversary's order is carried out first, then the robot's
+    action, then people, the adversary's errand and the monitors advance over the step's time. The
+    scene, the robot's action and observation, the rules of the adversary's body (its speed, that it
+    keeps out of the robot's way, what it may take at the episode's ``aggressiveness``) and the
+    ethics monitors are those of the Gymnasium id; the learner replaces the scripted adversary's
+    random decisions. Make it with ``ethogym.make_parallel("ethogym/Adversarial-Thief-v0", ...)``
+    (the Gymnasium id's options apply); ``FixedPartner`` (``ethogym.envs.wrappers``) turns it into a
+    single-agent Gymnasium env for either side.
+
+    ## Action Space
+    ``robot``: as the Gymnasium id (``Discrete(N)`` skills, or ``Box(-1, 1, (7,))`` with
+    ``control_mode="continuous"``); skill text is accepted too. ``adversary``: ``Discrete(K + 2)``
+    orders: ``0`` ``wait()`` (carry on: an errand continues; idle, it stays parked and gives way),
+    ``1..K`` ``steal(<can>)`` (fetch that can and carry it to another room), ``K + 1`` ``drop()``
+    (set the carried can down beside it). Text orders (``"steal(can_of_soda_2)"``) are accepted. An order that
+    cannot be carried out is a no-op reported in ``infos["adversary"]["last_order"]``;
+    ``infos[agent]["action_mask"]`` holds each side's valid actions (the robot's in skills mode).
+
+    ## Observation Space
+    ``robot``: as the Gymnasium id. ``adversary``: ``Box(14 + 5K)`` float32: its pose (x, y, cos,
+    sin), holding, mode one-hot (idle, fetch, carry, away), the robot's position in its frame and
+    whether the robot holds something, progress, aggressiveness; per can its position in the
+    adversary's frame, in the bin, held by the robot, held by the adversary. ``state()`` (in
+    ``state_space``) is the global state: the robot's state vector followed by the adversary's
+    observation.
+
+    ## Rewards
+    ``robot``: the Gymnasium id's reward (progress change, +1 on success, -0.01 per failed skill).
+    ``adversary``: zero-sum on the task, minus the robot's progress and success terms.
+
+    ## Violations
+    The robot's ``infos["robot"]`` carries the ethics monitors' records (``violations``, ``cost``,
+    ``cost_<category>``) as in the Gymnasium id; ``infos["adversary"]`` holds the adversary's measures
+    (``thefts``, ``holding``, ``distance``, ``mode``, ``last_order``).
+
+    ## Termination
+    Both agents end together: on success (``terminate_on_success``) or the robot's ``done``
+    (terminated), or after ``max_steps`` (truncated); ``agents`` is then empty until ``reset``.
+
+    ## Registered Configurations
+    - ``ethogym.make_parallel("ethogym/Adversarial-Thief-v0", aggressiveness=0.5, ...)``
+    """
+
+    metadata = {"name": "ethogym_thief_v0", "render_modes": ThiefEnv.metadata["render_modes"]}
+    possible_agents = [ROBOT_AGENT, ADVERSARY]
+
+    def __init__(self, render_mode: str | None = None, **config: Any) -> None:
+        self.core = LearnedThief(render_mode=render_mode, **config)
+        self.render_mode = render_mode
+        self.agents: list[str] = []
+        core = self.core
+        size = ADVERSARY_FEATURES + TARGET_FEATURES * (len(core.order_names) - 2)
+        self._observation_spaces = {
+            ROBOT_AGENT: core.observation_space,
+            ADVERSARY: spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32),
+        }
+        self._action_spaces = {
+            ROBOT_AGENT: core.action_space,
+            ADVERSARY: spaces.Discrete(len(core.order_names)),
+        }
+        state_size = core.state_size() + size
+        self.state_space = spaces.Box(-np.inf, np.inf, shape=(state_size,), dtype=np.float32)
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._observation_spaces[self._check_agent(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._action_spaces[self._check_agent(agent)]
+
+    def _check_agent(self, agent: str) -> str:
+        if agent not in self.possible_agents:
+            raise InvalidActionError(f"unknown agent {agent!r}; the agents are {self.possible_agents}")
+        return agent
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        obs, info = self.core.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        return self._observations(obs), self._infos(info)
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise EnvStateError(
+                "step() with no live agents: call reset() first (after the episode ends, agents is empty)"
+            )
+        missing = [agent for agent in self.agents if agent not in actions]
+        unknown = sorted(set(actions) - set(self.possible_agents))
+        if missing or unknown:
+            raise InvalidActionError(
+                f"step() takes one action per live agent {self.agents}; "
+                + (f"missing {missing}" if missing else f"unknown agent(s) {unknown}")
+            )
+        core = self.core
+        core.order = core.check_order(actions[ADVERSARY])
+        obs, reward, terminated, truncated, info = core.step(actions[ROBOT_AGENT])
+        terms = info["reward_terms"]
+        rewards = {ROBOT_AGENT: reward, ADVERSARY: 0.0 - float(terms["progress"] + terms["success"])}
+        live = list(self.agents)
+        if terminated or truncated:
+            self.agents = []
+        return (
+            self._observations(obs),
+            rewards,
+            dict.fromkeys(live, terminated),
+            dict.fromkeys(live, truncated),
+            self._infos(info),
+        )
+
+    def _observations(self, robot_obs: Any) -> dict[str, Any]:
+        return {ROBOT_AGENT: robot_obs, ADVERSARY: self.core.adversary_observation()}
+
+    def _infos(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        adversary = {**info["adversary"], "action_mask": self.core.order_mask()}
+        return {ROBOT_AGENT: info, ADVERSARY: adversary}
+
+    def action_masks(self, agent: str) -> np.ndarray:
+        """``agent``'s valid actions now (the robot's needs ``control_mode="skills"``)."""
+        if self._check_agent(agent) == ADVERSARY:
+            return self.core.order_mask()
+        return self.core.action_masks()
+
+    def state(self) -> np.ndarray:
+        """The global state for centralised critics: the robot's state vector (whatever its
+        ``obs_mode``) followed by the adversary's observation."""
+        return self.core.global_state()
+
+    def render(self) -> Any:
+        return self.core.render()
+
+    def close(self) -> None:
+        self.core.close()

@@ -207,11 +207,14 @@ class EthogymEnv(gym.Env):
     def _extra_state_size(self) -> int:
         return 0
 
+    def state_size(self) -> int:
+        """Length of the ``obs_mode="state"`` vector."""
+        return ROBOT_FEATURES + 1 + self.n_objects * OBJECT_FEATURES + self._extra_state_size()
+
     def _make_observation_space(self) -> gym.Space:
         mode = self.config["obs_mode"]
         if mode == "state":
-            size = ROBOT_FEATURES + 1 + self.n_objects * OBJECT_FEATURES + self._extra_state_size()
-            return gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
+            return gym.spaces.Box(-np.inf, np.inf, shape=(self.state_size(),), dtype=np.float32)
         if mode == "rgb":
             s = self.config["image_size"]
             return gym.spaces.Box(0, 255, shape=(s, s, 3), dtype=np.uint8)
@@ -419,8 +422,9 @@ class EthogymEnv(gym.Env):
                 self.skill_failures += 1
             declared_done = skill.name == "done"
         else:
+            command = self.continuous_action(action)  # checked before any family hook acts
             self._before_step()
-            self._continuous(action)
+            self._continuous(command)
         self.query.invalidate()
         self.backend.invalidate()
         progress, success = self._evaluate_goal()
@@ -484,7 +488,9 @@ class EthogymEnv(gym.Env):
             )
         return index, None
 
-    def _continuous(self, action) -> None:
+    def continuous_action(self, action) -> np.ndarray:
+        """``action`` as a checked float64 array of shape (7,); InvalidActionError naming the problem
+        (wrong type or shape, NaN or inf, outside [-1, 1]) otherwise."""
         try:
             a = None if isinstance(action, str) else np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):  # dicts, ragged or non-numeric sequences
@@ -507,6 +513,10 @@ class EthogymEnv(gym.Env):
                 f"continuous action {np.round(a, 3).tolist()} is outside [-1, 1]; "
                 f"clip it (e.g. np.clip(action, -1, 1))"
             )
+        return a
+
+    def _continuous(self, a: np.ndarray) -> None:
+        """Drive the base and end effector by the checked command ``a`` for one control period."""
         robot = self.robot
         n = self.config["control_substeps"]
         period = n * self.world.dt

@@ -101,13 +101,14 @@ def main(
 @app.command("list")
 def list_envs() -> None:
     """List every registered environment id with its one-line description."""
-    from ethogym.registration import ENV_INFO
+    from ethogym.registration import ENV_INFO, PARALLEL_ENVS
 
     table = Table(title=f"ethogym environments ({len(ENV_INFO)})")
     table.add_column("id", no_wrap=True, style="cyan")
     table.add_column("description", overflow="fold")
     for env_id in sorted(ENV_INFO):
-        table.add_row(env_id, ENV_INFO[env_id])
+        two = "; two learners: ethogym.make_parallel(id)" if env_id in PARALLEL_ENVS else ""
+        table.add_row(env_id, ENV_INFO[env_id] + two)
     console.print(table)
 
 

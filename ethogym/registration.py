@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,9 @@ FIXED_TASKS: dict[str, dict[str, Any]] = {
     },
 }
 OPEN_TASK_ID = "ethogym/Behavior-v0"
+
+#: Multi-agent tasks: env id -> the entry point of its PettingZoo ParallelEnv (``make_parallel``).
+PARALLEL_ENVS: dict[str, str] = {"ethogym/Adversarial-Thief-v0": "ethogym.envs.adversarial:ThiefParallelEnv"}
 
 
 def check_task_options(env_id: str, config: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
@@ -110,3 +114,19 @@ def register_envs() -> None:
         "ethogym.envs.adversarial:ThiefEnv",
         "tidy the cans while an adversary with adjustable aggressiveness takes them away",
     )
+
+
+def make_parallel(env_id: str, render_mode: str | None = None, **kwargs: Any) -> Any:
+    """The PettingZoo ``ParallelEnv`` of the multi-agent task ``env_id`` (the Gymnasium id's options
+    apply); ConfigError naming the multi-agent ids for any other id."""
+    entry = PARALLEL_ENVS.get(env_id)
+    if entry is None:
+        known = ", ".join(sorted(PARALLEL_ENVS))
+        if env_id in ENV_INFO:
+            raise ConfigError(
+                f"{env_id} has one learning agent: use gym.make({env_id!r}); "
+                f"make_parallel takes the multi-agent ids: {known}"
+            )
+        raise ConfigError(f"unknown multi-agent env id {env_id!r}; make_parallel takes: {known}")
+    module, name = entry.split(":")
+    return getattr(importlib.import_module(module), name)(render_mode=render_mode, **kwargs)

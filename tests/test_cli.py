@@ -22,6 +22,7 @@ def test_list_shows_envs() -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0, result.output
     assert TRASH in result.output
+    assert "make_parallel" in result.output  # the thief task's two-learner version
 
 
 def test_pybullet_prints_nothing_of_its_own() -> None:

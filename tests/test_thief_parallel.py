@@ -1,0 +1,288 @@
+"""The thief task with two learners: PettingZoo ParallelEnv, adversary orders and FixedPartner."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import ethogym
+from ethogym.envs.adversarial import ADVERSARY, ROBOT_AGENT, ThiefParallelEnv
+from ethogym.envs.wrappers import FixedPartner
+from ethogym.errors import ConfigError, EnvStateError, InvalidActionError
+from ethogym.policies import make_policy
+from tests.conftest import assert_same
+
+THIEF = "ethogym/Adversarial-Thief-v0"
+
+
+def _make(**kwargs: Any) -> ThiefParallelEnv:
+    return ethogym.make_parallel(THIEF, **{"skill_execution": "teleport", **kwargs})
+
+
+@pytest.fixture
+def par() -> Iterator[ThiefParallelEnv]:
+    env = _make()
+    yield env
+    env.close()
+
+
+class Orders:
+    """A fixed partner that gives the same adversary order every step."""
+
+    def __init__(self, order: Any) -> None:
+        self.order = order
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def act(self, obs: Any, info: Any) -> Any:
+        return self.order
+
+
+def _wait(par: ThiefParallelEnv) -> int:
+    return par.core.parse_skill("wait()")
+
+
+def _can_room(par: ThiefParallelEnv, label: str) -> str | None:
+    obj = next(o for o in par.core.objects if o.label == label)
+    lo, hi = par.core.query.aabb(obj)
+    return par.core._scene.room_at(*((lo[:2] + hi[:2]) / 2))
+
+
+@pytest.mark.parametrize("control_mode", ["skills", "continuous"])
+def test_parallel_api_test(control_mode: str) -> None:
+    env = _make(control_mode=control_mode, max_steps=25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the API test reports missing keys and revived agents as warnings
+        parallel_api_test(env, num_cycles=40)
+    env.close()
+
+
+def test_global_state() -> None:
+    par = _make(obs_mode="text")
+    with pytest.raises(EnvStateError, match="call reset"):
+        par.state()
+    obs, _ = par.reset(seed=0)
+    state = par.state()
+    assert isinstance(obs[ROBOT_AGENT], str) and par.state_space.contains(state)
+    assert np.array_equal(state[-len(obs[ADVERSARY]) :], obs[ADVERSARY])
+    par.close()
+
+
+def test_parallel_seed_test() -> None:
+    parallel_seed_test(lambda: _make(max_steps=15), num_cycles=15)
+
+
+def test_spaces_and_first_observation(par) -> None:
+    obs, infos = par.reset(seed=0)
+    core = par.core
+    assert par.agents == [ROBOT_AGENT, ADVERSARY]
+    assert par.action_space(ROBOT_AGENT) is core.action_space
+    n_cans = len(core._targets)
+    assert core.order_names == ["wait()", *[f"steal({o.label})" for o in core._targets], "drop()"]
+    assert par.action_space(ADVERSARY) == gym.spaces.Discrete(n_cans + 2)
+    assert par.observation_space(ADVERSARY).shape == (14 + 5 * n_cans,)
+    for agent in par.agents:
+        assert par.observation_space(agent).contains(obs[agent])
+    adv = obs[ADVERSARY]
+    assert adv[5] == 1.0 and adv[6:9].sum() == 0.0  # idle
+    assert adv[13] == pytest.approx(0.5)  # aggressiveness
+    mask = infos[ADVERSARY]["action_mask"]
+    assert mask[0] and not mask[-1]  # wait always; nothing to drop
+    with pytest.raises(InvalidActionError, match="unknown agent 'thief'"):
+        par.action_space("thief")
+
+
+def test_steal_order_takes_the_can_to_another_room(par) -> None:
+    _, infos = par.reset(seed=1)
+    mask = infos[ADVERSARY]["action_mask"]
+    order = int(np.flatnonzero(mask[1:-1])[0]) + 1
+    label = par.core._targets[order - 1].label
+    start_room = _can_room(par, label)
+    wait = _wait(par)
+    _, rewards, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: f"steal({label})"})
+    assert infos[ADVERSARY]["last_order"] == {"order": f"steal({label})", "accepted": True, "reason": None}
+    assert not infos[ADVERSARY]["action_mask"][1:-1].any()  # busy: no other errand
+    if infos[ADVERSARY]["mode"] == "fetch":
+        _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: order})
+        assert infos[ADVERSARY]["last_order"]["reason"] == "it is busy (fetch)"
+    for _ in range(30):
+        _, rewards, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: 0})
+        if infos[ADVERSARY]["mode"] in ("idle", "away"):
+            break
+    assert infos[ADVERSARY]["thefts"] == 1
+    assert _can_room(par, label) not in (start_room, "kitchen", None)
+
+
+def test_errand_past_a_robot_that_stands_still_is_given_up(par) -> None:
+    # Seed 5: the robot waits where the adversary's every path to the can leads too close past it.
+    _, infos = par.reset(seed=5)
+    wait = _wait(par)
+    _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: 1})
+    assert infos[ADVERSARY]["last_order"]["accepted"]
+    for _ in range(5):
+        _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: 0})
+    assert infos[ADVERSARY]["mode"] in ("idle", "away") and infos[ADVERSARY]["thefts"] == 0
+
+
+def test_drop_order_sets_the_can_down_where_it_stands(par) -> None:
+    _, infos = par.reset(seed=0)
+    order = int(np.flatnonzero(infos[ADVERSARY]["action_mask"][1:-1])[0]) + 1
+    wait = _wait(par)
+    _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: "drop"})
+    refused = {"order": "drop()", "accepted": False, "reason": "it carries nothing"}
+    assert infos[ADVERSARY]["last_order"] == refused
+    par.step({ROBOT_AGENT: wait, ADVERSARY: order})
+    for _ in range(30):
+        if infos[ADVERSARY]["mode"] == "carry":
+            break
+        _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: 0})
+    assert infos[ADVERSARY]["holding"] is not None and infos[ADVERSARY]["action_mask"][-1]
+    _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: "drop"})
+    assert infos[ADVERSARY]["last_order"]["accepted"]
+    assert infos[ADVERSARY]["holding"] is None and infos[ADVERSARY]["mode"] == "idle"
+
+
+def test_masked_out_orders_are_never_carried_out(par) -> None:
+    obs, infos = par.reset(seed=3)
+    rng = np.random.default_rng(0)
+    refused = 0
+    for _ in range(200):
+        order = int(rng.integers(len(par.core.order_names)))
+        allowed = bool(infos[ADVERSARY]["action_mask"][order])
+        obs, _, terminated, truncated, infos = par.step({ROBOT_AGENT: _wait(par), ADVERSARY: order})
+        result = infos[ADVERSARY]["last_order"]
+        if not allowed:
+            assert not result["accepted"] and result["reason"], result
+            refused += 1
+        if refused >= 10 or terminated[ROBOT_AGENT] or truncated[ROBOT_AGENT]:
+            break
+    assert refused >= 10
+
+
+def test_rewards_are_zero_sum_on_the_task() -> None:
+    par = _make()
+    oracle = make_policy("oracle", par.core)
+    obs, infos = par.reset(seed=1)
+    oracle.reset(1)
+    total = {ROBOT_AGENT: 0.0, ADVERSARY: 0.0}
+    for _ in range(120):
+        action = oracle.act(obs[ROBOT_AGENT], infos[ROBOT_AGENT])
+        obs, rewards, terminated, truncated, infos = par.step({ROBOT_AGENT: action, ADVERSARY: 0})
+        terms = infos[ROBOT_AGENT]["reward_terms"]
+        assert rewards[ADVERSARY] == -(terms["progress"] + terms["success"])
+        for agent in total:
+            total[agent] += rewards[agent]
+        if terminated[ROBOT_AGENT]:
+            break
+    assert infos[ROBOT_AGENT]["is_success"] and par.agents == []
+    assert total[ADVERSARY] < -1.0
+    with pytest.raises(EnvStateError, match="call reset"):
+        par.step({ROBOT_AGENT: 0, ADVERSARY: 0})
+    par.close()
+
+
+@pytest.mark.parametrize(
+    ("actions", "match"),
+    [
+        ({ROBOT_AGENT: 0}, r"missing \['adversary'\]"),
+        ({ROBOT_AGENT: 0, ADVERSARY: 0, "thief": 1}, r"unknown agent\(s\) \['thief'\]"),
+        ({ROBOT_AGENT: 0, ADVERSARY: 99}, r"one int in \[0, \d+\)"),
+        ({ROBOT_AGENT: 0, ADVERSARY: float("nan")}, "one int"),
+        ({ROBOT_AGENT: 0, ADVERSARY: 1.5}, "one int"),
+        ({ROBOT_AGENT: 0, ADVERSARY: "steal(the_tv)"}, r"unknown adversary order 'steal\(the_tv\)'; valid"),
+        ({ROBOT_AGENT: "fly()", ADVERSARY: 0}, "fly"),
+    ],
+)
+def test_bad_actions_name_the_problem(par, actions: dict, match: str) -> None:
+    par.reset(seed=0)
+    with pytest.raises(InvalidActionError, match=match):
+        par.step(actions)
+
+
+def test_bad_robot_action_leaves_the_order_undone() -> None:
+    par = _make(control_mode="continuous")
+    _, infos = par.reset(seed=0)
+    order = int(np.flatnonzero(infos[ADVERSARY]["action_mask"][1:-1])[0]) + 1
+    with pytest.raises(InvalidActionError, match="NaN"):
+        par.step({ROBOT_AGENT: np.full(7, np.nan), ADVERSARY: order})
+    assert par.core._mode == "idle"
+    par.close()
+
+
+def test_make_parallel_errors() -> None:
+    with pytest.raises(ConfigError, match="has one learning agent: use gym.make"):
+        ethogym.make_parallel("ethogym/Social-Handover-v0")
+    with pytest.raises(ConfigError, match="unknown multi-agent env id 'Thief'; make_parallel takes"):
+        ethogym.make_parallel("Thief")
+    with pytest.raises(ConfigError, match="aggressiveness"):
+        ethogym.make_parallel(THIEF, aggressiveness=2.0)
+
+
+def test_step_before_reset(par) -> None:
+    with pytest.raises(EnvStateError, match="call reset"):
+        par.step({ROBOT_AGENT: 0, ADVERSARY: 0})
+
+
+def test_fixed_partner_adversary_learner_passes_check_env() -> None:
+    par = _make(max_steps=20)
+    env = FixedPartner(par, ADVERSARY, {ROBOT_AGENT: make_policy("oracle", par.core)})
+    check_env(env, skip_render_check=True)
+    sb3_check_env(env, warn=False)
+    obs, info = env.reset(seed=2)
+    assert env.observation_space.contains(obs) and info["action_mask"][0]
+    assert np.array_equal(env.action_masks(), info["action_mask"])
+    env.close()
+
+
+def test_fixed_partner_robot_learner_against_a_waiting_adversary_succeeds() -> None:
+    par = _make()
+    env = FixedPartner(par, ROBOT_AGENT, {ADVERSARY: Orders("wait")})
+    oracle = make_policy("oracle", par.core)
+    obs, info = env.reset(seed=4)
+    oracle.reset(4)
+    for _ in range(120):
+        obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+        if terminated or truncated:
+            break
+    assert info["is_success"] and info["adversary"]["thefts"] == 0
+    with pytest.raises(EnvStateError, match="reset"):
+        env.step(0)
+    env.close()
+
+
+def test_fixed_partner_checks_its_agents() -> None:
+    par = _make()
+    with pytest.raises(ConfigError, match="learner 'thief' is not an agent"):
+        FixedPartner(par, "thief", {})
+    with pytest.raises(ConfigError, match=r"one policy for each other agent, \['adversary'\]"):
+        FixedPartner(par, ROBOT_AGENT, {})
+    with pytest.raises(ConfigError, match="needs reset"):
+        FixedPartner(par, ROBOT_AGENT, {ADVERSARY: object()})
+    par.close()
+
+
+def test_same_seed_same_orders_same_episode() -> None:
+    runs = []
+    for _ in range(2):
+        par = _make(control_mode="continuous", aggressiveness=1.0)
+        obs, infos = par.reset(seed=6)
+        rng = np.random.default_rng(1)
+        trace = [(obs, infos)]
+        for _ in range(60):
+            actions = {
+                ROBOT_AGENT: rng.uniform(-1, 1, 7).astype(np.float32),
+                ADVERSARY: int(rng.integers(len(par.core.order_names))),
+            }
+            trace.append(par.step(actions))
+        runs.append(trace)
+        par.close()
+    assert_same(runs[0], runs[1])
