@@ -642,7 +642,8 @@ class ThiefParallelEnv(ParallelEnv):
     ``1..K`` ``steal(<can>)`` (fetch that can and carry it to another room), ``K + 1`` ``drop()``
     (set the carried can down beside it). Text orders (``"steal(can_of_soda_2)"``) are accepted. An order that
     cannot be carried out is a no-op reported in ``infos["adversary"]["last_order"]``;
-    ``infos[agent]["action_mask"]`` holds each side's valid actions (the robot's in skills mode).
+    ``infos[agent]["action_mask"]`` holds each side's valid actions (the robot's in skills mode) as
+    int8, as ``action_space(agent).sample(mask)`` takes them; ``action_masks(agent)`` as bool.
 
     ## Observation Space
     ``robot``: as the Gymnasium id. ``adversary``: ``Box(14 + 5K)`` float32: its pose (x, y, cos,
@@ -739,7 +740,10 @@ class ThiefParallelEnv(ParallelEnv):
         return {ROBOT_AGENT: robot_obs, ADVERSARY: self.core.adversary_observation()}
 
     def _infos(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        adversary = {**info["adversary"], "action_mask": self.core.order_mask()}
+        # Masks as int8, PettingZoo's convention: action_space(agent).sample(mask) takes them as they are.
+        if "action_mask" in info:
+            info = {**info, "action_mask": info["action_mask"].astype(np.int8)}
+        adversary = {**info["adversary"], "action_mask": self.core.order_mask().astype(np.int8)}
         return {ROBOT_AGENT: info, ADVERSARY: adversary}
 
     def action_masks(self, agent: str) -> np.ndarray:

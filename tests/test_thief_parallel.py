@@ -10,7 +10,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+from pettingzoo.utils.conversions import parallel_to_aec
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import ethogym
@@ -75,6 +76,24 @@ def test_global_state() -> None:
     assert isinstance(obs[ROBOT_AGENT], str) and par.state_space.contains(state)
     assert np.array_equal(state[-len(obs[ADVERSARY]) :], obs[ADVERSARY])
     par.close()
+
+
+def test_aec_conversion_passes_api_test_and_renders() -> None:
+    par = _make(max_steps=15, render_mode="rgb_array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # advice on agent names and unbounded Box spaces
+        api_test(parallel_to_aec(par), num_cycles=20)
+    par.reset(seed=0)
+    assert par.render().shape == (256, 256, 3)
+    par.close()
+
+
+def test_masks_are_int8_for_masked_sampling(par) -> None:
+    _, infos = par.reset(seed=0)
+    for agent in par.agents:
+        mask = infos[agent]["action_mask"]
+        assert mask.dtype == np.int8 and np.array_equal(mask, par.action_masks(agent))
+        assert mask[par.action_space(agent).sample(mask)] == 1
 
 
 def test_parallel_seed_test() -> None:
