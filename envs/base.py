@@ -26,7 +26,7 @@ from .monitors import EthicsConfig, MonitorSuite, StepContext
 from .monitors.scene import EthicsScene, build_ethics_scene
 from .sim.human import Human, Persona
 from .sim.knowledge import synset_info, synset_of
-from .sim.objects import ObjectFactory, SimObject, door_angle, label_of, resolve_template
+from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of, resolve_template
 from .sim.robot import Robot
 from .sim.scene import SceneBuilder, SceneError, SceneRequest
 from .sim.states import StateQuery
@@ -183,7 +183,7 @@ class EthogymEnv(gym.Env):
                 continue
             info = synset_info(synset)
             template, size = resolve_template(info)
-            if synset in ("floor.n.01", "lawn.n.01"):
+            if synset in FLOOR_SYNSETS:
                 template = "floor"
             interior = (np.zeros(3), np.zeros(3)) if template in ("cabinet", "shelf", "bin") else None
             out.append(
@@ -288,7 +288,7 @@ class EthogymEnv(gym.Env):
         self.backend.invalidate()
         rng = self.np_random
         request = SceneRequest(
-            [o for o in self.activity.scene_objects if o[1] not in ("floor.n.01", "lawn.n.01")],
+            [o for o in self.activity.scene_objects if o[1] not in FLOOR_SYNSETS],
             self.activity.rooms,
             decor=self.config["decor"],
         )

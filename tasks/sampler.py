@@ -7,6 +7,7 @@ from bddl.activity import get_initial_conditions
 
 from ethogym.envs.sim.knowledge import synset_of
 from ethogym.envs.sim.objects import (
+    FLOOR_SYNSETS,
     ObjectFactory,
     SimObject,
     Substance,
@@ -48,7 +49,7 @@ class SceneSampler:
         """The BDDL scope: every instance name mapped to a SimObject, Substance or AgentRef."""
         scope: dict[str, object] = {}
         floors_by_instance = {
-            name: room for name, synset, room in activity.scene_objects if synset == "floor.n.01"
+            name: room for name, synset, room in activity.scene_objects if synset in FLOOR_SYNSETS
         }
         for name in activity.instances:
             synset = synset_of(name) if not name.endswith("_*") else name[:-2]

@@ -70,3 +70,30 @@ def test_a_switched_off_vacuum_says_it_must_be_on(behavior) -> None:
     env.step("pick(vacuum_1)")
     reason = u.executor.precondition(u.table[u.parse_skill("clean(floor_1)")])
     assert reason == "vacuum_1 removes dust only when switched on"
+
+
+@pytest.mark.parametrize(
+    ("activity", "ground"), [("bringing_in_mail", "lawn_1"), ("cleaning_garden_path", "driveway_1")]
+)
+def test_outdoor_ground_is_the_gardens_floor(behavior, activity: str, ground: str) -> None:
+    """A lawn or driveway in :init stands for the garden's floor slab (not a loose box), so what
+    BEHAVIOR puts on it is sampled on the garden floor."""
+    env = behavior(activity)
+    env.reset(seed=0)
+    u = env.unwrapped
+    obj = next(o for o in u.objects if o.label == ground)
+    garden = u._scene.floors["garden"]
+    assert obj.body == garden.body and obj.static and obj.template == "floor"
+    on_it = [o for o in u.objects if o is not obj and not o.static and u.query.ontop(o, obj)]
+    assert on_it and all(u._scene.room_at(*u.query.aabb(o)[0][:2]) == "garden" for o in on_it)
+
+
+@pytest.mark.parametrize(
+    "activity", ["bringing_in_mail", "picking_up_take_out_food", "putting_meal_in_fridge_at_work"]
+)
+def test_oracle_solves_tasks_on_the_lawn_and_in_containers(behavior, activity: str) -> None:
+    """Tasks that set up only since lawns are floors and containers (cartons, plates) are sized to
+    hold what BEHAVIOR puts in and on them."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])

@@ -62,7 +62,7 @@ TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "wastebasket": ("bin", (0.3, 0.3, 0.35)),
     "bucket": ("bin", (0.3, 0.3, 0.3)),
     "basket": ("bin", (0.4, 0.3, 0.25)),
-    "bowl": ("bin", (0.16, 0.16, 0.07)),
+    "bowl": ("bin", (0.22, 0.22, 0.12)),
     "apple_pie": ("cylinder", (0.24, 0.24, 0.05)),
     "pie": ("cylinder", (0.24, 0.24, 0.05)),
     "rag": ("box", (0.25, 0.25, 0.01)),
@@ -72,7 +72,20 @@ TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "mug": ("cylinder", (0.09, 0.09, 0.10)),
     "cup": ("cylinder", (0.08, 0.08, 0.10)),
     "vase": ("cylinder", (0.12, 0.12, 0.30)),
-    "plate": ("cylinder", (0.25, 0.25, 0.02)),
+    "plate": ("cylinder", (0.29, 0.29, 0.02)),  # a dinner plate takes a whole pie
+    "platter": ("cylinder", (0.32, 0.32, 0.03)),
+    "tray": ("box", (0.38, 0.27, 0.02)),
+    "cookie_sheet": ("box", (0.38, 0.27, 0.02)),
+    "chopping_board": ("box", (0.34, 0.24, 0.02)),
+    # containers whose mass alone would make them too small to hold what BEHAVIOR puts in them
+    "sack": ("bin", (0.30, 0.22, 0.30)),
+    "bag": ("bin", (0.35, 0.22, 0.30)),
+    "backpack": ("bin", (0.29, 0.20, 0.40)),
+    "carton": ("bin", (0.34, 0.26, 0.26)),
+    "hamper": ("bin", (0.45, 0.35, 0.55)),
+    "tupperware": ("bin", (0.22, 0.16, 0.10)),
+    "pencil_box": ("bin", (0.24, 0.09, 0.05)),
+    "pizza_box": ("bin", (0.36, 0.36, 0.06)),
     "apple": ("sphere", (0.08, 0.08, 0.08)),
     "orange": ("sphere", (0.08, 0.08, 0.08)),
     "ball": ("sphere", (0.2, 0.2, 0.2)),
@@ -87,8 +100,9 @@ TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "jar": ("cylinder", (0.1, 0.1, 0.15)),
 }
 
-#: Floor slabs are built by the scene, not by the factory.
-FLOOR_SYNSETS = {"floor.n.01", "lawn.n.01"}
+#: Ground built by the scene, not by the factory: an instance stands for its room's floor slab (a
+#: driveway for the garden's).
+FLOOR_SYNSETS = {"floor.n.01", "lawn.n.01", "driveway.n.01"}
 
 
 def label_of(instance: str) -> str:
