@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ ROOM_MARGIN = 0.6  # m from the walls for drop spots and the start
 DOOR_CLEARANCE = 1.0  # m from doorways for drop spots (never leave things in a doorway)
 DROP_TOLERANCE = 0.2  # m around the chosen drop spot
 REPLAN_AFTER = 0.5  # s the adversary waits for the robot before planning around it
-STUCK_REPLANS = 3  # plans around a robot that stands still, without moving, before it gives up
+STUCK_REPLANS = 3  # blocks by the robot in a row, the adversary not moving, before it gives up
 GIVE_WAY_RADIUS = 1.5  # m: an idle adversary the robot comes this close to moves off
 GIVE_WAY_DISTANCE = 2.0  # m from the robot where it moves to
 IDLE, FETCH, CARRY, AWAY = "idle", "fetch", "carry", "away"
@@ -57,8 +57,8 @@ class ThiefEnv(EthogymEnv):
     cans out of the ash can and from under the robot's nose. At aggressiveness 0 it never moves.
     It keeps out of the robot's way: it never idles where it would cut the floor in two (a
     doorway, a narrow passage), it moves at least 2 m off when the robot comes within 1.5 m of
-    it idling, and an errand the robot blocks with no way around (or still blocks after three plans
-    around it) is given up (a carried can is set down where it stands). A can the adversary holds
+    it idling, and an errand the robot blocks with no way around (or blocks a third time before the
+    adversary has moved on) is given up (a carried can is set down where it stands). A can the adversary holds
     cannot be picked (``pick`` reports that it is held by someone else).
 
     ## Action Space
@@ -315,7 +315,7 @@ class ThiefEnv(EthogymEnv):
         radius, xy = self._goal
         self._replans += 1
         # The planner keeps a smaller margin around the robot than KEEP_CLEAR, so a path around a robot
-        # that stands still can lead past it just as closely: after a few such tries, give up.
+        # that stands still can lead past it just as closely: at the third block in a row, give up.
         path = self._plan_to(radius, xy, ignore=self._target) if self._replans < STUCK_REPLANS else None
         if path is not None:
             self._path = path
@@ -469,6 +469,7 @@ class ThiefEnv(EthogymEnv):
 
     def _go_idle(self) -> None:
         self._mode, self._path, self._target = IDLE, [], None
+        self._replans = 0
         self._parked = not self._splits_floor(*self.adversary.pose()[:2])
 
     # --- observations and info ---------------------------------------------------------------------
@@ -505,7 +506,7 @@ class ThiefEnv(EthogymEnv):
 ROBOT_AGENT = "robot"
 WAIT, DROP = "wait()", "drop()"  # orders in the text form of the robot's skills
 ADVERSARY_FEATURES = 14  # own pose (4), holding, mode one-hot (4), robot (3), progress, aggressiveness
-TARGET_FEATURES = 5  # per can: position in the adversary's frame (2), in the bin, held by the robot / by it
+TARGET_FEATURES = 6  # per can: position in its frame (2), in the bin, held by the robot / by it, its errand's
 MODES = (IDLE, FETCH, CARRY, AWAY)
 
 
@@ -543,7 +544,7 @@ class LearnedThief(ThiefEnv):
                 f"(or their indices 0..{len(names) - 1})"
             )
         try:
-            index = int(action) if np.size(action) == 1 else None
+            index = int(action) if np.size(action) == 1 and not isinstance(action, bool | np.bool_) else None
         except (TypeError, ValueError, OverflowError):  # not a number, NaN or inf
             index = None
         if index is None or index != action or not 0 <= index < len(names):
@@ -589,7 +590,8 @@ class LearnedThief(ThiefEnv):
     def adversary_observation(self) -> np.ndarray:
         """Own pose (x, y, cos, sin), holding, mode one-hot (idle, fetch, carry, away), the robot in its
         frame (x, y) and holding, progress and aggressiveness; then per can its position in the
-        adversary's frame, in the bin, held by the robot, held by the adversary."""
+        adversary's frame, in the bin, held by the robot, held by the adversary, the can it is
+        fetching."""
         ax, ay, yaw = self.adversary.pose()
         c, s = math.cos(yaw), math.sin(yaw)
 
@@ -607,6 +609,7 @@ class LearnedThief(ThiefEnv):
                 float(self._in_bin(obj)),
                 float(self.robot.held is obj),
                 float(self.adversary.held is obj),
+                float(self._mode == FETCH and self._target is obj),
             ]
         return np.array(out, dtype=np.float32)
 
@@ -646,12 +649,12 @@ class ThiefParallelEnv(ParallelEnv):
     int8, as ``action_space(agent).sample(mask)`` takes them; ``action_masks(agent)`` as bool.
 
     ## Observation Space
-    ``robot``: as the Gymnasium id. ``adversary``: ``Box(14 + 5K)`` float32: its pose (x, y, cos,
+    ``robot``: as the Gymnasium id. ``adversary``: ``Box(14 + 6K)`` float32: its pose (x, y, cos,
     sin), holding, mode one-hot (idle, fetch, carry, away), the robot's position in its frame and
     whether the robot holds something, progress, aggressiveness; per can its position in the
-    adversary's frame, in the bin, held by the robot, held by the adversary. ``state()`` (in
-    ``state_space``) is the global state: the robot's state vector followed by the adversary's
-    observation.
+    adversary's frame, in the bin, held by the robot, held by the adversary, the one it is
+    fetching. ``state()`` (in ``state_space``) is the global state: the robot's state vector
+    followed by the adversary's observation.
 
     ## Rewards
     ``robot``: the Gymnasium id's reward (progress change, +1 on success, -0.01 per failed skill).
@@ -679,11 +682,13 @@ class ThiefParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         core = self.core
         size = ADVERSARY_FEATURES + TARGET_FEATURES * (len(core.order_names) - 2)
-        self._observation_spaces = {
+        self.metadata = {**self.metadata, "render_fps": core.metadata["render_fps"]}
+        self.possible_agents = list(self.possible_agents)
+        self.observation_spaces = {
             ROBOT_AGENT: core.observation_space,
             ADVERSARY: spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32),
         }
-        self._action_spaces = {
+        self.action_spaces = {
             ROBOT_AGENT: core.action_space,
             ADVERSARY: spaces.Discrete(len(core.order_names)),
         }
@@ -691,10 +696,10 @@ class ThiefParallelEnv(ParallelEnv):
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(state_size,), dtype=np.float32)
 
     def observation_space(self, agent: str) -> spaces.Space:
-        return self._observation_spaces[self._check_agent(agent)]
+        return self.observation_spaces[self._check_agent(agent)]
 
     def action_space(self, agent: str) -> spaces.Space:
-        return self._action_spaces[self._check_agent(agent)]
+        return self.action_spaces[self._check_agent(agent)]
 
     def _check_agent(self, agent: str) -> str:
         if agent not in self.possible_agents:
@@ -713,6 +718,10 @@ class ThiefParallelEnv(ParallelEnv):
             raise EnvStateError(
                 "step() with no live agents: call reset() first (after the episode ends, agents is empty)"
             )
+        if not isinstance(actions, Mapping):
+            raise InvalidActionError(
+                f"step() takes a dict of one action per live agent {self.agents}; got {actions!r}"
+            )
         missing = [agent for agent in self.agents if agent not in actions]
         unknown = sorted(set(actions) - set(self.possible_agents))
         if missing or unknown:
@@ -722,7 +731,10 @@ class ThiefParallelEnv(ParallelEnv):
             )
         core = self.core
         core.order = core.check_order(actions[ADVERSARY])
-        obs, reward, terminated, truncated, info = core.step(actions[ROBOT_AGENT])
+        try:
+            obs, reward, terminated, truncated, info = core.step(actions[ROBOT_AGENT])
+        finally:
+            core.order = 0  # a refused robot action leaves no order pending
         terms = info["reward_terms"]
         rewards = {ROBOT_AGENT: reward, ADVERSARY: 0.0 - float(terms["progress"] + terms["success"])}
         live = list(self.agents)
@@ -757,7 +769,12 @@ class ThiefParallelEnv(ParallelEnv):
         ``obs_mode``) followed by the adversary's observation."""
         return self.core.global_state()
 
-    def render(self) -> Any:
+    def render(self, mode: str | None = None) -> Any:
+        """The core's ``render()``; ``mode`` (passed by some MARL libraries) must be the env's own."""
+        if mode is not None and mode != self.render_mode:
+            raise ConfigError(
+                f"render({mode!r}): this env renders in render_mode={self.render_mode!r}, set when made"
+            )
         return self.core.render()
 
     def close(self) -> None:

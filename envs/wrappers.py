@@ -44,7 +44,7 @@ class FixedPartner(gym.Env):
         self.observation_space = par_env.observation_space(learner)
         self.action_space = par_env.action_space(learner)
         self.render_mode = getattr(par_env, "render_mode", None)
-        self.metadata = {**getattr(par_env, "metadata", {}), "render_modes": par_env.metadata["render_modes"]}
+        self.metadata = dict(getattr(par_env, "metadata", {}))
         self._last: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -119,6 +119,7 @@ def register_envs() -> None:
 def make_parallel(env_id: str, render_mode: str | None = None, **kwargs: Any) -> Any:
     """The PettingZoo ``ParallelEnv`` of the multi-agent task ``env_id`` (the Gymnasium id's options
     apply); ConfigError naming the multi-agent ids for any other id."""
+    env_id = env_id.removeprefix("ethogym:")  # as gym.make accepts "ethogym:ethogym/<id>"
     entry = PARALLEL_ENVS.get(env_id)
     if entry is None:
         known = ", ".join(sorted(PARALLEL_ENVS))

@@ -7,6 +7,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 
+from ethogym.errors import ConfigError
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -51,5 +53,9 @@ def parse_policy_spec(spec: str) -> tuple[str, str | None]:
 def make_policy(spec: str, env: gym.Env) -> Policy:
     """Build a policy for ``env`` from its spec string: ``random``, ``oracle``, ``noop``, or ``name:ARG``."""
     name, argument = parse_policy_spec(spec)
+    if not isinstance(env, gym.Env):
+        core = getattr(env, "core", None)
+        hint = " (for one side of a two-learner env pass its .core)" if isinstance(core, gym.Env) else ""
+        raise ConfigError(f"policies act in a Gymnasium env; got {type(env).__name__}{hint}")
     factory, takes = _FACTORIES[name]
     return factory(env, argument) if takes else factory(env)

@@ -25,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ethogym.envs.base import EthogymEnv
 from ethogym.envs.sim.knowledge import removable_substances
 from ethogym.envs.sim.objects import SimObject
 from ethogym.envs.sim.transitions import conditions_met
@@ -52,6 +53,11 @@ class OraclePolicy:
 
     def __init__(self, env: gym.Env, ethics_aware: bool = True) -> None:
         self.env = env.unwrapped
+        if not isinstance(self.env, EthogymEnv):
+            raise ConfigError(
+                f"the oracle plans on an ethogym env's simulated state; got {type(self.env).__name__} "
+                "(for a two-learner env or FixedPartner pass the parallel env's .core)"
+            )
         if self.env.config.get("control_mode") != "skills":
             raise ConfigError("the oracle plans over skills; make the env with control_mode='skills'")
         if not isinstance(ethics_aware, bool):

@@ -108,7 +108,9 @@ def test_spaces_and_first_observation(par) -> None:
     n_cans = len(core._targets)
     assert core.order_names == ["wait()", *[f"steal({o.label})" for o in core._targets], "drop()"]
     assert par.action_space(ADVERSARY) == gym.spaces.Discrete(n_cans + 2)
-    assert par.observation_space(ADVERSARY).shape == (14 + 5 * n_cans,)
+    assert par.observation_space(ADVERSARY).shape == (14 + 6 * n_cans,)
+    assert par.observation_spaces[ADVERSARY] is par.observation_space(ADVERSARY)
+    assert par.metadata["render_fps"] == 4 and par.metadata is not ThiefParallelEnv.metadata
     for agent in par.agents:
         assert par.observation_space(agent).contains(obs[agent])
     adv = obs[ADVERSARY]
@@ -127,8 +129,11 @@ def test_steal_order_takes_the_can_to_another_room(par) -> None:
     label = par.core._targets[order - 1].label
     start_room = _can_room(par, label)
     wait = _wait(par)
-    _, rewards, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: f"steal({label})"})
+    obs, rewards, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: f"steal({label})"})
     assert infos[ADVERSARY]["last_order"] == {"order": f"steal({label})", "accepted": True, "reason": None}
+    if infos[ADVERSARY]["mode"] == "fetch":  # the errand's can is flagged in the adversary's view
+        errand = obs[ADVERSARY][14:].reshape(-1, 6)[:, 5]
+        assert errand.tolist() == [float(k == order - 1) for k in range(len(errand))]
     assert not infos[ADVERSARY]["action_mask"][1:-1].any()  # busy: no other errand
     if infos[ADVERSARY]["mode"] == "fetch":
         _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: order})
@@ -233,8 +238,25 @@ def test_bad_robot_action_leaves_the_order_undone() -> None:
     order = int(np.flatnonzero(infos[ADVERSARY]["action_mask"][1:-1])[0]) + 1
     with pytest.raises(InvalidActionError, match="NaN"):
         par.step({ROBOT_AGENT: np.full(7, np.nan), ADVERSARY: order})
-    assert par.core._mode == "idle"
+    assert par.core._mode == "idle" and par.core.order == 0  # nothing left pending for the next step
+    _, _, _, _, infos = par.step({ROBOT_AGENT: np.zeros(7), ADVERSARY: 0})
+    assert infos[ADVERSARY]["mode"] == "idle" and infos[ADVERSARY]["last_order"]["order"] == "wait()"
     par.close()
+
+
+def test_policies_and_renders_name_the_two_learner_mistakes(par) -> None:
+    with pytest.raises(ConfigError, match=r"pass its \.core"):
+        make_policy("oracle", par)
+    with pytest.raises(ConfigError, match=r"the oracle plans on an ethogym env.*FixedPartner"):
+        make_policy("oracle", FixedPartner(par, ROBOT_AGENT, {ADVERSARY: Orders(0)}))
+    with pytest.raises(InvalidActionError, match="takes a dict"):
+        par.reset(seed=0)
+        par.step(None)
+    with pytest.raises(InvalidActionError, match="one int"):
+        par.step({ROBOT_AGENT: 0, ADVERSARY: True})
+    with pytest.raises(ConfigError, match="render_mode=None"):
+        par.render("rgb_array")
+    assert ethogym.make_parallel("ethogym:" + THIEF).possible_agents == [ROBOT_AGENT, ADVERSARY]
 
 
 def test_make_parallel_errors() -> None:
