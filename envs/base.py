@@ -11,6 +11,7 @@ import math
 import re
 import string
 import time
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import gymnasium as gym
@@ -237,7 +238,12 @@ class EthogymEnv(gym.Env):
             )
         super().reset(seed=seed)
         options = options or {}
-        override = options.get("config") or {}
+        override = options.get("config") or {} if isinstance(options, Mapping) else None
+        if not isinstance(override, Mapping):
+            raise ConfigError(
+                f"reset(options=...) takes a dict such as {{'config': {{'skill_execution': 'teleport'}}}}; "
+                f"got options={options!r}"
+            )
         unknown = (
             set(override)
             - {"skill_execution", "terminate_on_success", "strict_actions"}

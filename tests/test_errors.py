@@ -251,6 +251,12 @@ def test_invalid_reset_config_override(trash_env) -> None:
         trash_env.reset(seed=0, options={"config": {"obs_mode": "rgb"}})
 
 
+@pytest.mark.parametrize("options", [5, "teleport", {"config": 3}, {"config": ["teleport"]}])
+def test_reset_options_that_are_no_dict(trash_env, options) -> None:
+    with pytest.raises(ConfigError, match=r"reset\(options=...\) takes a dict such as"):
+        trash_env.reset(seed=0, options=options)
+
+
 # --- continuous actions --------------------------------------------------------------------------------
 def test_continuous_nan_action(continuous_env) -> None:
     action = np.zeros(7, dtype=np.float32)
