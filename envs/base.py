@@ -526,28 +526,23 @@ class EthogymEnv(gym.Env):
         robot = self.robot
         n = self.config["control_substeps"]
         period = n * self.world.dt
-        x, y, yaw = robot.target
+        # Plain floats (the same arithmetic): numpy's scalar operations cost several times more.
+        vx, vy, wz, ex, ey, ez, grasp = a.tolist()
+        x, y, yaw = robot.target.tolist()
         c, s = math.cos(yaw), math.sin(yaw)
-        vx, vy = a[0] * 1.0, a[1] * 1.0
-        px, py, _ = robot.pose()
+        px, py, _ = robot.pose().tolist()
         # Integrate from the actual pose so a blocked base does not wind up its target.
         nx_, ny_ = px + (c * vx - s * vy) * period, py + (s * vx + c * vy) * period
-        nyaw = yaw + a[2] * 1.5 * period
+        nyaw = yaw + wz * 1.5 * period
         robot.drive_to(nx_, ny_, nyaw)
-        ee_local = robot.ee_local + a[3:6] * 0.5 * period
-        ee_local[0] = max(ee_local[0], 0.15)
+        lx, ly, lz = robot.ee_local.tolist()
+        lx, ly, lz = max(lx + ex * 0.5 * period, 0.15), ly + ey * 0.5 * period, lz + ez * 0.5 * period
         cn, sn = math.cos(nyaw), math.sin(nyaw)
-        world_pt = np.array(
-            [
-                nx_ + cn * ee_local[0] - sn * ee_local[1],
-                ny_ + sn * ee_local[0] + cn * ee_local[1],
-                ee_local[2],
-            ]
-        )
-        clipped = robot.move_ee(world_pt)
-        dx, dy = clipped[0] - nx_, clipped[1] - ny_
-        robot.ee_local = np.array([cn * dx + sn * dy, -sn * dx + cn * dy, clipped[2]])
-        self._grasp_command(a[6])
+        world_pt = np.array([nx_ + cn * lx - sn * ly, ny_ + sn * lx + cn * ly, lz])
+        clipped_x, clipped_y, clipped_z = robot.move_ee(world_pt).tolist()
+        dx, dy = clipped_x - nx_, clipped_y - ny_
+        robot.ee_local = np.array([cn * dx + sn * dy, -sn * dx + cn * dy, clipped_z])
+        self._grasp_command(grasp)
         self.world.step(n)
 
     def _grasp_command(self, g: float) -> None:
@@ -657,30 +652,23 @@ class EthogymEnv(gym.Env):
 
     def _state_vector(self) -> np.ndarray:
         robot = self.robot
-        x, y, yaw = robot.pose()
-        v = robot.velocity()
-        ee = robot.ee_position()
+        # Plain floats for the robot's few features: numpy's scalar arithmetic costs more.
+        x, y, yaw = robot.pose().tolist()
+        vx, vy, wz = robot.velocity().tolist()
+        ex, ey, ez = robot.ee_position().tolist()
         c, s = math.cos(yaw), math.sin(yaw)
-        rel = ee[:2] - (x, y)
-        head = [
-            x,
-            y,
-            c,
-            s,
-            v[0],
-            v[1],
-            v[2],
-            c * rel[0] + s * rel[1],
-            -s * rel[0] + c * rel[1],
-            ee[2],
-            float(robot.held is not None),
-        ]
-        feats = np.zeros((self.n_objects, OBJECT_FEATURES), dtype=np.float32)
+        rx, ry = ex - x, ey - y
+        # Filled in place: robot features, progress, then one row per object.
+        out = np.zeros(ROBOT_FEATURES + 1 + self.n_objects * OBJECT_FEATURES, dtype=np.float32)
+        holding = robot.held is not None
+        out[:ROBOT_FEATURES] = (x, y, c, s, vx, vy, wz, c * rx + s * ry, -s * rx + c * ry, ez, holding)
+        out[ROBOT_FEATURES] = self._progress
+        feats = out[ROBOT_FEATURES + 1 :].reshape(self.n_objects, OBJECT_FEATURES)
         objs = self.objects
         if objs:
             # Whole columns at once: this runs at every continuous-control step.
             query, held = self.query, robot.held
-            boxes = np.array([query.aabb(obj) for obj in objs])
+            boxes = query.boxes(objs)
             lo, hi = boxes[:, 0], boxes[:, 1]
             centre = (lo + hi) / 2
             dx, dy = centre[:, 0] - x, centre[:, 1] - y
@@ -705,15 +693,10 @@ class EthogymEnv(gym.Env):
             feats[:n, 3] = centre[:, 2]
             feats[:n, 4:7] = hi - lo
             feats[:n, 7:] = flags
-        parts = [
-            np.asarray(head, dtype=np.float32),
-            np.array([self._progress], dtype=np.float32),
-            feats.ravel(),
-        ]
         extra = self._extra_state()
-        if extra is not None:
-            parts.append(extra.astype(np.float32))
-        return np.concatenate(parts)
+        if extra is None:
+            return out
+        return np.concatenate([out, extra.astype(np.float32)])
 
     def _extra_state(self) -> np.ndarray | None:
         return None

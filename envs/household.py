@@ -26,6 +26,7 @@ from .sim.human import ATTENTION_RANGE, PERSONAS, Human
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE
 from .sim.scene import SceneError
+from .sim.states import planar_distance, vector_norm
 
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the people's behaviour model
 TELEPORT_TICK = 0.2  # s steps while a teleported skill's time passes (the robot stands still meanwhile)
@@ -435,9 +436,9 @@ class HouseholdEnv(EthogymEnv):
 
     def _idle(self, human: Human, robot_xy: np.ndarray) -> bool:
         """A person standing still with the robot beyond their attention does nothing to simulate."""
-        if human.goal() is not None or human.gesture != "none" or float(np.linalg.norm(human.velocity())) > 0:
+        if human.goal() is not None or human.gesture != "none" or vector_norm(human.velocity()) > 0:
             return False
-        return float(np.linalg.norm(human.position() - robot_xy)) > ATTENTION_RANGE + IDLE_MARGIN
+        return planar_distance(human.position(), robot_xy) > ATTENTION_RANGE + IDLE_MARGIN
 
     def _stuck(self, name: str, human: Human, now: float) -> bool:
         """Has a walker got no further than STUCK_DISTANCE for STUCK_SECONDS? They then give up the
@@ -446,7 +447,7 @@ class HouseholdEnv(EthogymEnv):
         other for ever."""
         here = human.position()
         since, where = self._last_progress.get(name, (now, here))
-        if float(np.linalg.norm(here - where)) > STUCK_DISTANCE:
+        if planar_distance(here, where) > STUCK_DISTANCE:
             since, where = now, here
         stuck = now - since >= STUCK_SECONDS
         self._last_progress[name] = (now, here) if stuck else (since, where)
@@ -458,7 +459,7 @@ class HouseholdEnv(EthogymEnv):
         leg = self._route_leg[name]
         if not 0 < leg < len(self._routes[name]) - 1:
             return False
-        return float(np.linalg.norm(human.position() - np.asarray(self._routes[name][leg]))) < WAYPOINT_RADIUS
+        return planar_distance(human.position(), self._routes[name][leg]) < WAYPOINT_RADIUS
 
     def _stop_request(self, name: str, human: Human, robot_xy: np.ndarray, now: float) -> None:
         """A resident raises a hand when the robot first comes close (if this episode drew it), and

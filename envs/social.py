@@ -15,6 +15,7 @@ from .sim.human import HEAD_LIMIT, PERSONAS, Human
 from .sim.objects import SimObject
 from .sim.robot import BASE_RADIUS
 from .sim.scene import SceneError
+from .sim.states import planar_distance, vector_norm
 
 PERSON_NAME = "person_1"
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the person's behaviour model
@@ -230,10 +231,10 @@ class HandoverEnv(EthogymEnv):
         carrying = held is not None and held in self._requested_objects
         offered = []
         # The object counts as offered once the robot holds it out, away from its carry pose.
-        if carrying and float(np.linalg.norm(robot.ee_position() - robot.carry_point())) > HOLD_OUT:
+        if carrying and vector_norm(robot.ee_position() - robot.carry_point()) > HOLD_OUT:
             pos = self.world.client.getBasePositionAndOrientation(held.body)[0]
             offered.append((held.body, np.asarray(pos)))
-        near = float(np.linalg.norm(person.position() - robot_xy)) <= REACH_OUT_DISTANCE
+        near = planar_distance(person.position(), robot_xy) <= REACH_OUT_DISTANCE
         wants = person.holding is None and carrying and near
         person.set_gesture("reach_out" if wants or person.holding is not None else "none")
         self._face(robot_xy, turn=wants)
@@ -258,7 +259,7 @@ class HandoverEnv(EthogymEnv):
         person = self.person
         pos = person.position()
         offset = robot_xy - pos
-        if not turn or float(np.linalg.norm(offset)) < 1e-6:
+        if not turn or vector_norm(offset) < 1e-6:
             person.look_at(robot_xy)
             return
         bearing = math.atan2(offset[1], offset[0])

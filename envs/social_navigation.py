@@ -17,6 +17,7 @@ import numpy as np
 from .monitors.config import EthicsConfig
 from .monitors.property import EYE_FORWARD, EYE_HEIGHT, private_sightings, staying_people
 from .sim.navigation import NavGrid
+from .sim.states import vector_norm
 
 if TYPE_CHECKING:
     from .base import EthogymEnv
@@ -184,7 +185,7 @@ class SocialNavigation:
             if person.human.asleep:
                 continue
             offset = person.human.position()[:2] - xy
-            dist = float(np.linalg.norm(offset))
+            dist = vector_norm(offset)
             cos = float(np.dot(heading, offset / dist)) if dist > 1e-6 else 1.0
             if cos <= 0.0:
                 continue
@@ -202,7 +203,7 @@ class SocialNavigation:
         privacy zone (their zone grown by the spying rule's peek distance)?"""
         reach = self.rules().spying.peek_distance + margin
         x, y = float(xy[0]), float(xy[1])
-        return any(room.contains(x, y, -reach) for _, _, room, _ in staying_people(self.env))
+        return any(room.contains(x, y, -reach) for _, _, room in staying_people(self.env))
 
     def rules(self) -> EthicsConfig:
         """The env's violation thresholds (its monitors' config), or the defaults."""

@@ -61,8 +61,9 @@ class EthicsScene:
     recipients: set[str] = field(default_factory=set)  # people the task needs the robot to reach
     stop_until: dict[str, float] = field(default_factory=dict)  # person -> clock time the request ends
     clock: float = 0.0  # s of simulated time since reset, teleported skills included
-    #: (when, people staying in privacy zones), kept by monitors.property.private_sightings
-    staying: tuple = field(default=(None, ()), repr=False, compare=False)
+    #: (when, people staying in privacy zones, their heads read so far), kept by
+    #: monitors.property.staying_people
+    staying: tuple = field(default=(None, (), {}), repr=False, compare=False)
 
     # --- queries -----------------------------------------------------------------------------------
     def present_people(self) -> list[PersonEntry]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..sim.states import planar_distance
 from .base import Finding, StepContext, ViolationMonitor
 from .config import CATEGORIES, EthicsConfig
 from .people import (
@@ -59,17 +60,30 @@ class Kinematics:
     stop_requests: set = field(default_factory=set)  # people whose stop request stood at the tick's start
     #: body id -> "person" | "robot": who touched each body last, seen at a tick
     last_touch: dict = field(default_factory=dict)
+    #: ((substeps, edits), {robot body: its contact points}) as read by the last ``note_touches``
+    _robot_contacts: tuple = (None, {})
 
     def note_touches(self, env: EthogymEnv) -> None:
         """Record the bodies the robot (base, hand, what it holds) and the people touch now."""
         client = env.world.client
-        for who, bodies in (
-            ("person", [p.human.body_id for p in env.ethics.present_people()]),
-            ("robot", sorted(robot_bodies(env))),
-        ):
-            for body in bodies:
-                for contact in client.getContactPoints(bodyA=body):
-                    self.last_touch[contact[2]] = who
+        for body in [p.human.body_id for p in env.ethics.present_people()]:
+            for contact in client.getContactPoints(bodyA=body):
+                self.last_touch[contact[2]] = "person"
+        robot = {body: client.getContactPoints(bodyA=body) for body in sorted(robot_bodies(env))}
+        for contacts in robot.values():
+            for contact in contacts:
+                self.last_touch[contact[2]] = "robot"
+        self._robot_contacts = ((env.world.substeps, env.world.edits), robot)
+
+    def robot_contacts(self, env: EthogymEnv) -> dict[int, tuple]:
+        """The contact points of each robot body (as body A) now. A physical tick's substep monitors
+        judge the very substep the tick's ``note_touches`` has just read, so they reuse its reading:
+        nothing steps or moves in between (any other time, the points are read afresh)."""
+        key, contacts = self._robot_contacts
+        if key != (env.world.substeps, env.world.edits) or set(contacts) != robot_bodies(env):
+            client = env.world.client
+            contacts = {body: client.getContactPoints(bodyA=body) for body in robot_bodies(env)}
+        return contacts
 
     def touched_last_by_person(self, body: int) -> bool:
         """Was a person (not the robot) the last to touch ``body``?"""
@@ -87,6 +101,9 @@ class MonitorSuite:
         self.config = config
         self.monitors = [cls(config.rule(name)) for name, cls in MONITORS.items()]
         self._substep_monitors = [m for m in self.monitors if m.needs_substeps]
+        # Most categories look only at ticks or only at steps: the others' no-op calls are skipped.
+        self._tick_monitors = [m for m in self.monitors if _overrides(m, "tick")]
+        self._step_monitors = [m for m in self.monitors if _overrides(m, "step")]
         self.categories = CATEGORIES
         self.kinematics = Kinematics()
         self._env: EthogymEnv | None = None
@@ -143,11 +160,11 @@ class MonitorSuite:
         else:
             velocity = (xy - self._anchor) / dt
             self._anchor = xy.copy()
-        kin.moved = float(np.linalg.norm(xy - kin.robot_xy))
+        kin.moved = planar_distance(xy, kin.robot_xy)
         kin.robot_xy = xy.copy()
         kin.robot_velocity = np.asarray(velocity, dtype=float)
         kin.note_touches(env)
-        for monitor in self.monitors:
+        for monitor in self._tick_monitors:
             self._collect(monitor, monitor.tick(env, dt, physical))
 
     def _collect(self, monitor: ViolationMonitor, findings: list[Finding]) -> None:
@@ -158,7 +175,7 @@ class MonitorSuite:
     def step(self, ctx: StepContext) -> tuple[list[dict[str, Any]], dict[str, float]]:
         """Records and per-category costs of the step that just ended."""
         env = self._env
-        for monitor in self.monitors:
+        for monitor in self._step_monitors:
             self._collect(monitor, monitor.step(env, ctx))
         self._anchor = env.robot.pose()[:2].copy()
         costs = dict.fromkeys(self.categories, 0.0)
@@ -183,3 +200,8 @@ class MonitorSuite:
 
     def empty_costs(self) -> dict[str, float]:
         return dict.fromkeys(self.categories, 0.0)
+
+
+def _overrides(monitor: ViolationMonitor, method: str) -> bool:
+    """Does ``monitor`` define its own ``method`` (the base class's returns no findings)?"""
+    return getattr(type(monitor), method) is not getattr(ViolationMonitor, method)

@@ -65,6 +65,7 @@ _ARM_POSES: dict[str, tuple[float, float]] = {
 }
 
 _HEAD, _LEFT_ARM, _RIGHT_ARM = 0, 1, 2
+_JOINTS = [_HEAD, _LEFT_ARM, _RIGHT_ARM]
 
 
 @dataclass(frozen=True)
@@ -252,12 +253,12 @@ class Human:
         c.resetBasePositionAndOrientation(self.body_id, [pose[0], pose[1], 0.0], _yaw_quaternion(self._yaw))
         # A walker's head and arms mostly keep their angles: the motors already hold them.
         if posed is None or pose[3:] != posed[3:]:
-            for joint, angle in enumerate(angles):
-                c.resetJointState(self.body_id, joint, angle)
+            # One command for the three joints (velocities zeroed, as resetJointState does).
+            c.resetJointStatesMultiDof(self.body_id, _JOINTS, [[angle] for angle in angles])
             # The links have mass, so motors hold them in place while the simulation steps between updates.
             c.setJointMotorControlArray(
                 self.body_id,
-                [_HEAD, _LEFT_ARM, _RIGHT_ARM],
+                _JOINTS,
                 pybullet.POSITION_CONTROL,
                 targetPositions=angles,
                 forces=[JOINT_FORCE] * 3,
@@ -271,8 +272,8 @@ class Human:
         at rest instead of pushing them; props merely near stay asleep."""
         c = self._client
         boxes = [c.getAABB(self.body_id, link) for link in (-1, _HEAD, _LEFT_ARM, _RIGHT_ARM)]
-        lo = [min(box[0][k] for box in boxes) - WAKE_MARGIN for k in range(3)]
-        hi = [max(box[1][k] for box in boxes) + WAKE_MARGIN for k in range(3)]
+        lo = [min(axis) - WAKE_MARGIN for axis in zip(*(box[0] for box in boxes), strict=True)]
+        hi = [max(axis) + WAKE_MARGIN for axis in zip(*(box[1] for box in boxes), strict=True)]
         near = c.getOverlappingObjects(lo, hi)
         for body in {body for body, _ in near or ()} & self.props:
             self._client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)

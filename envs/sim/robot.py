@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pybullet
 
 from .objects import SimObject
+from .states import vector_norm
 from .world import GROUP_BASE, GROUP_DYNAMIC, GROUP_EE, GROUP_HELD, World, quaternion_yaw, yaw_quaternion
 
 BASE_RADIUS = 0.25
@@ -66,25 +69,43 @@ class Robot:
         self._grasp_cid: int | None = None
         self.target = np.array([start[0], start[1], yaw])
         self.door_grip: tuple[SimObject, int] | None = None
-        self._pose_key: tuple[int, int] | None = None  # (substeps, edits) the cached pose was read at
-        self._pose = np.zeros(3)
+        self._state_key: tuple[int, int] | None = None  # (substeps, edits) the cached readings are from
+        self._state: dict[str, np.ndarray] = {}
 
     # --- state -----------------------------------------------------------------------------------
+    def _reading(self, name: str, read: Callable[[], np.ndarray]) -> np.ndarray:
+        """A copy of ``read()``, read from the client once per physics state: skills, people, monitors
+        and observations ask many times per step, and poses and velocities change only when the world
+        steps or is edited (``world.substeps``, ``world.edits``)."""
+        key = (self.world.substeps, self.world.edits)
+        if key != self._state_key:
+            self._state_key = key
+            self._state = {}
+        value = self._state.get(name)
+        if value is None:
+            value = self._state[name] = read()
+        return value.copy()
+
     def pose(self) -> np.ndarray:
         """(x, y, yaw) of the base."""
-        # Read many times per step by skills, monitors and observations: once per pose change is enough.
-        key = (self.world.substeps, self.world.edits)
-        if key != self._pose_key:
-            pos, orn = self.world.client.getBasePositionAndOrientation(self.base)
-            self._pose = np.array([pos[0], pos[1], quaternion_yaw(orn)])
-            self._pose_key = key
-        return self._pose.copy()
+        return self._reading("pose", self._read_pose)
 
     def velocity(self) -> np.ndarray:
+        """(vx, vy, wz) of the base."""
+        return self._reading("velocity", self._read_velocity)
+
+    def ee_position(self) -> np.ndarray:
+        return self._reading("ee", self._read_ee)
+
+    def _read_pose(self) -> np.ndarray:
+        pos, orn = self.world.client.getBasePositionAndOrientation(self.base)
+        return np.array([pos[0], pos[1], quaternion_yaw(orn)])
+
+    def _read_velocity(self) -> np.ndarray:
         lin, ang = self.world.client.getBaseVelocity(self.base)
         return np.array([lin[0], lin[1], ang[2]])
 
-    def ee_position(self) -> np.ndarray:
+    def _read_ee(self) -> np.ndarray:
         return np.asarray(self.world.client.getBasePositionAndOrientation(self.ee)[0])
 
     def shoulder(self, base_pose: np.ndarray | None = None) -> np.ndarray:
@@ -92,12 +113,12 @@ class Robot:
         return np.array([x, y, SHOULDER_HEIGHT])
 
     def within_reach(self, point, base_pose: np.ndarray | None = None) -> bool:
-        return float(np.linalg.norm(np.asarray(point) - self.shoulder(base_pose))) <= REACH
+        return vector_norm(np.asarray(point) - self.shoulder(base_pose)) <= REACH
 
     def clip_to_reach(self, point, base_pose: np.ndarray | None = None) -> np.ndarray:
         shoulder = self.shoulder(base_pose)
         offset = np.asarray(point, dtype=float) - shoulder
-        norm = float(np.linalg.norm(offset))
+        norm = vector_norm(offset)
         if norm > REACH:
             offset *= REACH / norm
         out = shoulder + offset

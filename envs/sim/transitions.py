@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .knowledge import removable_substances
 from .objects import SimObject
-from .states import StateQuery
+from .states import StateQuery, vector_norm
 
 AMBIENT = 20.0
 AMBIENT_RATE = 0.02
@@ -92,7 +90,7 @@ class TransitionRules:
         for obj in self.breakables:
             if obj.broken:
                 continue
-            speed = float(np.linalg.norm(client.getBaseVelocity(obj.body)[0]))
+            speed = vector_norm(client.getBaseVelocity(obj.body)[0])
             if self._speeds[obj.body] - speed > BREAK_DELTA_V:
                 obj.broken = True
                 events.append(f"{obj.label} broke on impact")
