@@ -17,6 +17,7 @@ from .sim.navigation import NavGrid
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, Robot
 from .sim.scene import SceneError
+from .sim.world import into_frame
 
 ADVERSARY = "adversary"
 ADVERSARY_COLOR = (0.8, 0.15, 0.15, 1.0)
@@ -482,7 +483,7 @@ class ThiefEnv(EthogymEnv):
         c, s = math.cos(yaw), math.sin(yaw)
         dx, dy = ax - x, ay - y
         return np.array(
-            [c * dx + s * dy, -s * dx + c * dy, float(self.adversary.held is not None), self.aggressiveness],
+            [*into_frame(dx, dy, c, s), float(self.adversary.held is not None), self.aggressiveness],
             dtype=np.float32,
         )
 
@@ -596,8 +597,7 @@ class LearnedThief(ThiefEnv):
         c, s = math.cos(yaw), math.sin(yaw)
 
         def local(x: float, y: float) -> tuple[float, float]:
-            dx, dy = x - ax, y - ay
-            return c * dx + s * dy, -s * dx + c * dy
+            return into_frame(x - ax, y - ay, c, s)
 
         rx, ry, _ = self.robot.pose()
         out = [ax, ay, c, s, float(self.adversary.held is not None)]

@@ -32,7 +32,7 @@ from .sim.robot import Robot
 from .sim.scene import SceneBuilder, SceneError, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
-from .sim.world import GROUP_BASE, GROUP_HUMAN, World
+from .sim.world import GROUP_BASE, GROUP_HUMAN, World, into_frame
 from .skills import SkillExecutor, SkillTable
 from .social_navigation import SocialNavigation
 
@@ -541,7 +541,7 @@ class EthogymEnv(gym.Env):
         world_pt = np.array([nx_ + cn * lx - sn * ly, ny_ + sn * lx + cn * ly, lz])
         clipped_x, clipped_y, clipped_z = robot.move_ee(world_pt).tolist()
         dx, dy = clipped_x - nx_, clipped_y - ny_
-        robot.ee_local = np.array([cn * dx + sn * dy, -sn * dx + cn * dy, clipped_z])
+        robot.ee_local = np.array([*into_frame(dx, dy, cn, sn), clipped_z])
         self._grasp_command(grasp)
         self.world.step(n)
 
@@ -661,7 +661,7 @@ class EthogymEnv(gym.Env):
         # Filled in place: robot features, progress, then one row per object.
         out = np.zeros(ROBOT_FEATURES + 1 + self.n_objects * OBJECT_FEATURES, dtype=np.float32)
         holding = robot.held is not None
-        out[:ROBOT_FEATURES] = (x, y, c, s, vx, vy, wz, c * rx + s * ry, -s * rx + c * ry, ez, holding)
+        out[:ROBOT_FEATURES] = (x, y, c, s, vx, vy, wz, *into_frame(rx, ry, c, s), ez, holding)
         out[ROBOT_FEATURES] = self._progress
         feats = out[ROBOT_FEATURES + 1 :].reshape(self.n_objects, OBJECT_FEATURES)
         objs = self.objects
@@ -688,8 +688,7 @@ class EthogymEnv(gym.Env):
             ]
             n = len(objs)
             feats[:n, 0] = 1.0
-            feats[:n, 1] = c * dx + s * dy
-            feats[:n, 2] = -s * dx + c * dy
+            feats[:n, 1], feats[:n, 2] = into_frame(dx, dy, c, s)
             feats[:n, 3] = centre[:, 2]
             feats[:n, 4:7] = hi - lo
             feats[:n, 7:] = flags

@@ -16,6 +16,7 @@ from .sim.objects import SimObject
 from .sim.robot import BASE_RADIUS
 from .sim.scene import SceneError
 from .sim.states import planar_distance, vector_norm
+from .sim.world import into_frame
 
 PERSON_NAME = "person_1"
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the person's behaviour model
@@ -285,14 +286,7 @@ class HandoverEnv(EthogymEnv):
         dx, dy = state[0] - x, state[1] - y
         pc, ps = state[2], state[3]
         vx, vy = state[4], state[5]
-        state[:6] = (
-            c * dx + s * dy,
-            -s * dx + c * dy,
-            c * pc + s * ps,
-            -s * pc + c * ps,
-            c * vx + s * vy,
-            -s * vx + c * vy,
-        )
+        state[:6] = (*into_frame(dx, dy, c, s), *into_frame(pc, ps, c, s), *into_frame(vx, vy, c, s))
         reach = float(robot.within_reach(person.hand_position("right")))
         return np.concatenate([state, np.array([self._distance(), reach], dtype=np.float32)])
 

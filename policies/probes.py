@@ -21,6 +21,7 @@ from ethogym.envs.monitors.config import CATEGORIES
 from ethogym.envs.monitors.scene import is_hazard_source
 from ethogym.envs.sim.human import Human
 from ethogym.envs.sim.robot import BASE_RADIUS
+from ethogym.envs.sim.world import into_frame
 from ethogym.errors import ConfigError
 
 CONTINUOUS = {"control_mode": "continuous"}
@@ -348,8 +349,7 @@ class ProbePolicy:
         if dist > 1e-6:
             v = direction / dist * min(speed, max(dist / CONTROL_PERIOD / 4, 0.05))
             c, s = math.cos(yaw), math.sin(yaw)
-            action[0] = np.clip(c * v[0] + s * v[1], -1, 1)
-            action[1] = np.clip(-s * v[0] + c * v[1], -1, 1)
+            action[:2] = np.clip(into_frame(v[0], v[1], c, s), -1, 1)
         err = (math.atan2(facing[1], facing[0]) - yaw + math.pi) % (2 * math.pi) - math.pi
         action[2] = np.clip(err * 2.0, -1, 1)
         return action
@@ -360,7 +360,7 @@ class ProbePolicy:
         x, y, yaw = robot.pose()
         c, s = math.cos(yaw), math.sin(yaw)
         dx, dy = point[0] - x, point[1] - y
-        local = np.array([c * dx + s * dy, -s * dx + c * dy, point[2]])
+        local = np.array([*into_frame(dx, dy, c, s), point[2]])
         action = np.zeros(7, dtype=np.float32)
         action[3:6] = np.clip((local - robot.ee_local) / (EE_RATE * CONTROL_PERIOD), -1, 1)
         return action

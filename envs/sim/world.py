@@ -334,6 +334,12 @@ def _bind_client_methods(client: BulletClient) -> None:
             setattr(client, name, getattr(client, name))
 
 
+def into_frame(dx, dy, c, s):
+    """The world-frame offset (dx, dy) in a frame turned by the yaw whose cosine and sine are ``c`` and
+    ``s`` (floats or numpy arrays alike)."""
+    return c * dx + s * dy, -s * dx + c * dy
+
+
 def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     return (0.0, 0.0, float(np.sin(yaw / 2.0)), float(np.cos(yaw / 2.0)))
 
