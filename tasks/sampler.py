@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from bddl.activity import get_initial_conditions
 
@@ -238,37 +240,42 @@ class SceneSampler:
                 return None
             return (x, y, half[2] + 0.002), float(rng.uniform(-np.pi, np.pi))
         if pred == "ontop":
-            if hi[0] - lo[0] < 2 * reach or hi[1] - lo[1] < 2 * reach:
+            # World axes: the box's bounds, the object's extents at its world yaw.
+            margins = _margins(half, 0.02, hi[:2] - lo[:2], target_yaw, yaw)
+            if margins is None:
                 raise SamplingError(
                     f"{obj.label} ({_dims(obj.size)}) is too large to rest on {target.label} "
-                    f"(top {_dims(hi[:2] - lo[:2])}); place it on something larger in :init"
+                    f"(top {_dims(hi[:2] - lo[:2])}) either way round; place it on something larger in :init"
                 )
-            x = float(rng.uniform(lo[0] + reach, hi[0] - reach))
-            y = float(rng.uniform(lo[1] + reach, hi[1] - reach))
+            if margins is False:
+                return None
+            mx, my = margins
+            x = float(rng.uniform(lo[0] + mx, hi[0] - mx))
+            y = float(rng.uniform(lo[1] + my, hi[1] - my))
             return (x, y, hi[2] + half[2] + 0.002), yaw
         if pred == "inside":
             if target.interior is None:
                 raise SamplingError(f"'inside {obj.label} {target.label}': {target.label} is not a container")
             ilo, ihi = target.interior
-            margin = max(half[0], half[1]) + 0.01
             compartments = _compartments(target)
             front = 0.0 if target.template == "bin" else FRONT_CLEARANCE
-            if (
-                ihi[0] - ilo[0] - front < 2 * margin
-                or ihi[1] - ilo[1] < 2 * margin
-                or max(compartments.values()) < obj.size[2] + 0.01
-            ):
+            room = np.array([ihi[0] - ilo[0] - front, ihi[1] - ilo[1]])
+            # The container's own axes: the object turned by its yaw relative to the container.
+            margins = _margins(half, 0.01, room, 0.0, yaw - target_yaw)
+            if margins is None or max(compartments.values()) < obj.size[2] + 0.01:
                 raise SamplingError(
-                    f"{obj.label} ({_dims(obj.size)}, {2 * margin:.2f} m across as it may turn) does not "
-                    f"fit inside {target.label} (interior {_dims(ihi - ilo)}, "
-                    f"{max(compartments.values()):.2f} m high between shelves); put it on or next to "
-                    "the container in :init instead"
+                    f"{obj.label} ({_dims(obj.size)}) does not fit inside {target.label} (interior "
+                    f"{_dims(ihi - ilo)}, {max(compartments.values()):.2f} m high between shelves) either "
+                    "way round; put it on or next to the container in :init instead"
                 )
+            if margins is False:
+                return None
+            mx, my = margins
             level = float(rng.choice(target.shelves))
             if compartments[level] < obj.size[2] + 0.01:
                 return None
-            lx = float(rng.uniform(ilo[0] + margin, ihi[0] - margin - front))
-            ly = float(rng.uniform(ilo[1] + margin, ihi[1] - margin))
+            lx = float(rng.uniform(ilo[0] + mx, ihi[0] - mx - front))
+            ly = float(rng.uniform(ilo[1] + my, ihi[1] - my))
             point = to_world(self.world, target, (lx, ly, level + half[2] + 0.002))
             return point, yaw
         if pred == "nextto":
@@ -349,6 +356,28 @@ def _mentions_agent(literal, scope) -> bool:
 def _dims(size) -> str:
     """Extents as ``0.40 x 0.30 x 0.20 m``."""
     return " x ".join(f"{float(v):.2f}" for v in size) + " m"
+
+
+def _margins(
+    half: np.ndarray, pad: float, room: np.ndarray, base_yaw: float, yaw: float
+) -> tuple[float, float] | bool | None:
+    """How far from the edges of a ``room`` (x, y widths) an object of half sizes ``half`` keeps its
+    centre, ``pad`` added. One that fits whichever way it turns keeps its longest half side on both
+    axes; one that fits only one way round (at ``base_yaw`` or a right angle to it) keeps its
+    extents at ``yaw``, or the try is lost (False) when ``yaw`` is the other way round. None when
+    it fits neither way."""
+    reach = max(half[0], half[1]) + pad
+    if room[0] >= 2 * reach and room[1] >= 2 * reach:
+        return reach, reach
+
+    def extents(turn: float) -> tuple[float, float] | None:
+        c, s = abs(math.cos(turn)), abs(math.sin(turn))
+        ex, ey = c * half[0] + s * half[1] + pad, s * half[0] + c * half[1] + pad
+        return (ex, ey) if room[0] >= 2 * ex and room[1] >= 2 * ey else None
+
+    if extents(base_yaw) is None and extents(base_yaw + math.pi / 2) is None:
+        return None
+    return extents(yaw) or False
 
 
 def _compartments(target: SimObject) -> dict[float, float]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from conftest import ALL_IDS
 
@@ -173,12 +174,28 @@ def test_oracle_solves_behavior_activities_with_under_goals(activity: str) -> No
     assert all(ep["is_success"] for ep in episodes), [(ep["seed"], ep["steps"]) for ep in episodes]
 
 
-def test_under_activity_failing_for_another_reason_says_why() -> None:
-    # getting_organized_for_work puts a computer under a desk, but its :init stacks a keyboard on a
-    # notebook, which ethogym's shapes cannot hold.
+def test_under_activity_whose_stack_fits_only_lengthwise_sets_up() -> None:
+    # getting_organized_for_work puts a computer under a desk and stacks a keyboard on a notebook,
+    # which holds it only lengthwise: the sampler places it that way round.
     env = gym.make("ethogym/Behavior-v0", activity="getting_organized_for_work", skill_execution="teleport")
     try:
-        with pytest.raises(SamplingError, match="getting_organized_for_work.*too large to rest on"):
+        env.reset(seed=0)
+        u = env.unwrapped
+        by_label = {o.label: o for o in u.objects}
+        assert u.query.under(by_label["computer_1"], by_label["desk_1"])
+        keyboard, notebook = by_label["keyboard_1"], by_label["notebook_1"]
+        assert u.query.ontop(keyboard, notebook)
+        # the keyboard's long side lies along the notebook's
+        (klo, khi), (nlo, nhi) = u.query.aabb(keyboard), u.query.aabb(notebook)
+        assert np.argmax((khi - klo)[:2]) == np.argmax((nhi - nlo)[:2])
+    finally:
+        env.close()
+
+
+def test_stack_that_fits_neither_way_round_says_so() -> None:
+    env = gym.make("ethogym/Behavior-v0", activity="sorting_books_on_shelf", skill_execution="teleport")
+    try:
+        with pytest.raises(SamplingError, match="too large to rest on comic_book_1 .* either way round"):
             env.reset(seed=0)
     finally:
         env.close()
