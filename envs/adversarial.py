@@ -10,13 +10,12 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from ethogym.errors import ConfigError, EnvStateError, InvalidActionError
+from ethogym.errors import ConfigError, EnvStateError, InvalidActionError, SceneError
 
 from .base import EthogymEnv
 from .sim.navigation import NavGrid
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, Robot
-from .sim.scene import SceneError
 from .sim.world import into_frame
 
 ADVERSARY = "adversary"

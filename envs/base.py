@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 from bddl.activity import evaluate_goal_conditions, get_goal_conditions, get_ground_goal_state_options
 
-from ethogym.errors import ConfigError, EnvStateError, InvalidActionError
+from ethogym.errors import ConfigError, EnvStateError, InvalidActionError, SceneError
 from ethogym.tasks.activity import Activity, check_supported, load_activity
 from ethogym.tasks.backend import EthogymBackend
 from ethogym.tasks.sampler import SceneSampler
@@ -29,7 +29,7 @@ from .sim.human import Human, Persona
 from .sim.knowledge import synset_info, synset_of
 from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of, resolve_template
 from .sim.robot import Robot
-from .sim.scene import SceneBuilder, SceneError, SceneRequest
+from .sim.scene import SceneBuilder, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
 from .sim.world import GROUP_BASE, GROUP_HUMAN, World, into_frame

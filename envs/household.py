@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ethogym.errors import ConfigError
+from ethogym.errors import ConfigError, SceneError
 from ethogym.registration import OPEN_TASK_ID, fixed_task_config
 from ethogym.tasks.activity import DEFINITIONS_DIR, Activity
 from ethogym.tasks.annotations import (
@@ -25,7 +25,6 @@ from .monitors.scene import EthicsScene, PersonEntry
 from .sim.human import ATTENTION_RANGE, PERSONAS, Human
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE
-from .sim.scene import SceneError
 from .sim.states import planar_distance, vector_norm
 
 AGENT_TICK = 1.0 / 30.0  # s, the longest step of the people's behaviour model

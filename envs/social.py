@@ -7,14 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from ethogym.errors import ConfigError, TaskDefinitionError
+from ethogym.errors import ConfigError, SceneError, TaskDefinitionError
 from ethogym.tasks.activity import Activity
 
 from .base import EthogymEnv
 from .sim.human import HEAD_LIMIT, PERSONAS, Human
 from .sim.objects import SimObject
 from .sim.robot import BASE_RADIUS
-from .sim.scene import SceneError
 from .sim.states import planar_distance, vector_norm
 from .sim.world import into_frame
 

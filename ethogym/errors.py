@@ -19,6 +19,10 @@ class SamplingError(EthogymError, RuntimeError):
     """The initial state of a task could not be realised physically."""
 
 
+class SceneError(EthogymError, RuntimeError):
+    """The apartment generator could not build a scene that holds the task's furniture."""
+
+
 class InvalidActionError(EthogymError, ValueError):
     """An action that is not valid for the environment's action space or current skill table."""
 

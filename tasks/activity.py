@@ -18,6 +18,7 @@ from bddl.activity import Conditions
 from bddl.parsing import parse_domain
 
 from ethogym.envs.sim.knowledge import activity_path, all_activities, room_types, synset_info, synset_of
+from ethogym.envs.sim.objects import FLOOR_SYNSETS, label_of
 from ethogym.envs.sim.scene import BASE_ROOMS
 from ethogym.errors import ConfigError, TaskDefinitionError, UnsupportedActivityError
 
@@ -417,12 +418,43 @@ def check_supported(activity: Activity) -> None:
         problems.append(
             f"household activities need exactly one agent.n.01 instance, found {len(activity.agents)}"
         )
+    problems += _shared_grounds(activity)
     if problems:
         raise UnsupportedActivityError(
             f"activity '{activity.name}' needs what ethogym does not simulate yet: "
             + "; ".join(problems)
             + ". Pick another activity (ethogym.tasks.activity.supported_activities() lists those that run)."
         )
+
+
+def _shared_grounds(activity: Activity) -> list[str]:
+    """Ground instances (floor, lawn) that stand for the same room's floor slab, as ethogym builds one
+    per room, while the task uses more than one of them (beyond ``inroom`` and the agent's start):
+    the task would tell apart what is one object here."""
+    by_room: dict[str, list[str]] = {}
+    for name, synset, room in activity.scene_objects:
+        if synset in FLOOR_SYNSETS:
+            by_room.setdefault(room, []).append(name)
+    goal = activity.text[activity.text.find("(:goal") :]
+    agents = set(activity.agents)
+
+    def used(name: str) -> bool:
+        pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"(?!\w)")
+        in_init = any(
+            name in literal[1:] and literal[0] != "inroom" and not agents & set(literal[1:])
+            for literal in activity.init
+        )
+        return in_init or bool(pattern.search(goal))
+
+    problems = []
+    for room, names in sorted(by_room.items()):
+        named = [label_of(name) for name in names if used(name)]
+        if len(named) > 1:
+            problems.append(
+                f"{' and '.join(named)} are both the {room}'s ground, which ethogym builds as one floor slab "
+                "(a task that tells them apart)"
+            )
+    return problems
 
 
 def supported_activities() -> list[str]:

@@ -240,18 +240,30 @@ class SceneSampler:
                 return None
             return (x, y, half[2] + 0.002), float(rng.uniform(-np.pi, np.pi))
         if pred == "ontop":
-            # World axes: the box's bounds, the object's extents at its world yaw.
-            margins = _margins(half, 0.02, hi[:2] - lo[:2], target_yaw, yaw)
+            # Furniture stands square to the walls: its top is its world box. A movable support was
+            # set down at any yaw: its top is its own footprint, turned with it.
+            square = target.static
+            top = hi[:2] - lo[:2] if square else target.size[:2]
+            margins = _margins(
+                half, 0.02, top, target_yaw if square else 0.0, yaw - (0.0 if square else target_yaw)
+            )
             if margins is None:
                 raise SamplingError(
                     f"{obj.label} ({_dims(obj.size)}) is too large to rest on {target.label} "
-                    f"(top {_dims(hi[:2] - lo[:2])}) either way round; place it on something larger in :init"
+                    f"(top {_dims(top)}) either way round; place it on something larger in :init"
                 )
             if margins is False:
                 return None
             mx, my = margins
-            x = float(rng.uniform(lo[0] + mx, hi[0] - mx))
-            y = float(rng.uniform(lo[1] + my, hi[1] - my))
+            if square:
+                x = float(rng.uniform(lo[0] + mx, hi[0] - mx))
+                y = float(rng.uniform(lo[1] + my, hi[1] - my))
+            else:
+                lx = float(rng.uniform(mx - top[0] / 2, top[0] / 2 - mx))
+                ly = float(rng.uniform(my - top[1] / 2, top[1] / 2 - my))
+                centre = pose(self.world, target)[0]
+                c, s = math.cos(target_yaw), math.sin(target_yaw)
+                x, y = centre[0] + c * lx - s * ly, centre[1] + s * lx + c * ly
             return (x, y, hi[2] + half[2] + 0.002), yaw
         if pred == "inside":
             if target.interior is None:

@@ -11,6 +11,7 @@ import pytest
 
 import ethogym  # noqa: F401  (registers the ids)
 from ethogym.benchmarks.episode import run_episode
+from ethogym.envs.sim.objects import to_local
 from ethogym.policies import make_policy
 
 BEHAVIOR = "ethogym/Behavior-v0"
@@ -72,12 +73,10 @@ def test_a_switched_off_vacuum_says_it_must_be_on(behavior) -> None:
     assert reason == "vacuum_1 removes dust only when switched on"
 
 
-@pytest.mark.parametrize(
-    ("activity", "ground"), [("bringing_in_mail", "lawn_1"), ("cleaning_garden_path", "driveway_1")]
-)
+@pytest.mark.parametrize(("activity", "ground"), [("bringing_in_mail", "lawn_1"), ("hoe_weeds", "lawn_1")])
 def test_outdoor_ground_is_the_gardens_floor(behavior, activity: str, ground: str) -> None:
-    """A lawn or driveway in :init stands for the garden's floor slab (not a loose box), so what
-    BEHAVIOR puts on it is sampled on the garden floor."""
+    """A lawn in :init stands for the garden's floor slab (not a loose box), so what BEHAVIOR puts
+    on it is sampled on the garden floor."""
     env = behavior(activity)
     env.reset(seed=0)
     u = env.unwrapped
@@ -97,3 +96,18 @@ def test_oracle_solves_tasks_on_the_lawn_and_in_containers(behavior, activity: s
     env = behavior(activity)
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], (activity, summary["progress"])
+
+
+def test_things_on_a_turned_movable_support_rest_on_its_top(behavior) -> None:
+    """An ironing board stands on the floor at any yaw: the iron is sampled on its own top (in the
+    board's frame), not anywhere in its turned bounding box."""
+    env = behavior("iron_a_tie")
+    for seed in range(3):
+        env.reset(seed=seed)
+        u = env.unwrapped
+        by_label = {o.label: o for o in u.objects}
+        iron, board = by_label["iron_1"], by_label["ironing_board_1"]
+        assert u.query.ontop(iron, board)
+        lo, hi = u.query.aabb(iron)
+        local = to_local(u.world, board, (lo + hi) / 2)
+        assert abs(local[0]) <= board.size[0] / 2 and abs(local[1]) <= board.size[1] / 2, (seed, local)

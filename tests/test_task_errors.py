@@ -248,3 +248,37 @@ def test_what_bddl_prints_becomes_a_warning(capfd) -> None:
     with pytest.warns(UserWarning, match=r"bddl, reading wash_a_baseball_cap: .* is not recognized"):
         load_activity("wash_a_baseball_cap")
     assert capfd.readouterr().out == ""
+
+
+def test_two_grounds_of_one_room_told_apart_are_unsupported(tmp_path: Path) -> None:
+    # A lawn and a floor in the garden are one slab in ethogym: a goal moving a can from one to the
+    # other would hold from the start.
+    text = _problem(
+        "(inroom floor.n.01_1 living_room)",
+        "(inroom floor.n.01_1 garden)\n        (inroom lawn.n.01_1 garden)",
+        goal="(ontop can__of__soda.n.01_1 lawn.n.01_1)",
+    ).replace(
+        "floor.n.01_1 floor.n.01_2 - floor.n.01",
+        "floor.n.01_1 floor.n.01_2 - floor.n.01\n        lawn.n.01_1 - lawn.n.01",
+    )
+    with pytest.raises(UnsupportedActivityError, match="floor_1 and lawn_1 are both the garden's ground"):
+        gym.make("ethogym/Behavior-v0", task_file=str(_write(tmp_path, text)))
+
+
+def test_a_lawn_is_the_gardens_floor(tmp_path: Path) -> None:
+    text = _problem(
+        "(inroom floor.n.01_1 living_room)",
+        "(inroom floor.n.01_1 living_room)\n        (inroom lawn.n.01_1 garden)",
+        goal="(ontop can__of__soda.n.01_1 lawn.n.01_1)",
+    ).replace(
+        "floor.n.01_1 floor.n.01_2 - floor.n.01",
+        "floor.n.01_1 floor.n.01_2 - floor.n.01\n        lawn.n.01_1 - lawn.n.01",
+    )
+    env = gym.make("ethogym/Behavior-v0", task_file=str(_write(tmp_path, text)), skill_execution="teleport")
+    try:
+        env.reset(seed=0)
+        u = env.unwrapped
+        lawn = next(o for o in u.objects if o.label == "lawn_1")
+        assert lawn.body == u._scene.floors["garden"].body and lawn.static
+    finally:
+        env.close()

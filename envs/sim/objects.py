@@ -73,19 +73,6 @@ TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "cup": ("cylinder", (0.08, 0.08, 0.10)),
     "vase": ("cylinder", (0.12, 0.12, 0.30)),
     "plate": ("cylinder", (0.29, 0.29, 0.02)),  # a dinner plate takes a whole pie
-    "platter": ("cylinder", (0.32, 0.32, 0.03)),
-    "tray": ("box", (0.38, 0.27, 0.02)),
-    "cookie_sheet": ("box", (0.38, 0.27, 0.02)),
-    "chopping_board": ("box", (0.34, 0.24, 0.02)),
-    # containers whose mass alone would make them too small to hold what BEHAVIOR puts in them
-    "sack": ("bin", (0.30, 0.22, 0.30)),
-    "bag": ("bin", (0.35, 0.22, 0.30)),
-    "backpack": ("bin", (0.29, 0.20, 0.40)),
-    "carton": ("bin", (0.34, 0.26, 0.26)),
-    "hamper": ("bin", (0.45, 0.35, 0.55)),
-    "tupperware": ("bin", (0.22, 0.16, 0.10)),
-    "pencil_box": ("bin", (0.24, 0.09, 0.05)),
-    "pizza_box": ("bin", (0.36, 0.36, 0.06)),
     "apple": ("sphere", (0.08, 0.08, 0.08)),
     "orange": ("sphere", (0.08, 0.08, 0.08)),
     "ball": ("sphere", (0.2, 0.2, 0.2)),
@@ -100,9 +87,27 @@ TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "jar": ("cylinder", (0.1, 0.1, 0.15)),
 }
 
-#: Ground built by the scene, not by the factory: an instance stands for its room's floor slab (a
-#: driveway for the garden's).
-FLOOR_SYNSETS = {"floor.n.01", "lawn.n.01", "driveway.n.01"}
+#: Like TEMPLATES, for these exact categories only (a tea_bag is no bag, a license_plate no platter):
+#: supports and containers whose mass alone would make them too small for what BEHAVIOR puts on or
+#: in them.
+EXACT_TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
+    "platter": ("cylinder", (0.28, 0.28, 0.03)),
+    "tray": ("box", (0.34, 0.24, 0.02)),
+    "cookie_sheet": ("box", (0.34, 0.24, 0.02)),
+    "chopping_board": ("box", (0.34, 0.24, 0.02)),
+    "sack": ("bin", (0.30, 0.22, 0.30)),
+    "bag": ("bin", (0.36, 0.30, 0.30)),
+    "backpack": ("bin", (0.29, 0.20, 0.40)),
+    "carton": ("bin", (0.34, 0.26, 0.26)),
+    "hamper": ("bin", (0.45, 0.35, 0.55)),
+    "tupperware": ("bin", (0.24, 0.18, 0.12)),
+    "packing_box": ("bin", (0.45, 0.35, 0.35)),
+    "ironing_board": ("box", (1.10, 0.35, 0.85)),
+    "mattress": ("box", (1.90, 0.90, 0.20)),
+}
+
+#: Ground built by the scene, not by the factory: an instance stands for its room's floor slab.
+FLOOR_SYNSETS = {"floor.n.01", "lawn.n.01"}
 
 
 def label_of(instance: str) -> str:
@@ -193,8 +198,9 @@ class Substance:
 def resolve_template(info: SynsetInfo) -> tuple[str, np.ndarray]:
     """Template name and full size for a synset."""
     category = info.category
-    if category in TEMPLATES:
-        template, size = TEMPLATES[category]
+    exact = TEMPLATES.get(category) or EXACT_TEMPLATES.get(category)
+    if exact is not None:
+        template, size = exact
         return template, np.array(size)
     # Categories like "electric_kettle" fall back to the last word ("kettle") when known.
     tail = category.split("_")[-1]

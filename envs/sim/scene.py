@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ethogym.errors import EthogymError
+from ethogym.errors import SceneError
 
 from .navigation import NavGrid
 from .objects import ObjectFactory, SimObject, place
@@ -33,10 +33,6 @@ DECOR: dict[str, tuple[str, ...]] = {
     "private_office": ("desk.n.01",),
     "garden": ("bench.n.01",),
 }
-
-
-class SceneError(EthogymError, RuntimeError):
-    """The generator could not build a scene that satisfies the request."""
 
 
 @dataclass
