@@ -41,12 +41,12 @@ def parse_policy_spec(spec: str) -> tuple[str, str | None]:
     """Split a spec string into (name, argument) and check the name and argument are valid."""
     name, sep, argument = spec.partition(":")
     if name not in _FACTORIES:
-        raise ValueError(f"unknown policy '{spec}'; available: {', '.join(policy_names())}")
+        raise ConfigError(f"unknown policy '{spec}'; available: {', '.join(policy_names())}")
     takes = _FACTORIES[name][1]
     if takes and not argument:
-        raise ValueError(f"policy '{name}' needs an argument: write it as '{name}:ARG'")
+        raise ConfigError(f"policy '{name}' needs an argument: write it as '{name}:ARG'")
     if not takes and sep:
-        raise ValueError(f"policy '{name}' takes no argument; write it as plain '{name}'")
+        raise ConfigError(f"policy '{name}' takes no argument; write it as plain '{name}'")
     return name, (argument if takes else None)
 
 

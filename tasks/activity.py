@@ -17,7 +17,14 @@ from pathlib import Path
 from bddl.activity import Conditions
 from bddl.parsing import parse_domain
 
-from ethogym.envs.sim.knowledge import activity_path, all_activities, room_types, synset_info, synset_of
+from ethogym.envs.sim.knowledge import (
+    activity_path,
+    all_activities,
+    known_synsets,
+    room_types,
+    synset_info,
+    synset_of,
+)
 from ethogym.envs.sim.objects import FLOOR_SYNSETS, label_of
 from ethogym.envs.sim.scene import BASE_ROOMS
 from ethogym.errors import ConfigError, TaskDefinitionError, UnsupportedActivityError
@@ -187,8 +194,9 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
     for synset in objects:
         if synset != "agent.n.01" and not synset_info(synset).known:
             raise TaskDefinitionError(
-                f"{source}: unknown synset '{synset}' in :objects; object types are WordNet synsets from "
-                "BEHAVIOR's knowledge base (bddl/generated_data/synsets.csv), e.g. 'ashcan.n.01'"
+                f"{source}: unknown synset '{synset}' in :objects.{_did_you_mean(synset, known_synsets())} "
+                "Object types are WordNet synsets from BEHAVIOR's knowledge base "
+                "(bddl/generated_data/synsets.csv), e.g. 'ashcan.n.01'"
             )
     for synset, names in objects.items():
         for inst in names:

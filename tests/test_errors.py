@@ -442,3 +442,18 @@ def test_an_env_cannot_be_copied_and_says_how_to_make_another(copy_env) -> None:
         assert np.array_equal(obs, again)
     finally:
         env.close()
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("orcale", "unknown policy 'orcale'; available:"),
+        ("sb3", "needs an argument"),
+        ("oracle:x", "takes no argument"),
+    ],
+)
+def test_bad_policy_specs_are_config_errors(spec: str, match: str) -> None:
+    from ethogym.policies import parse_policy_spec
+
+    with pytest.raises(ConfigError, match=match):
+        parse_policy_spec(spec)

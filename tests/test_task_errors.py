@@ -170,7 +170,8 @@ def test_misspelt_init_predicate_is_a_definition_error(tmp_path: Path) -> None:
 
 def test_misspelt_synset_is_a_definition_error(tmp_path: Path) -> None:
     text = _problem().replace("ashcan.n.01", "ashcanz.n.01")
-    assert "unknown synset 'ashcanz.n.01'" in _definition_error(tmp_path, text)
+    message = _definition_error(tmp_path, text)
+    assert "unknown synset 'ashcanz.n.01' in :objects. Did you mean 'ashcan.n.01'" in message
 
 
 def test_real_but_unsimulated_predicate_stays_unsupported(tmp_path: Path) -> None:

@@ -46,6 +46,11 @@ def _synset_rows() -> dict[str, dict[str, str]]:
         return {row["synset"]: row for row in csv.DictReader(f)}
 
 
+def known_synsets() -> list[str]:
+    """Every synset in BEHAVIOR's knowledge base (``synsets.csv``)."""
+    return list(_synset_rows())
+
+
 @functools.cache
 def room_types() -> tuple[str, ...]:
     """Room types BEHAVIOR scenes use (``allowed_room_types.csv``) plus the garden."""
