@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -497,6 +498,15 @@ def run_suite(
 
 
 def _failure(spec: EpisodeSpec, exc: BaseException) -> EpisodeFailed:
+    if isinstance(exc, BrokenProcessPool):
+        # Most often no episode's fault: spawned workers re-import the calling script, and one that
+        # runs the suite at import time (no ``if __name__ == "__main__":``) kills them.
+        return EpisodeFailed(
+            f"the worker processes died ({exc}); rows stored so far are kept. Calling run_suite from a "
+            'script? Put the call under `if __name__ == "__main__":`, as worker processes re-import '
+            f"the script. Otherwise a worker crashed outright: try the unfinished episode alone, "
+            f"`ethogym play {spec.task} --policy {spec.policy} --seed {spec.seed}`."
+        )
     failure = EpisodeFailed(
         f"episode failed: policy {spec.policy!r}, task {spec.task}, mode {spec.mode}, seed {spec.seed}: "
         f"{type(exc).__name__}: {exc}. Rows stored so far are kept; rerun to resume."

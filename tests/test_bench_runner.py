@@ -270,3 +270,22 @@ def test_demo_writes_the_leaderboard_and_videos(tmp_path: Path) -> None:
     videos = df[df["video"].notna()]
     assert len(videos) == 2 * len(suite.tasks)  # one per (policy, task)
     assert all((tmp_path / v).is_file() for v in videos["video"])
+
+
+def test_script_without_main_guard_is_told_to_add_one(tmp_path: Path) -> None:
+    """Spawned workers re-import the calling script; one that runs the suite at import time kills them,
+    and the error says so instead of blaming an episode."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "from ethogym.benchmarks.runner import run_suite\n"
+        "from ethogym.benchmarks.store import ResultsStore\n"
+        "from ethogym.benchmarks.suite import load_suite\n"
+        f"store = ResultsStore({str(tmp_path / 'r.db')!r})\n"
+        "run_suite(load_suite('quick'), ['random'], store, max_episodes=1, workers=1, progress=False)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0
+    assert "EpisodeFailed: the worker processes died" in done.stderr
+    assert 'if __name__ == "__main__":' in done.stderr
