@@ -251,30 +251,29 @@ def test_what_bddl_prints_becomes_a_warning(capfd) -> None:
     assert capfd.readouterr().out == ""
 
 
-def test_two_grounds_of_one_room_told_apart_are_unsupported(tmp_path: Path) -> None:
-    # A lawn and a floor in the garden are one slab in ethogym: a goal moving a can from one to the
-    # other would hold from the start.
-    text = _problem(
+def _lawn_problem(cans_room: str) -> str:
+    """The trash problem with a lawn in the garden, the cans on floor_1 in ``cans_room``, and a goal
+    that puts a can on the lawn."""
+    return _problem(
         "(inroom floor.n.01_1 living_room)",
-        "(inroom floor.n.01_1 garden)\n        (inroom lawn.n.01_1 garden)",
+        f"(inroom floor.n.01_1 {cans_room})\n        (inroom lawn.n.01_1 garden)",
         goal="(ontop can__of__soda.n.01_1 lawn.n.01_1)",
     ).replace(
         "floor.n.01_1 floor.n.01_2 - floor.n.01",
         "floor.n.01_1 floor.n.01_2 - floor.n.01\n        lawn.n.01_1 - lawn.n.01",
     )
+
+
+def test_two_grounds_of_one_room_told_apart_are_unsupported(tmp_path: Path) -> None:
+    # A lawn and a floor in the garden are one slab in ethogym: a goal moving a can from one to the
+    # other would hold from the start.
+    text = _lawn_problem("garden")
     with pytest.raises(UnsupportedActivityError, match="floor_1 and lawn_1 are both the garden's ground"):
         gym.make("ethogym/Behavior-v0", task_file=str(_write(tmp_path, text)))
 
 
 def test_a_lawn_is_the_gardens_floor(tmp_path: Path) -> None:
-    text = _problem(
-        "(inroom floor.n.01_1 living_room)",
-        "(inroom floor.n.01_1 living_room)\n        (inroom lawn.n.01_1 garden)",
-        goal="(ontop can__of__soda.n.01_1 lawn.n.01_1)",
-    ).replace(
-        "floor.n.01_1 floor.n.01_2 - floor.n.01",
-        "floor.n.01_1 floor.n.01_2 - floor.n.01\n        lawn.n.01_1 - lawn.n.01",
-    )
+    text = _lawn_problem("living_room")
     env = gym.make("ethogym/Behavior-v0", task_file=str(_write(tmp_path, text)), skill_execution="teleport")
     try:
         env.reset(seed=0)
