@@ -58,8 +58,8 @@ class ThiefEnv(EthogymEnv):
     It keeps out of the robot's way: it never idles where it would cut the floor in two (a
     doorway, a narrow passage), it moves at least 2 m off when the robot comes within 1.5 m of
     it idling, and an errand the robot blocks with no way around (or blocks a third time before the
-    adversary has moved on) is given up (a carried can is set down where it stands). A can the adversary holds
-    cannot be picked (``pick`` reports that it is held by someone else).
+    adversary has moved on) is given up (a carried can is set down where it stands). A can the
+    adversary holds cannot be picked (``pick`` reports that it is held by someone else).
 
     ## Action Space
     ``control_mode="skills"`` (default): ``Discrete(N)`` over the task's grounded skills
