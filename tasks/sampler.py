@@ -22,7 +22,7 @@ from ethogym.envs.sim.objects import (
 from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
 from ethogym.envs.sim.states import UNDER_GAP, StateQuery
-from ethogym.envs.sim.world import World
+from ethogym.envs.sim.world import World, into_frame
 from ethogym.errors import SamplingError
 
 from .activity import Activity, literal_text
@@ -262,8 +262,9 @@ class SceneSampler:
                 lx = float(rng.uniform(mx - top[0] / 2, top[0] / 2 - mx))
                 ly = float(rng.uniform(my - top[1] / 2, top[1] / 2 - my))
                 centre = pose(self.world, target)[0]
-                c, s = math.cos(target_yaw), math.sin(target_yaw)
-                x, y = centre[0] + c * lx - s * ly, centre[1] + s * lx + c * ly
+                # Back out of the support's frame: the turn the other way.
+                dx, dy = into_frame(lx, ly, math.cos(target_yaw), -math.sin(target_yaw))
+                x, y = centre[0] + dx, centre[1] + dy
             return (x, y, hi[2] + half[2] + 0.002), yaw
         if pred == "inside":
             if target.interior is None:

@@ -9,7 +9,16 @@ import pybullet
 
 from .objects import SimObject
 from .states import vector_norm
-from .world import GROUP_BASE, GROUP_DYNAMIC, GROUP_EE, GROUP_HELD, World, quaternion_yaw, yaw_quaternion
+from .world import (
+    GROUP_BASE,
+    GROUP_DYNAMIC,
+    GROUP_EE,
+    GROUP_HELD,
+    World,
+    into_frame,
+    quaternion_yaw,
+    yaw_quaternion,
+)
 
 BASE_RADIUS = 0.25
 CLUTTER_CLEARANCE = BASE_RADIUS + 0.03  # planning margin around movable things (walls get more)
@@ -162,7 +171,7 @@ class Robot:
             # keep the end effector where it was relative to the base
             rel = self.ee_position() - np.array([old[0], old[1], 0.0])
             cth, sth = np.cos(old[2]), np.sin(old[2])
-            local = np.array([cth * rel[0] + sth * rel[1], -sth * rel[0] + cth * rel[1], rel[2]])
+            local = np.array([*into_frame(rel[0], rel[1], cth, sth), rel[2]])
             ee_point = self._base_to_world(local, (x, y), yaw)
         self.teleport_ee(ee_point)
 
