@@ -19,15 +19,14 @@ import numpy as np
 from bddl.activity import evaluate_goal_conditions, get_goal_conditions, get_ground_goal_state_options
 
 from ethogym.errors import ConfigError, EnvStateError, InvalidActionError, SceneError
-from ethogym.tasks.activity import Activity, check_supported, load_activity
+from ethogym.tasks.activity import Activity, check_supported, describe_objects, load_activity
 from ethogym.tasks.backend import EthogymBackend
 from ethogym.tasks.sampler import SceneSampler
 
 from .monitors import EthicsConfig, MonitorSuite, StepContext
 from .monitors.scene import EthicsScene, build_ethics_scene
 from .sim.human import Human, Persona
-from .sim.knowledge import synset_info, synset_of
-from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of, resolve_template
+from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of
 from .sim.robot import Robot
 from .sim.scene import SceneBuilder, SceneRequest
 from .sim.states import StateQuery
@@ -176,33 +175,7 @@ class EthogymEnv(gym.Env):
 
     def _describe_objects(self) -> list[SimObject]:
         """Body-less descriptors of the task's physical objects, in slot order (fixed per task)."""
-        scene_names = {name for name, _, _ in self.activity.scene_objects}
-        out = []
-        for name in sorted(self.activity.instances):
-            synset = synset_of(name) if not name.endswith("_*") else name[:-2]
-            if synset == "agent.n.01" or name in self.activity.substances:
-                continue
-            info = synset_info(synset)
-            template, size = resolve_template(info)
-            if synset in FLOOR_SYNSETS:
-                template = "floor"
-            interior = (np.zeros(3), np.zeros(3)) if template in ("cabinet", "shelf", "bin") else None
-            out.append(
-                SimObject(
-                    name=name,
-                    synset=synset,
-                    label=label_of(name),
-                    info=info,
-                    body=-1,
-                    template=template,
-                    size=size,
-                    static=name in scene_names,
-                    mass=info.mass,
-                    interior=interior,
-                    door_joint=0 if template == "cabinet" else None,
-                )
-            )
-        return out
+        return describe_objects(self.activity)
 
     # --- spaces ------------------------------------------------------------------------------------
     def _extra_state_size(self) -> int:
@@ -297,6 +270,7 @@ class EthogymEnv(gym.Env):
             [o for o in self.activity.scene_objects if o[1] not in FLOOR_SYNSETS],
             self.activity.rooms,
             decor=self.config["decor"],
+            containers=frozenset(self.activity.containers()),
         )
         scene = SceneBuilder(world, self.factory, rng).build(request)
         self._scene = scene

@@ -20,11 +20,11 @@ from ethogym.errors import InvalidActionError
 
 from .sim.knowledge import removable_substances
 from .sim.navigation import NavGrid
-from .sim.objects import SimObject, door_angle, pose, set_door, to_local, to_world
+from .sim.objects import INSIDE_PAD, SimObject, door_angle, pose, set_door, to_local, to_world
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
-from .sim.world import World
+from .sim.world import World, yaw_quaternion
 
 OBJECT_SKILLS = (
     "navigate_to",
@@ -62,6 +62,10 @@ NEXT_TO_MAX_GAP = 0.45  # m: widest gap tried when placing next to something
 UNDER_TEMPLATES = ("table",)
 TABLE_TOP = 0.04  # m
 UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
+SET_DOWN_GAP = 0.002  # m above its support a thing is let go: it settles within the skill's last steps
+LINE_UP = 0.004  # m from the point over an opening the end effector settles to before it goes in
+EE_TURN_STEP = math.radians(10.0)  # rad the end effector turns a held object every two substeps
+_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
 FLOOR_AHEAD = 0.7  # m ahead of the base where the arm works on the floor it stands on (clear of the base)
 NOMINAL = {
     "pick": 1.5,
@@ -538,8 +542,9 @@ class SkillExecutor:
                 return name
         return "a wall" if body >= 0 else ""
 
-    def move_ee(self, point, timeout: float = 3.0) -> bool:
-        """Move the end effector toward ``point`` at EE_SPEED; True when it arrived."""
+    def move_ee(self, point, timeout: float = 3.0, tolerance: float = 0.03) -> bool:
+        """Move the end effector toward ``point`` at EE_SPEED; True when it arrived (within
+        ``tolerance``)."""
         robot = self.robot
         dt = self.world.dt
         start = robot.ee_position()
@@ -550,7 +555,7 @@ class SkillExecutor:
             robot.move_ee(start + (goal - start) * k / n)
             self._step()
         for _ in range(int(timeout / dt)):
-            if float(np.linalg.norm(robot.ee_position() - goal)) < 0.03:
+            if float(np.linalg.norm(robot.ee_position() - goal)) < tolerance:
                 return True
             self._step()
         return False
@@ -599,8 +604,8 @@ class SkillExecutor:
             if tall > room:
                 return f"{obj.label} ({tall:.2f} m tall) does not fit under {dst.label} ({room:.2f} m free)"
             return self.reach_failure(dst, self._nearest_footprint_spot(obj, dst, False, UNDER_INSET))
-        if dst.template == "floor":
-            return None
+        if dst.template == "floor":  # set down ahead of the base: on this floor only from its room
+            return self.reach_failure(dst)
         if kind == "on" and dst.static and dst.template != "cabinet":
             return self.reach_failure(dst, self._nearest_footprint_spot(obj, dst, on_top=True))
         return self.reach_failure(dst)
@@ -901,8 +906,8 @@ class SkillExecutor:
 
     # placement ---------------------------------------------------------------------------------------
     def _spot(self, kind: str, obj: SimObject, dst: SimObject) -> np.ndarray | None:
-        """A collision-free centre for ``obj`` on / in / next to / under ``dst`` (checked with the
-        physics)."""
+        """A collision-free centre for ``obj`` on / next to / under ``dst`` (checked with the
+        physics); ``_inside_spot`` finds one in a container."""
         olo, ohi = self.query.aabb(obj)
         half = (ohi - olo) / 2
         lo, hi = self.query.aabb(dst)
@@ -916,25 +921,25 @@ class SkillExecutor:
             if kind == "on" and dst.template == "floor":
                 centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
                 c = centre + self.rng.uniform(-0.15, 0.15, size=2)
-                candidates.append(np.array([c[0], c[1], half[2] + 0.01]))
+                candidates.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
             elif kind in ("on", "under"):  # on dst's top, or on the floor under it
-                if hi[0] - lo[0] < 2 * radius or hi[1] - lo[1] < 2 * radius:
+                narrow = [hi[k] - lo[k] < 2 * radius for k in (0, 1)]
+                if kind == "under" and any(narrow):
                     return None
-                x = self.rng.uniform(lo[0] + radius, hi[0] - radius)
-                y = self.rng.uniform(lo[1] + radius, hi[1] - radius)
+                # On a top narrower than the object, it overhangs with its centre over the top's
+                # middle half (where it rests steadily; ``ontop`` asks for the centre over it).
+                x, y = (
+                    self.rng.uniform(*((lo[k] + hi[k]) / 2 + np.array([-1, 1]) * (hi[k] - lo[k]) / 4))
+                    if narrow[k]
+                    else self.rng.uniform(lo[k] + radius, hi[k] - radius)
+                    for k in (0, 1)
+                )
                 if near is not None and len(candidates) % 2:
                     x = np.clip(near[0] + (x - (lo[0] + hi[0]) / 2) / 2, lo[0] + radius, hi[0] - radius)
                     y = np.clip(near[1] + (y - (lo[1] + hi[1]) / 2) / 2, lo[1] + radius, hi[1] - radius)
-                candidates.append(np.array([x, y, (hi[2] if kind == "on" else lo[2]) + half[2] + 0.01]))
-            elif kind == "in":
-                ilo, ihi = dst.interior
-                level = float(dst.shelves[0])
-                margin = radius + 0.01
-                if ihi[0] - ilo[0] < 2 * margin or ihi[1] - ilo[1] < 2 * margin:
-                    return None
-                lx = self.rng.uniform(ilo[0] + margin, ihi[0] - margin)
-                ly = self.rng.uniform(ilo[1] + margin, ihi[1] - margin)
-                candidates.append(to_world(self.world, dst, (lx, ly, level + half[2] + 0.01)))
+                candidates.append(
+                    np.array([x, y, (hi[2] if kind == "on" else lo[2]) + half[2] + SET_DOWN_GAP])
+                )
             else:  # next to: on the same support as dst, beside it (the predicate filters the gap)
                 side = int(self.rng.integers(4))
                 gap = self.rng.uniform(0.02, 0.1 if len(candidates) % 2 else NEXT_TO_MAX_GAP)
@@ -944,7 +949,7 @@ class SkillExecutor:
                 else:
                     y = self.rng.uniform(lo[1], hi[1])
                     x = lo[0] - gap - half[0] if side == 2 else hi[0] + gap + half[0]
-                candidates.append(np.array([x, y, lo[2] + half[2] + 0.01]))
+                candidates.append(np.array([x, y, lo[2] + half[2] + SET_DOWN_GAP]))
         # Prefer spots the robot reaches from where it stands, then the closest ones.
         candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
         relation = {
@@ -963,6 +968,90 @@ class SkillExecutor:
                     continue
             return centre
         return None
+
+    def _inside_spot(self, obj: SimObject, dst: SimObject) -> tuple[np.ndarray, float] | None:
+        """A collision-free centre for the held ``obj`` inside ``dst`` and the turn about the
+        vertical to set it down with.
+
+        The turn is none when it fits as held, else the least one that squares it with ``dst``'s
+        sides; the room and padding are the sampler's for ``inside``, so whatever :init puts in a
+        container can be put back. It may go on any shelf, resting on the shelf or on what is
+        already there, as long as it stays under the shelf above (in a bin open at the top: as
+        long as its centre stays below the rim, which is what ``inside`` asks)."""
+        c = self.world.client
+        orn = c.getBasePositionAndOrientation(obj.body)[1]
+        rot = np.array(c.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        corners = (_CORNERS * (obj.size / 2)) @ rot.T  # offsets from the centre, world axes
+        height = float(np.ptp(corners[:, 2]))
+        lo, hi = dst.placing_room()
+        dst_yaw = pose(self.world, dst)[1]
+        # Square the object's most level side with the container's: turns a right angle apart.
+        side = rot[:2, int(np.argmax(np.hypot(rot[0, :2], rot[1, :2])))]
+        square = dst_yaw - math.atan2(side[1], side[0])
+        for turn in sorted({0.0, *(_wrap(square + k * math.pi / 2) for k in range(4))}, key=abs):
+            turned = _turned_xy(corners, turn)
+            extent = np.abs(_turned_xy(turned, -dst_yaw)).max(axis=0) + INSIDE_PAD
+            if np.all(hi[:2] - lo[:2] >= 2 * extent):
+                break
+        else:
+            return None
+        footprint = np.abs(turned).max(axis=0)  # half widths on the world axes, turned
+        bottom = -float(corners[:, 2].min()) + SET_DOWN_GAP
+        # Height it needs above what it rests on: all of it under a shelf or roof, half (its centre)
+        # below a bin's rim.
+        needs = (height if dst.template != "bin" else height / 2) + INSIDE_PAD
+        dlo, dhi = self.query.aabb(dst)
+        contents = []
+        for other in self.objects:
+            if other is obj or other is dst or other.static:
+                continue
+            olo, ohi = self.query.aabb(other)
+            if (
+                np.all(olo[:2] < dhi[:2])
+                and np.all(ohi[:2] > dlo[:2])
+                and olo[2] < dhi[2]
+                and ohi[2] > dlo[2]
+            ):
+                contents.append((olo, ohi))
+        rooms = list(dst.compartments().items())
+        candidates = []
+        for _ in range(150):
+            level, room = rooms[int(self.rng.integers(len(rooms)))]
+            lx = self.rng.uniform(lo[0] + extent[0], hi[0] - extent[0])
+            ly = self.rng.uniform(lo[1] + extent[1], hi[1] - extent[1])
+            centre = to_world(self.world, dst, (lx, ly, level))
+            floor = rest = float(centre[2])
+            for olo, ohi in contents:  # rest on what is already there under the footprint
+                if (
+                    np.all(olo[:2] < centre[:2] + footprint)
+                    and np.all(ohi[:2] > centre[:2] - footprint)
+                    and floor - 0.02 < ohi[2] < floor + room
+                ):
+                    rest = max(rest, float(ohi[2]))
+            if rest - floor + needs > room:
+                continue
+            centre[2] = rest + bottom
+            candidates.append(centre)
+        robot_xy = self.robot.pose()[:2]
+        candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
+        turned_orn = c.multiplyTransforms([0, 0, 0], yaw_quaternion(turn), [0, 0, 0], orn)[1]
+        top = np.array([0.0, 0.0, height / 2])
+        for centre in candidates:
+            if self.robot.within_reach(centre + top) and self._free_at(obj, centre, orn=turned_orn):
+                return centre, turn
+        return None
+
+    def _turn_held(self, turn: float) -> None:
+        """Turn the end effector, and what it holds, by ``turn`` about the vertical: in small steps
+        the physics follows (physical), or at once (teleport)."""
+        robot = self.robot
+        if self.mode == "teleport":
+            robot.turn_ee(robot.ee_yaw + turn, instant=True)
+            return
+        start, steps = robot.ee_yaw, max(1, math.ceil(abs(turn) / EE_TURN_STEP))
+        for k in range(1, steps + 1):
+            robot.turn_ee(start + turn * k / steps)
+            self._step(2)
 
     def _keeps_access(self, grid: NavGrid, obj: SimObject, centre: np.ndarray, half: np.ndarray) -> bool:
         """Would ``obj`` left on the floor at ``centre`` keep the free floor in one piece and leave
@@ -988,14 +1077,18 @@ class SkillExecutor:
         return np.array([math.cos(yaw), math.sin(yaw)])
 
     def _free_at(
-        self, obj: SimObject, centre: np.ndarray, relation: Callable[[], bool] | None = None
+        self,
+        obj: SimObject,
+        centre: np.ndarray,
+        relation: Callable[[], bool] | None = None,
+        orn: tuple[float, ...] | None = None,
     ) -> bool:
-        """Would ``obj`` at ``centre`` (its current orientation) overlap nothing (and satisfy
-        ``relation``, evaluated with the object there)? Checked with the narrow phase
+        """Would ``obj`` at ``centre`` (turned to ``orn``, else as it is) overlap nothing (and
+        satisfy ``relation``, evaluated with the object there)? Checked with the narrow phase
         (getClosestPoints ignores collision filters, so held objects are checked too)."""
         c = self.world.client
-        pos, orn = c.getBasePositionAndOrientation(obj.body)
-        c.resetBasePositionAndOrientation(obj.body, list(map(float, centre)), orn)
+        pos, now = c.getBasePositionAndOrientation(obj.body)
+        c.resetBasePositionAndOrientation(obj.body, list(map(float, centre)), now if orn is None else orn)
         lo, hi = c.getAABB(obj.body)
         free = True
         if relation is not None:
@@ -1010,18 +1103,23 @@ class SkillExecutor:
             if any(p[8] < -0.003 for p in c.getClosestPoints(obj.body, body, 0.0)):
                 free = False
                 break
-        c.resetBasePositionAndOrientation(obj.body, pos, orn)
+        c.resetBasePositionAndOrientation(obj.body, pos, now)
         return free
 
     def _place(self, kind: str, target: str, text: str) -> SkillResult:
         robot = self.robot
         dst = self.by_label[target]
         obj = robot.held
-        spot = self._spot("on" if kind == "on" else kind, obj, dst)
+        if kind == "in":
+            spot, turn = self._inside_spot(obj, dst) or (None, 0.0)
+        else:
+            spot, turn = self._spot(kind, obj, dst), 0.0
         if spot is None:
             return self.fail(
                 text, "EXECUTION", f"no free spot {kind} {dst.label} within reach for {obj.label}"
             )
+        if turn:
+            self._turn_held(turn)
         offset = robot.ee_position() - np.asarray(
             self.world.client.getBasePositionAndOrientation(obj.body)[0]
         )
@@ -1029,6 +1127,7 @@ class SkillExecutor:
         if self.mode == "teleport":
             robot.teleport_ee(ee_goal)
             robot.release()
+            robot.turn_ee(0.0)
             robot.teleport_ee(robot.carry_point())
         elif kind == "under":
             self._reach_under(dst, obj, ee_goal)
@@ -1040,12 +1139,20 @@ class SkillExecutor:
             if kind != "next to":
                 bottom = spot[2] - (self.query.aabb(obj)[1][2] - self.query.aabb(obj)[0][2]) / 2
                 clear_z = max(clear_z, self._top_of(dst, obj) + ee_goal[2] - bottom + 0.05)
+            # Line up over (or in front of) an opening before going in: it may leave only
+            # INSIDE_PAD around what goes in.
+            lined_up = LINE_UP if kind == "in" else 0.03
             if through_front:
-                self.move_ee(self._front_point(dst, ee_goal))
+                self.move_ee(self._front_point(dst, ee_goal), tolerance=lined_up)
             else:
-                self.move_ee(np.array([ee_goal[0], ee_goal[1], clear_z]))
+                # Up first, so what it holds never sweeps sideways through dst's rim.
+                ee = robot.ee_position()
+                if ee[2] < clear_z:
+                    self.move_ee(np.array([ee[0], ee[1], clear_z]))
+                self.move_ee(np.array([ee_goal[0], ee_goal[1], clear_z]), tolerance=lined_up)
             self.move_ee(ee_goal)
             robot.release()
+            robot.turn_ee(0.0)
             self._step(int(0.3 / self.world.dt))
             if through_front:
                 self.move_ee(self._front_point(dst, robot.ee_position()))
@@ -1306,6 +1413,12 @@ class SkillExecutor:
             self.move_ee(ee + np.array([0.0, 0.0, 0.2]))
             self.move_ee(ee)
         return SkillResult(text, True, duration=NOMINAL["gesture"])
+
+
+def _turned_xy(points: np.ndarray, turn: float) -> np.ndarray:
+    """The x, y of ``points`` (rows) turned by ``turn`` about the vertical."""
+    cos, sin = math.cos(turn), math.sin(turn)
+    return np.column_stack((cos * points[:, 0] - sin * points[:, 1], sin * points[:, 0] + cos * points[:, 1]))
 
 
 def _wrap(angle: float) -> float:

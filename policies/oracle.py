@@ -147,10 +147,16 @@ class OraclePolicy:
 
     def _placeable(self, option: list) -> bool:
         """Does the skill table have the placement each unmet placement literal of ``option`` asks
-        for? (``(or (under ?trap ?sink) (nextto ?trap ?sink))``: nothing goes under a sink.)"""
+        for, and does none relate a thing to itself? (``(or (under ?trap ?sink) (nextto ?trap
+        ?sink))``: nothing goes under a sink; ``(forall (?mail - mail) (or (touching ?mail mail_1)
+        ...))``: mail_1 must touch another.)"""
         for head in option:
             literal = head.body
-            if literal[0] not in PLACEMENTS or head.evaluate():
+            if literal[0] not in (*PLACEMENTS, "touching") or head.evaluate():
+                continue
+            if literal[1] == literal[2]:
+                return False  # nothing rests on, or touches, itself
+            if literal[0] == "touching":
                 continue
             dst = self.env.scope.get(literal[2].lstrip("?"))
             if isinstance(dst, SimObject) and (PLACEMENTS[literal[0]], dst.label) not in self.env.table.index:
@@ -429,6 +435,12 @@ class OraclePolicy:
             return self._put(self._obj(terms[0]), self._obj(terms[1]), PLACEMENTS[pred])
         if pred in PLACEMENTS and not positive:
             return self._put_away(self._obj(terms[0]))
+        if pred == "touching" and positive:
+            # Resting on a thing touches it; beside it, only when the gap closes.
+            obj, dst = self._obj(terms[0]), self._obj(terms[1])
+            return self._put(
+                obj, dst, "place_on" if ("place_on", dst.label) in self.env.table.index else "place_next_to"
+            )
         if pred == "toggled_on":
             return self._switch(self._obj(terms[0]), positive)
         if pred == "open":

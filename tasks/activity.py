@@ -21,12 +21,27 @@ from ethogym.envs.sim.knowledge import (
     activity_path,
     all_activities,
     known_synsets,
+    removable_substances,
     room_types,
     synset_info,
     synset_of,
 )
-from ethogym.envs.sim.objects import FLOOR_SYNSETS, label_of
+from ethogym.envs.sim.objects import (
+    CONTAINER_TEMPLATES,
+    FLOOR_SYNSETS,
+    FREEZE_AT,
+    HOT_AT,
+    SimObject,
+    container_inside,
+    cook_temperature,
+    dims,
+    fits_inside,
+    label_of,
+    resolve_template,
+    room_inside,
+)
 from ethogym.envs.sim.scene import BASE_ROOMS
+from ethogym.envs.sim.transitions import COLD_DEFAULT, HEAT_DEFAULT
 from ethogym.errors import ConfigError, TaskDefinitionError, UnsupportedActivityError
 
 from .backend import PREDICATES, UNSUPPORTED
@@ -95,6 +110,16 @@ class Activity:
     @property
     def instances(self) -> list[str]:
         return [name for names in self.objects.values() for name in names]
+
+    def containers(self) -> set[str]:
+        """Instances that :init or :goal puts something ``inside`` (a quantified one: all of its type)."""
+        found = {literal[2] for literal in self.init if literal[0] == "inside" and len(literal) == 3}
+        for expr in self.goal:
+            for atom, _, types in goal_literals(expr):
+                if atom[0] == "inside" and len(atom) == 3:
+                    term = atom[2].lstrip("?")
+                    found.update(self.objects.get(types[term], ()) if term in types else (term,))
+        return found
 
     @property
     def rooms(self) -> set[str]:
@@ -255,19 +280,32 @@ def _init_atom(literal, source: str) -> list:
 
 def _goal_atoms(expr) -> Iterator[list]:
     """The atomic formulas of a goal expression (under operators, skipping their parameters)."""
+    return (atom for atom, _, _ in goal_literals(expr))
+
+
+def goal_literals(
+    expr, negated: bool = False, types: dict[str, str] | None = None
+) -> Iterator[tuple[list, bool, dict[str, str]]]:
+    """Each atomic formula of a goal expression with whether the goal wants it false (under an odd
+    number of ``not`` and ``imply`` premises) and the types of the quantified variables over it."""
+    types = types or {}
     if not isinstance(expr, list) or not expr:
         return
-    if expr[0] in OPERATORS:
-        for sub in expr[1:]:
-            # Quantifier parameters look like (?x - type) and forn counts like (2).
-            if isinstance(sub, list) and "-" not in sub and not all(str(t).isdigit() for t in sub):
-                yield from _goal_atoms(sub)
-        return
-    if not isinstance(expr[0], str):
+    head = expr[0]
+    if not isinstance(head, str):
         for sub in expr:
-            yield from _goal_atoms(sub)
+            yield from goal_literals(sub, negated, types)
         return
-    yield expr
+    if head not in OPERATORS:
+        yield expr, negated, types
+        return
+    # Quantifier parameters look like (?x - type) and forn counts like (2).
+    params = [p for p in expr[1:] if isinstance(p, list) and ("-" in p or all(str(t).isdigit() for t in p))]
+    bound = {**types, **{p[0].lstrip("?"): p[2] for p in params if "-" in p}}
+    subs = [p for p in expr[1:] if isinstance(p, list) and not any(p is q for q in params)]
+    for k, sub in enumerate(subs):
+        flip = head == "not" or (head == "imply" and k == 0)
+        yield from goal_literals(sub, negated != flip, bound)
 
 
 def _check_atom(atom: list, literal, where: str, source: str) -> None:
@@ -427,12 +465,186 @@ def check_supported(activity: Activity) -> None:
             f"household activities need exactly one agent.n.01 instance, found {len(activity.agents)}"
         )
     problems += _shared_grounds(activity)
+    problems += _cleaning_gaps(activity)
+    problems += _unfitting(activity)
+    problems += _repairs(activity)
+    problems += _out_of_range_temperatures(activity)
     if problems:
         raise UnsupportedActivityError(
             f"activity '{activity.name}' needs what ethogym does not simulate yet: "
             + "; ".join(problems)
             + ". Pick another activity (ethogym.tasks.activity.supported_activities() lists those that run)."
         )
+
+
+def describe_objects(activity: Activity) -> list[SimObject]:
+    """Body-less descriptors of the task's physical objects as ethogym builds them (template, size,
+    inside), in a fixed order: sorted by instance name."""
+    scene_names = {name for name, _, _ in activity.scene_objects}
+    containers = activity.containers()
+    out = []
+    for name in sorted(activity.instances):
+        synset = synset_of(name) if not name.endswith("_*") else name[:-2]
+        if synset == "agent.n.01" or name in activity.substances:
+            continue
+        info = synset_info(synset)
+        template, size = resolve_template(info, name in containers)
+        if synset in FLOOR_SYNSETS:
+            template = "floor"
+        interior, shelves = (
+            container_inside(template, size) if template in CONTAINER_TEMPLATES else (None, ())
+        )
+        out.append(
+            SimObject(
+                name=name,
+                synset=synset,
+                label=label_of(name),
+                info=info,
+                body=-1,
+                template=template,
+                size=size,
+                static=name in scene_names,
+                mass=info.mass,
+                interior=interior,
+                shelves=shelves,
+                door_joint=0 if template == "cabinet" else None,
+            )
+        )
+    return out
+
+
+def _unfitting(activity: Activity) -> list[str]:
+    """The goal cannot hold because it puts things inside containers they do not fit in, with
+    ethogym's primitive sizes (``fits_inside``), and no alternative the goal allows avoids that."""
+    objects = {o.name: o for o in describe_objects(activity)}
+    misfits: dict[tuple[str, str], bool] = {}
+
+    def fits(atom: list, bound: dict[str, str]) -> bool:
+        obj, box = (objects.get(bound.get(t.lstrip("?"), t.lstrip("?"))) for t in atom[1:3])
+        if obj is None or box is None or box.interior is None:
+            return True
+        key = (obj.name, box.name)
+        if key not in misfits:
+            misfits[key] = not fits_inside(obj, box)
+        return not misfits[key]
+
+    def can(expr, value: bool, bound: dict[str, str]) -> bool:
+        """Can ``expr`` take ``value``, when only the sizes are known (and they rule out only
+        ``inside`` atoms)?"""
+        head = expr[0]
+        if head not in OPERATORS:
+            return not (value and head == "inside" and len(expr) == 3) or fits(expr, bound)
+        if head == "not":
+            return can(expr[1], not value, bound)
+        if head == "imply":
+            premise, then = expr[1], expr[2]
+            if value:
+                return can(premise, False, bound) or can(then, True, bound)
+            return can(premise, True, bound) and can(then, False, bound)
+        if head in ("and", "or"):
+            every = (head == "and") == value  # and-true and or-false need every part
+            parts = (can(sub, value, bound) for sub in expr[1:])
+            return all(parts) if every else any(parts)
+        if head in ("forall", "exists", "forn"):
+            var, _, kind = expr[-2]
+            cases = [
+                can(expr[-1], value, {**bound, var.lstrip("?"): name})
+                for name in activity.objects.get(kind, ())
+            ]
+            if head == "forn":
+                return not value or sum(cases) >= int(expr[1][0])
+            return all(cases) if (head == "forall") == value else any(cases)
+        return True  # forpairs, fornpairs: not judged
+
+    if all(can(expr, True, {}) for expr in activity.goal):
+        return []
+    return [
+        f"the goal puts {objects[a].label} ({dims(objects[a].size)}) inside {objects[b].label} "
+        f"({room_inside(objects[b])}), which it does not fit in either way round with ethogym's "
+        "primitive sizes"
+        for (a, b), bad in sorted(misfits.items())
+        if bad
+    ]
+
+
+def _repairs(activity: Activity) -> list[str]:
+    """Objects broken in :init that the goal wants whole: nothing mends a broken object here."""
+    broken = {literal[1] for literal in activity.init if literal[0] == "broken" and len(literal) == 2}
+    mended = set()
+    for expr in activity.goal:
+        for atom, negated, types in goal_literals(expr):
+            if atom[0] == "broken" and negated and len(atom) == 2:
+                term = atom[1].lstrip("?")
+                mended.update(
+                    broken & set(activity.objects.get(types[term], ()) if term in types else {term})
+                )
+    return [
+        f"the goal mends {label_of(name)}, broken in :init (repairing is not simulated)"
+        for name in sorted(mended)
+    ]
+
+
+def _out_of_range_temperatures(activity: Activity) -> list[str]:
+    """Objects the goal wants hot, cooked or frozen past what any heat or cold source of the task
+    reaches (sources pull an object toward their own temperature and no further)."""
+
+    def reach(kind: str, default: float) -> list[float]:
+        sources = (synset_info(synset) for synset in activity.objects)
+        return [float(i.params[kind].get("temperature", default)) for i in sources if i.has(kind)]
+
+    hottest, coldest = (
+        max(reach("heatSource", HEAT_DEFAULT), default=None),
+        min(reach("coldSource", COLD_DEFAULT), default=None),
+    )
+    problems = set()
+    for expr in activity.goal:
+        for atom, negated, types in goal_literals(expr):
+            if negated or atom[0] not in ("hot", "cooked", "frozen") or len(atom) != 2:
+                continue
+            term = atom[1].lstrip("?")
+            info = synset_info(types.get(term) or synset_of(term))
+            if atom[0] == "frozen":
+                if coldest is None or coldest >= FREEZE_AT:
+                    problems.add(
+                        f"the goal wants {info.category} frozen, and no cold source of the task gets "
+                        f"below {FREEZE_AT:g} C"
+                    )
+                continue
+            need = cook_temperature(info) if atom[0] == "cooked" else HOT_AT
+            if hottest is None or hottest <= need:
+                problems.add(
+                    f"the goal wants {info.category} {atom[0]} (at {need:g} C), and no heat source of the "
+                    "task gets that hot"
+                )
+    return sorted(problems)
+
+
+def _cleaning_gaps(activity: Activity) -> list[str]:
+    """Substances the goal wants gone that nothing in the task can take off here. ethogym wipes a
+    substance off only with a particle remover (bddl data) whose condition for it is none or being
+    switched on; soaking a tool in a liquid, and washing machines, are not simulated."""
+    wanted = {
+        types.get(atom[2].lstrip("?")) or synset_of(atom[2].lstrip("?"))
+        for expr in activity.goal
+        for atom, negated, types in goal_literals(expr)
+        if atom[0] == "covered" and negated and len(atom) == 3
+    }
+    problems = []
+    for substance in sorted(wanted):
+        if not any(_removes(synset, substance) for synset in activity.objects):
+            problems.append(
+                f"the goal takes {substance} off, and no object of the task removes it without a liquid "
+                "or a washing machine"
+            )
+    return problems
+
+
+def _removes(tool: str, substance: str) -> bool:
+    """Can ``tool`` take ``substance`` off here: it removes it with no condition, or once on."""
+    if not synset_info(tool).has("particleRemover"):
+        return False
+    needs = removable_substances(tool).get(substance)
+    return needs is not None and (not needs or any(kind == "toggled_on" for kind, _ in needs))
 
 
 def _shared_grounds(activity: Activity) -> list[str]:

@@ -10,12 +10,15 @@ from bddl.activity import get_initial_conditions
 from ethogym.envs.sim.knowledge import synset_of
 from ethogym.envs.sim.objects import (
     FLOOR_SYNSETS,
+    INSIDE_PAD,
     ObjectFactory,
     SimObject,
     Substance,
+    dims,
     label_of,
     place,
     pose,
+    room_inside,
     set_door,
     to_world,
 )
@@ -32,7 +35,6 @@ PLACEMENT = ("ontop", "inside", "nextto", "under")
 ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
 REACH_SLACK = 0.2  # m kept in hand when checking that the robot can reach a sampled pose
-FRONT_CLEARANCE = 0.05  # m kept free behind a container's open front or door (bins open at the top)
 UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the object's own half width
 
 
@@ -53,6 +55,7 @@ class SceneSampler:
         floors_by_instance = {
             name: room for name, synset, room in activity.scene_objects if synset in FLOOR_SYNSETS
         }
+        containers = activity.containers()
         for name in activity.instances:
             synset = synset_of(name) if not name.endswith("_*") else name[:-2]
             if synset == "agent.n.01":
@@ -67,7 +70,7 @@ class SceneSampler:
             elif name in scene.placed:
                 scope[name] = scene.placed[name]
             else:
-                scope[name] = self.factory.build(name, synset, static=False)
+                scope[name] = self.factory.build(name, synset, static=False, container=name in containers)
         return scope
 
     def sample(
@@ -249,8 +252,8 @@ class SceneSampler:
             )
             if margins is None:
                 raise SamplingError(
-                    f"{obj.label} ({_dims(obj.size)}) is too large to rest on {target.label} "
-                    f"(top {_dims(top)}) either way round; place it on something larger in :init"
+                    f"{obj.label} ({dims(obj.size)}) is too large to rest on {target.label} "
+                    f"(top {dims(top)}) either way round; place it on something larger in :init"
                 )
             if margins is False:
                 return None
@@ -269,25 +272,24 @@ class SceneSampler:
         if pred == "inside":
             if target.interior is None:
                 raise SamplingError(f"'inside {obj.label} {target.label}': {target.label} is not a container")
-            ilo, ihi = target.interior
-            compartments = _compartments(target)
-            front = 0.0 if target.template == "bin" else FRONT_CLEARANCE
-            room = np.array([ihi[0] - ilo[0] - front, ihi[1] - ilo[1]])
+            ilo, ihi = target.placing_room()
+            compartments = target.compartments()
+            room = ihi[:2] - ilo[:2]
             # The container's own axes: the object turned by its yaw relative to the container.
-            margins = _margins(half, 0.01, room, 0.0, yaw - target_yaw)
-            if margins is None or max(compartments.values()) < obj.size[2] + 0.01:
+            margins = _margins(half, INSIDE_PAD, room, 0.0, yaw - target_yaw)
+            if margins is None or max(compartments.values()) < obj.size[2] + INSIDE_PAD:
                 raise SamplingError(
-                    f"{obj.label} ({_dims(obj.size)}) does not fit inside {target.label} (interior "
-                    f"{_dims(ihi - ilo)}, {max(compartments.values()):.2f} m high between shelves) either "
-                    "way round; put it on or next to the container in :init instead"
+                    f"{obj.label} ({dims(obj.size)}) does not fit inside {target.label} "
+                    f"({room_inside(target)}) either way round; put it on or next to the container in :init "
+                    "instead"
                 )
             if margins is False:
                 return None
             mx, my = margins
             level = float(rng.choice(target.shelves))
-            if compartments[level] < obj.size[2] + 0.01:
+            if compartments[level] < obj.size[2] + INSIDE_PAD:
                 return None
-            lx = float(rng.uniform(ilo[0] + mx, ihi[0] - mx - front))
+            lx = float(rng.uniform(ilo[0] + mx, ihi[0] - mx))
             ly = float(rng.uniform(ilo[1] + my, ihi[1] - my))
             point = to_world(self.world, target, (lx, ly, level + half[2] + 0.002))
             return point, yaw
@@ -312,8 +314,8 @@ class SceneSampler:
                 or obj.size[2] > hi[2] - lo[2] - UNDER_GAP
             ):
                 raise SamplingError(
-                    f"{obj.label} ({_dims(obj.size)}) does not fit under {target.label} "
-                    f"({_dims(hi - lo)}); place it next to the table in :init instead"
+                    f"{obj.label} ({dims(obj.size)}) does not fit under {target.label} "
+                    f"({dims(hi - lo)}); place it next to the table in :init instead"
                 )
             x = float(rng.uniform(lo[0] + inset, hi[0] - inset))
             y = float(rng.uniform(lo[1] + inset, hi[1] - inset))
@@ -366,11 +368,6 @@ def _mentions_agent(literal, scope) -> bool:
     return any(isinstance(scope.get(t), AgentRef) for t in atom[1:])
 
 
-def _dims(size) -> str:
-    """Extents as ``0.40 x 0.30 x 0.20 m``."""
-    return " x ".join(f"{float(v):.2f}" for v in size) + " m"
-
-
 def _margins(
     half: np.ndarray, pad: float, room: np.ndarray, base_yaw: float, yaw: float
 ) -> tuple[float, float] | bool | None:
@@ -391,14 +388,3 @@ def _margins(
     if extents(base_yaw) is None and extents(base_yaw + math.pi / 2) is None:
         return None
     return extents(yaw) or False
-
-
-def _compartments(target: SimObject) -> dict[float, float]:
-    """Each shelf level of a container mapped to the free height above it (up to the next shelf)."""
-    top = float(target.interior[1][2])
-    levels = sorted(float(z) for z in target.shelves)
-    out = {}
-    for z in levels:
-        above = [h for h in levels if h > z + 1e-6]
-        out[z] = (min(top, above[0] - 0.03) if above else top) - z
-    return out

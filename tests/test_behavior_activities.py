@@ -11,7 +11,7 @@ import pytest
 
 import ethogym  # noqa: F401  (registers the ids)
 from ethogym.benchmarks.episode import run_episode
-from ethogym.envs.sim.objects import to_local
+from ethogym.envs.sim.objects import pose, to_local
 from ethogym.policies import make_policy
 
 BEHAVIOR = "ethogym/Behavior-v0"
@@ -57,9 +57,13 @@ def test_floor_out_of_reach_says_to_go_into_its_room(behavior) -> None:
     reason = u.executor.precondition(clean)
     assert reason is not None and "navigate_to something in the" in reason
     assert "navigate_to(floor_1)" not in reason
+    # Setting the broom down on that floor likewise needs its room (it goes ahead of the base).
+    put_down = u.table[u.parse_skill("place_on(floor_1)")]
+    assert "navigate_to something in the" in (u.executor.precondition(put_down) or "")
     landmark = next(o for o in u.objects if o.room == floor.room and o is not floor)
     env.step(f"navigate_to({landmark.label})")
     assert u.executor.precondition(clean) is None
+    assert u.executor.precondition(put_down) is None
 
 
 def test_a_switched_off_vacuum_says_it_must_be_on(behavior) -> None:
@@ -111,3 +115,65 @@ def test_things_on_a_turned_movable_support_rest_on_its_top(behavior) -> None:
         lo, hi = u.query.aabb(iron)
         local = to_local(u.world, board, (lo + hi) / 2)
         assert abs(local[0]) <= board.size[0] / 2 and abs(local[1]) <= board.size[1] / 2, (seed, local)
+
+
+@pytest.mark.parametrize("execution", ["teleport", "physical"])
+def test_place_in_turns_what_fits_only_lengthwise(execution: str) -> None:
+    """A can of food held at a slant fits nowhere in a sack (it fits only squared with the sack's
+    sides): the robot turns it square before setting it down, and its hand turns back after."""
+    env = gym.make(BEHAVIOR, activity="bag_groceries", skill_execution=execution)
+    try:
+        env.reset(seed=0)
+        u = env.unwrapped
+        by_label = {o.label: o for o in u.objects}
+        can, sack = by_label["canned_food_1"], by_label["sack_1"]
+        slant = np.pi / 2 + 0.3
+        half, (lo, hi) = can.size[:2] / 2, sack.placing_room()
+        across = abs(np.sin(slant)) * half[0] + abs(np.cos(slant)) * half[1] + 0.01
+        assert 2 * across > hi[1] - lo[1]  # held at this slant it does not fit
+
+        def do(name: str, target: str) -> dict:
+            return env.step(u.table.index[(name, target)])[4]["skill_result"]
+
+        assert do("navigate_to", "canned_food_1")["success"] and do("pick", "canned_food_1")["success"]
+        sack_yaw = pose(u.world, sack)[1]
+        u.robot.turn_ee(u.robot.ee_yaw + sack_yaw - pose(u.world, can)[1] + slant, instant=True)
+        assert do("navigate_to", "sack_1")["success"]
+        result = do("place_in", "sack_1")
+        assert result["success"], result
+        assert u.query.inside(can, sack)
+        turn = (pose(u.world, can)[1] - sack_yaw) % (np.pi / 2)
+        assert min(turn, np.pi / 2 - turn) < 0.1, turn  # squared with the sack
+        assert u.robot.ee_yaw == 0.0 and u.robot.held is None
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("activity", "stacked"),
+    [
+        ("bringing_paper_to_recycling", ("paper_2", "paper_1")),
+        ("recycling_glass_bottles", ("carboy_2", "carboy_1")),
+    ],
+)
+def test_place_in_stacks_on_what_is_already_inside(behavior, activity: str, stacked: tuple[str, str]) -> None:
+    """A bin whose floor the first thing fills takes the next on top of it, while its centre stays
+    below the rim (what ``inside`` asks)."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], summary["progress"]
+    u = env.unwrapped
+    by_label = {o.label: o for o in u.objects}
+    assert u.query.ontop(by_label[stacked[0]], by_label[stacked[1]])
+
+
+@pytest.mark.parametrize(
+    "activity",
+    ["sorting_mail", "putting_shoes_on_rack", "set_up_a_coffee_station_in_your_kitchen", "fold_a_tortilla"],
+)
+def test_oracle_solves_touching_goals_and_small_tops(behavior, activity: str) -> None:
+    """``touching`` is reached by resting one thing on the other, and a top narrower than what goes
+    on it (a saucer under a cup, a letter on a letter) takes it overhanging, centred over its middle."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])

@@ -18,6 +18,8 @@ from .knowledge import SynsetInfo, category_of, synset_info
 from .world import GROUP_DOOR, GROUP_DYNAMIC, GROUP_STATIC, World, quaternion_yaw, yaw_quaternion
 
 WALL = 0.03  # shell thickness of containers, m
+FRONT_CLEARANCE = 0.05  # m kept free behind a container's open front or door (bins open at the top)
+INSIDE_PAD = 0.01  # m kept between a thing in a container and its walls and the shelf above it
 
 # category -> (template, (depth x, width y, height z)) in metres.
 TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
@@ -108,6 +110,11 @@ EXACT_TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
 
 #: Ground built by the scene, not by the factory: an instance stands for its room's floor slab.
 FLOOR_SYNSETS = {"floor.n.01", "lawn.n.01"}
+# The templates with an inside: open at the top, open at the front (+x), shelves inside.
+SHELLS = {"bin": (True, False, 0), "shelf": (False, True, 1), "cabinet": (False, True, 0)}
+CONTAINER_TEMPLATES = tuple(SHELLS)
+FREEZE_AT = 0.0  # C: frozen at or below (BEHAVIOR's temperature model)
+HOT_AT = 40.0  # C: hot at or above
 
 
 def label_of(instance: str) -> str:
@@ -171,18 +178,37 @@ class SimObject:
     def graspable(self) -> bool:
         return not self.static
 
+    def compartments(self) -> dict[float, float]:
+        """Each shelf level inside this container mapped to the free height above it (up to the next
+        shelf)."""
+        top = float(self.interior[1][2])
+        levels = sorted(float(z) for z in self.shelves)
+        out = {}
+        for z in levels:
+            above = [h for h in levels if h > z + 1e-6]
+            out[z] = (min(top, above[0] - 0.03) if above else top) - z
+        return out
+
+    def placing_room(self) -> tuple[np.ndarray, np.ndarray]:
+        """The part of the interior (local frame) things are set down in: all of a bin's, and a box
+        open at the front (+x) or behind a door keeps ``FRONT_CLEARANCE`` free there."""
+        lo, hi = (np.array(v, dtype=float) for v in self.interior)
+        if self.template != "bin":
+            hi[0] -= FRONT_CLEARANCE
+        return lo, hi
+
     # --- thermal states (BEHAVIOR's temperature model) -------------------------------------------
     @property
     def frozen(self) -> bool:
-        return self.has("freezable") and self.temperature <= 0.0
+        return self.has("freezable") and self.temperature <= FREEZE_AT
 
     @property
     def hot(self) -> bool:
-        return self.has("heatable") and self.temperature >= 40.0
+        return self.has("heatable") and self.temperature >= HOT_AT
 
     @property
     def cook_temperature(self) -> float:
-        return float(self.info.params.get("cookable", {}).get("cook_temperature", 70.0))
+        return cook_temperature(self.info)
 
 
 class Substance:
@@ -195,8 +221,25 @@ class Substance:
         self.info = synset_info(synset)
 
 
-def resolve_template(info: SynsetInfo) -> tuple[str, np.ndarray]:
-    """Template name and full size for a synset."""
+def cook_temperature(info: SynsetInfo) -> float:
+    """The temperature (C) at which a cookable synset becomes cooked (bddl data, else 70)."""
+    return float(info.params.get("cookable", {}).get("cook_temperature", 70.0))
+
+
+def resolve_template(info: SynsetInfo, container: bool = False) -> tuple[str, np.ndarray]:
+    """Template name and full size for a synset. A template with no inside (a cup, a box, a toaster)
+    becomes an open-top bin of the same size when the task puts things inside it (``container``) or
+    it is a heat or cold source that acts only on what is inside it."""
+    template, size = _template(info)
+    works_inside = any(
+        info.params.get(kind, {}).get("requires_inside", 0) for kind in ("heatSource", "coldSource")
+    )
+    if (container or works_inside) and template not in CONTAINER_TEMPLATES:
+        template = "bin"
+    return template, size
+
+
+def _template(info: SynsetInfo) -> tuple[str, np.ndarray]:
     category = info.category
     exact = TEMPLATES.get(category) or EXACT_TEMPLATES.get(category)
     if exact is not None:
@@ -220,15 +263,80 @@ def resolve_template(info: SynsetInfo) -> tuple[str, np.ndarray]:
     return "box", np.array((side * 1.3, side, side * 0.8))
 
 
+def shell(size, open_top: bool, open_front: bool, shelves: int = 0):
+    """The walls of a container of ``size`` as (half extents, local centre) boxes, its interior box
+    (local frame) and the local z of each surface inside it that things rest on."""
+    d, w, h = size
+    t = WALL
+    parts = [
+        (np.array([d / 2, w / 2, t / 2]), np.array([0, 0, -h / 2 + t / 2])),  # bottom
+        (np.array([t / 2, w / 2, h / 2]), np.array([-d / 2 + t / 2, 0, 0])),  # back
+        (np.array([d / 2, t / 2, h / 2]), np.array([0, w / 2 - t / 2, 0])),  # left
+        (np.array([d / 2, t / 2, h / 2]), np.array([0, -w / 2 + t / 2, 0])),  # right
+    ]
+    if not open_top:
+        parts.append((np.array([d / 2, w / 2, t / 2]), np.array([0, 0, h / 2 - t / 2])))
+    if not open_front:
+        parts.append((np.array([t / 2, w / 2, h / 2]), np.array([d / 2 - t / 2, 0, 0])))
+    levels = [-h / 2 + t]
+    for k in range(1, shelves + 1):
+        z = -h / 2 + k * h / (shelves + 1)
+        parts.append((np.array([d / 2 - t, w / 2 - t, t / 2]), np.array([t / 2, 0, z])))
+        levels.append(z + t / 2)
+    interior = (
+        np.array([-d / 2 + t, -w / 2 + t, -h / 2 + t]),
+        np.array([d / 2 - (t if not open_front else 0.0), w / 2 - t, h / 2 - (0 if open_top else t)]),
+    )
+    return parts, interior, tuple(levels)
+
+
+def container_inside(template: str, size) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, ...]]:
+    """The interior box and shelf levels a container template of ``size`` is built with."""
+    _, interior, levels = shell(np.asarray(size, dtype=float), *SHELLS[template])
+    return interior, levels
+
+
+def dims(size) -> str:
+    """Extents as ``0.40 x 0.30 x 0.20 m``."""
+    return " x ".join(f"{float(v):.2f}" for v in size) + " m"
+
+
+def room_inside(box: SimObject) -> str:
+    """The room ``box`` has for things, in words: its placing room, and the most height on a shelf."""
+    lo, hi = box.placing_room()
+    return f"room inside {dims(hi - lo)}, {max(box.compartments().values()):.2f} m high between shelves"
+
+
+def fits_inside(obj: SimObject, box: SimObject) -> bool:
+    """Could ``obj``, upright as built, go inside ``box`` at all: turned either way round, on some
+    shelf, ``INSIDE_PAD`` clear of the walls and of the shelf above (in a bin open at the top, its
+    centre below the rim). The rule the ``place_in`` skill keeps."""
+    lo, hi = box.placing_room()
+    room = hi[:2] - lo[:2]
+    half = obj.size[:2] / 2 + INSIDE_PAD
+    if not any(room[0] >= 2 * a and room[1] >= 2 * b for a, b in (half, half[::-1])):
+        return False
+    need = obj.size[2] / 2 if box.template == "bin" else obj.size[2]
+    return max(box.compartments().values()) >= need + INSIDE_PAD
+
+
 class ObjectFactory:
     """Builds SimObjects in a World from their synsets."""
 
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def build(self, name: str, synset: str, room: str | None = None, static: bool | None = None) -> SimObject:
+    def build(
+        self,
+        name: str,
+        synset: str,
+        room: str | None = None,
+        static: bool | None = None,
+        container: bool = False,
+    ) -> SimObject:
+        """Build ``name`` of ``synset`` (``container``: see ``resolve_template``)."""
         info = synset_info(synset)
-        template, size = resolve_template(info)
+        template, size = resolve_template(info, container)
         is_static = info.has("sceneObject") if static is None else static
         mass = 0.0 if is_static else float(np.clip(info.mass, 0.02, 30.0))
         color = color_of(info.category)
@@ -320,42 +428,18 @@ class ObjectFactory:
                 )
         return self._compound(parts, mass, color), {}
 
-    def _shell(self, size, open_top: bool, open_front: bool, shelves: int = 0):
-        d, w, h = size
-        t = WALL
-        parts = [
-            (np.array([d / 2, w / 2, t / 2]), np.array([0, 0, -h / 2 + t / 2])),  # bottom
-            (np.array([t / 2, w / 2, h / 2]), np.array([-d / 2 + t / 2, 0, 0])),  # back
-            (np.array([d / 2, t / 2, h / 2]), np.array([0, w / 2 - t / 2, 0])),  # left
-            (np.array([d / 2, t / 2, h / 2]), np.array([0, -w / 2 + t / 2, 0])),  # right
-        ]
-        if not open_top:
-            parts.append((np.array([d / 2, w / 2, t / 2]), np.array([0, 0, h / 2 - t / 2])))
-        if not open_front:
-            parts.append((np.array([t / 2, w / 2, h / 2]), np.array([d / 2 - t / 2, 0, 0])))
-        levels = [-h / 2 + t]
-        for k in range(1, shelves + 1):
-            z = -h / 2 + k * h / (shelves + 1)
-            parts.append((np.array([d / 2 - t, w / 2 - t, t / 2]), np.array([t / 2, 0, z])))
-            levels.append(z + t / 2)
-        interior = (
-            np.array([-d / 2 + t, -w / 2 + t, -h / 2 + t]),
-            np.array([d / 2 - (t if not open_front else 0.0), w / 2 - t, h / 2 - (0 if open_top else t)]),
-        )
-        return parts, interior, tuple(levels)
-
     def _build_bin(self, size, mass, color):
-        parts, interior, levels = self._shell(size, open_top=True, open_front=False)
+        parts, interior, levels = shell(size, *SHELLS["bin"])
         return self._compound(parts, mass, color), {"interior": interior, "shelves": levels}
 
     def _build_shelf(self, size, mass, color):
-        parts, interior, levels = self._shell(size, open_top=False, open_front=True, shelves=1)
+        parts, interior, levels = shell(size, *SHELLS["shelf"])
         return self._compound(parts, mass, color), {"interior": interior, "shelves": levels}
 
     def _build_cabinet(self, size, mass, color):
         """A shell open at the front, closed by a door hinged on its left edge (joint 0)."""
         c = self.world.client
-        parts, interior, levels = self._shell(size, open_top=False, open_front=True)
+        parts, interior, levels = shell(size, *SHELLS["cabinet"])
         d, w, h = size
         col, vis = self._box_shapes(parts, color)
         door_half = [WALL / 2, w / 2 - 0.005, h / 2 - 0.005]

@@ -76,6 +76,7 @@ class Robot:
         world.set_group(self.ee, GROUP_EE)
         self.held: SimObject | None = None
         self._grasp_cid: int | None = None
+        self.ee_yaw = 0.0  # the end effector's turn about the vertical; what it holds turns with it
         self.target = np.array([start[0], start[1], yaw])
         self.door_grip: tuple[SimObject, int] | None = None
         self._state_key: tuple[int, int] | None = None  # (substeps, edits) the cached readings are from
@@ -179,7 +180,7 @@ class Robot:
         c = self.world.client
         point = self.clip_to_reach(point)
         before = self.ee_position()
-        c.resetBasePositionAndOrientation(self.ee, list(map(float, point)), [0, 0, 0, 1])
+        c.resetBasePositionAndOrientation(self.ee, list(map(float, point)), yaw_quaternion(self.ee_yaw))
         self.world.edits += 1
         c.resetBaseVelocity(self.ee, [0, 0, 0], [0, 0, 0])
         c.changeConstraint(self.ee_cid, list(map(float, point)), maxForce=300.0)
@@ -187,6 +188,25 @@ class Robot:
             pos, orn = c.getBasePositionAndOrientation(self.held.body)
             new = np.asarray(pos) + (point - before)
             c.resetBasePositionAndOrientation(self.held.body, list(map(float, new)), orn)
+            c.resetBaseVelocity(self.held.body, [0, 0, 0], [0, 0, 0])
+
+    def turn_ee(self, yaw: float, instant: bool = False) -> None:
+        """Turn the end effector, and what it holds, to ``yaw`` about the vertical: at once about its
+        centre (``instant``), or by moving its constraint's target, which the physics then follows."""
+        c = self.world.client
+        turn = yaw_quaternion(yaw - self.ee_yaw)
+        self.ee_yaw = float(yaw)
+        c.changeConstraint(self.ee_cid, jointChildFrameOrientation=yaw_quaternion(yaw), maxForce=300.0)
+        if not instant:
+            return
+        centre = [float(v) for v in self.ee_position()]
+        c.resetBasePositionAndOrientation(self.ee, centre, yaw_quaternion(yaw))
+        self.world.edits += 1
+        if self.held is not None:
+            pos, orn = c.getBasePositionAndOrientation(self.held.body)
+            offset = c.multiplyTransforms([0, 0, 0], turn, np.subtract(pos, centre).tolist(), [0, 0, 0, 1])[0]
+            orn = c.multiplyTransforms([0, 0, 0], turn, [0, 0, 0], orn)[1]
+            c.resetBasePositionAndOrientation(self.held.body, np.add(centre, offset).tolist(), orn)
             c.resetBaseVelocity(self.held.body, [0, 0, 0], [0, 0, 0])
 
     def grasp(self, obj: SimObject) -> None:

@@ -85,11 +85,12 @@ class Scene:
 
 @dataclass
 class SceneRequest:
-    """Scene objects a task needs: (instance name, synset, room)."""
+    """Scene objects a task needs: (instance name, synset, room), and those it puts things in."""
 
     objects: list[tuple[str, str, str]]
     rooms: set[str]
     decor: bool = True
+    containers: frozenset[str] = frozenset()
 
 
 class SceneBuilder:
@@ -129,7 +130,9 @@ class SceneBuilder:
         decor_names = {name for name, _ in decor}
         for room_name in sorted(wanted):
             for name, synset in wanted[room_name]:
-                obj = self.factory.build(name, synset, room=room_name, static=True)
+                obj = self.factory.build(
+                    name, synset, room=room_name, static=True, container=name in request.containers
+                )
                 try:
                     self._place_against_wall(
                         obj, rooms[room_name], doors, footprints[room_name], fronts[room_name]

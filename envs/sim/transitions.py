@@ -21,6 +21,8 @@ AMBIENT = 20.0
 AMBIENT_RATE = 0.02
 CLEAN_SECONDS = 1.0
 BREAK_DELTA_V = 3.0
+HEAT_DEFAULT = 200.0  # C a heat source pulls toward when the bddl data gives none
+COLD_DEFAULT = -18.0  # C, likewise for a cold source
 
 
 class TransitionRules:
@@ -45,7 +47,7 @@ class TransitionRules:
                 return None
         elif not (self.query.inside(obj, source) or self.query.near_top(obj, source)):
             return None
-        return float(params.get("temperature", 200.0 if kind == "heatSource" else -18.0))
+        return float(params.get("temperature", HEAT_DEFAULT if kind == "heatSource" else COLD_DEFAULT))
 
     def update(self, dt: float, cleaners: list[SimObject] = ()) -> list[str]:
         """Advance every rule by ``dt`` seconds; returns plain-language events."""
