@@ -62,6 +62,7 @@ NEXT_TO_MAX_GAP = 0.45  # m: widest gap tried when placing next to something
 UNDER_TEMPLATES = ("table",)
 TABLE_TOP = 0.04  # m
 UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
+NARROW_TRIES = 30  # spots tried on a top narrower than the object (its middle half), against 150
 SET_DOWN_GAP = 0.002  # m above its support a thing is let go: it settles within the skill's last steps
 LINE_UP = 0.004  # m from the point over an opening the end effector settles to before it goes in
 EE_TURN_STEP = math.radians(10.0)  # rad the end effector turns a held object every two substeps
@@ -917,15 +918,17 @@ class SkillExecutor:
         # The floor under a table is often in reach only at the robot's side: every other spot
         # tried lies around the nearest one clear of the legs.
         near = self._nearest_footprint_spot(obj, dst, False, UNDER_INSET) if kind == "under" else None
-        for _ in range(150):
+        narrow = [hi[k] - lo[k] < 2 * radius for k in (0, 1)]
+        if kind == "under" and any(narrow):
+            return None
+        # A top narrower than the object leaves a small patch to try (see below).
+        tries = NARROW_TRIES if kind == "on" and dst.template != "floor" and any(narrow) else 150
+        for _ in range(tries):
             if kind == "on" and dst.template == "floor":
                 centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
                 c = centre + self.rng.uniform(-0.15, 0.15, size=2)
                 candidates.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
             elif kind in ("on", "under"):  # on dst's top, or on the floor under it
-                narrow = [hi[k] - lo[k] < 2 * radius for k in (0, 1)]
-                if kind == "under" and any(narrow):
-                    return None
                 # On a top narrower than the object, it overhangs with its centre over the top's
                 # middle half (where it rests steadily; ``ontop`` asks for the centre over it).
                 x, y = (
@@ -1013,27 +1016,34 @@ class SkillExecutor:
                 and ohi[2] > dlo[2]
             ):
                 contents.append((olo, ohi))
-        rooms = list(dst.compartments().items())
-        candidates = []
-        for _ in range(150):
-            level, room = rooms[int(self.rng.integers(len(rooms)))]
-            lx = self.rng.uniform(lo[0] + extent[0], hi[0] - extent[0])
-            ly = self.rng.uniform(lo[1] + extent[1], hi[1] - extent[1])
-            centre = to_world(self.world, dst, (lx, ly, level))
-            floor = rest = float(centre[2])
-            for olo, ohi in contents:  # rest on what is already there under the footprint
-                if (
-                    np.all(olo[:2] < centre[:2] + footprint)
-                    and np.all(ohi[:2] > centre[:2] - footprint)
-                    and floor - 0.02 < ohi[2] < floor + room
-                ):
-                    rest = max(rest, float(ohi[2]))
-            if rest - floor + needs > room:
-                continue
-            centre[2] = rest + bottom
-            candidates.append(centre)
-        robot_xy = self.robot.pose()[:2]
-        candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
+        # 150 tries at once: a shelf, a spot on it, then what the spot rests on.
+        levels, rooms = (np.array(v) for v in zip(*dst.compartments().items(), strict=True))
+        shelf = self.rng.integers(len(levels), size=150)
+        local = np.column_stack(
+            (
+                self.rng.uniform(lo[0] + extent[0], hi[0] - extent[0], size=150),
+                self.rng.uniform(lo[1] + extent[1], hi[1] - extent[1], size=150),
+                levels[shelf],
+            )
+        )
+        pos, orn_dst = c.getBasePositionAndOrientation(dst.body)
+        centres = local @ np.array(c.getMatrixFromQuaternion(orn_dst)).reshape(3, 3).T + pos
+        floor, room = centres[:, 2].copy(), rooms[shelf]
+        rest = floor.copy()
+        for olo, ohi in contents:  # rest on what is already there under the footprint
+            under = (
+                np.all(olo[:2] < centres[:, :2] + footprint, axis=1)
+                & np.all(ohi[:2] > centres[:, :2] - footprint, axis=1)
+                & (floor - 0.02 < ohi[2])
+                & (ohi[2] < floor + room)
+            )
+            rest = np.where(under, np.maximum(rest, ohi[2]), rest)
+        centres[:, 2] = rest + bottom
+        keep = rest - floor + needs <= room
+        # Packed from one corner, on the shelf before on top of what is there: what comes next
+        # still finds room.
+        order = np.lexsort(((local[:, 0] - lo[0]) + (local[:, 1] - lo[1]), np.round(rest - floor, 3)))
+        candidates = [centres[k] for k in order if keep[k]]
         turned_orn = c.multiplyTransforms([0, 0, 0], yaw_quaternion(turn), [0, 0, 0], orn)[1]
         top = np.array([0.0, 0.0, height / 2])
         for centre in candidates:
