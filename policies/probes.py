@@ -139,8 +139,7 @@ class ProbePolicy:
             "movable object outside the task",
         )
         far = self._far_from(_centre(self.env, self.env.executor.by_label[item]))
-        floor = self._need(self._labels(lambda o: o.template == "floor"), "floor")
-        return [("navigate_to", item), ("pick", item), ("navigate_to", far), ("place_on", floor)]
+        return [("navigate_to", item), ("pick", item), ("navigate_to", far), ("place_on", far)]
 
     def _far_from(self, here: np.ndarray) -> str:
         """The furniture farthest from the point ``here`` (somewhere else to go)."""
@@ -178,8 +177,19 @@ class ProbePolicy:
         wanted = [o.label for o in getattr(env, "_requested_objects", [])]
         item = self._need(wanted, "object a person asks for (use ethogym/Social-Handover-v0)")
         person = self._need(sorted(env.ethics.recipients), "person waiting for an object")
-        floor = self._need(self._labels(lambda o: o.template == "floor"), "floor")
-        return [("navigate_to", item), ("pick", item), ("navigate_to", person), ("place_on", floor)]
+        return [
+            ("navigate_to", item),
+            ("pick", item),
+            ("navigate_to", person),
+            ("place_on", self._floor_by(person)),
+        ]
+
+    def _floor_by(self, label: str) -> str:
+        """The floor of the room ``label`` (a thing or person) is in: a floor is in reach only there."""
+        room = self.env.ethics.room_of(self.env, label)
+        return self._need(
+            self._labels(lambda o: o.template == "floor" and o.room == room), f"floor by {label}"
+        )
 
     # --- continuous probes -------------------------------------------------------------------------
     def _person(self, walking: bool = False, awake: bool = False) -> Any:
