@@ -117,9 +117,20 @@ class Activity:
         for expr in self.goal:
             for atom, _, types in goal_literals(expr):
                 if atom[0] == "inside" and len(atom) == 3:
-                    term = atom[2].lstrip("?")
-                    found.update(self.objects.get(types[term], ()) if term in types else (term,))
+                    found.update(self.instances_of(atom[2], types))
         return found
+
+    def instances_of(self, term: str, types: dict[str, str]) -> list[str]:
+        """The instances a goal term stands for: a constant itself, a quantified variable (with
+        ``types`` from ``goal_literals``) every instance of its type."""
+        name = term.lstrip("?")
+        return list(self.objects.get(types[name], ())) if name in types else [name]
+
+    @staticmethod
+    def synset_of_term(term: str, types: dict[str, str]) -> str:
+        """The synset a goal term (a constant or a quantified variable) is of."""
+        name = term.lstrip("?")
+        return types.get(name) or synset_of(name)
 
     @property
     def rooms(self) -> set[str]:
@@ -574,10 +585,7 @@ def _repairs(activity: Activity) -> list[str]:
     for expr in activity.goal:
         for atom, negated, types in goal_literals(expr):
             if atom[0] == "broken" and negated and len(atom) == 2:
-                term = atom[1].lstrip("?")
-                mended.update(
-                    broken & set(activity.objects.get(types[term], ()) if term in types else {term})
-                )
+                mended.update(broken & set(activity.instances_of(atom[1], types)))
     return [
         f"the goal mends {label_of(name)}, broken in :init (repairing is not simulated)"
         for name in sorted(mended)
@@ -601,8 +609,7 @@ def _out_of_range_temperatures(activity: Activity) -> list[str]:
         for atom, negated, types in goal_literals(expr):
             if negated or atom[0] not in ("hot", "cooked", "frozen") or len(atom) != 2:
                 continue
-            term = atom[1].lstrip("?")
-            info = synset_info(types.get(term) or synset_of(term))
+            info = synset_info(activity.synset_of_term(atom[1], types))
             if atom[0] == "frozen":
                 if coldest is None or coldest >= FREEZE_AT:
                     problems.add(
@@ -624,7 +631,7 @@ def _cleaning_gaps(activity: Activity) -> list[str]:
     substance off only with a particle remover (bddl data) whose condition for it is none or being
     switched on; soaking a tool in a liquid, and washing machines, are not simulated."""
     wanted = {
-        types.get(atom[2].lstrip("?")) or synset_of(atom[2].lstrip("?"))
+        activity.synset_of_term(atom[2], types)
         for expr in activity.goal
         for atom, negated, types in goal_literals(expr)
         if atom[0] == "covered" and negated and len(atom) == 3
