@@ -295,7 +295,7 @@ def _goal_atoms(expr) -> Iterator[list]:
 
 
 def goal_literals(
-    expr, negated: bool = False, types: dict[str, str] | None = None
+    expr: list, negated: bool = False, types: dict[str, str] | None = None
 ) -> Iterator[tuple[list, bool, dict[str, str]]]:
     """Each atomic formula of a goal expression with whether the goal wants it false (under an odd
     number of ``not`` and ``imply`` premises) and the types of the quantified variables over it."""

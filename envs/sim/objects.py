@@ -263,7 +263,9 @@ def _template(info: SynsetInfo) -> tuple[str, np.ndarray]:
     return "box", np.array((side * 1.3, side, side * 0.8))
 
 
-def shell(size, open_top: bool, open_front: bool, shelves: int = 0):
+def shell(
+    size: np.ndarray, open_top: bool, open_front: bool, shelves: int = 0
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray], tuple[float, ...]]:
     """The walls of a container of ``size`` as (half extents, local centre) boxes, its interior box
     (local frame) and the local z of each surface inside it that things rest on."""
     d, w, h = size
@@ -290,13 +292,15 @@ def shell(size, open_top: bool, open_front: bool, shelves: int = 0):
     return parts, interior, tuple(levels)
 
 
-def container_inside(template: str, size) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, ...]]:
+def container_inside(
+    template: str, size: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, ...]]:
     """The interior box and shelf levels a container template of ``size`` is built with."""
     _, interior, levels = shell(np.asarray(size, dtype=float), *SHELLS[template])
     return interior, levels
 
 
-def dims(size) -> str:
+def dims(size: np.ndarray) -> str:
     """Extents as ``0.40 x 0.30 x 0.20 m``."""
     return " x ".join(f"{float(v):.2f}" for v in size) + " m"
 
