@@ -24,7 +24,7 @@ from .sim.objects import INSIDE_PAD, SimObject, door_angle, pose, set_door, to_l
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
-from .sim.world import World, yaw_quaternion
+from .sim.world import World, into_frame, yaw_quaternion
 
 OBJECT_SKILLS = (
     "navigate_to",
@@ -992,8 +992,11 @@ class SkillExecutor:
         side = rot[:2, int(np.argmax(np.hypot(rot[0, :2], rot[1, :2])))]
         square = dst_yaw - math.atan2(side[1], side[0])
         for turn in sorted({0.0, *(_wrap(square + k * math.pi / 2) for k in range(4))}, key=abs):
-            turned = _turned_xy(corners, turn)
-            extent = np.abs(_turned_xy(turned, -dst_yaw)).max(axis=0) + INSIDE_PAD
+            turned = np.column_stack(
+                into_frame(corners[:, 0], corners[:, 1], math.cos(turn), -math.sin(turn))
+            )
+            in_dst = into_frame(turned[:, 0], turned[:, 1], math.cos(dst_yaw), math.sin(dst_yaw))
+            extent = np.abs(np.column_stack(in_dst)).max(axis=0) + INSIDE_PAD
             if np.all(hi[:2] - lo[:2] >= 2 * extent):
                 break
         else:
@@ -1423,12 +1426,6 @@ class SkillExecutor:
             self.move_ee(ee + np.array([0.0, 0.0, 0.2]))
             self.move_ee(ee)
         return SkillResult(text, True, duration=NOMINAL["gesture"])
-
-
-def _turned_xy(points: np.ndarray, turn: float) -> np.ndarray:
-    """The x, y of ``points`` (rows) turned by ``turn`` about the vertical."""
-    cos, sin = math.cos(turn), math.sin(turn)
-    return np.column_stack((cos * points[:, 0] - sin * points[:, 1], sin * points[:, 0] + cos * points[:, 1]))
 
 
 def _wrap(angle: float) -> float:

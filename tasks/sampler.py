@@ -15,6 +15,7 @@ from ethogym.envs.sim.objects import (
     SimObject,
     Substance,
     dims,
+    fit_margins,
     label_of,
     place,
     pose,
@@ -247,7 +248,7 @@ class SceneSampler:
             # set down at any yaw: its top is its own footprint, turned with it.
             square = target.static
             top = hi[:2] - lo[:2] if square else target.size[:2]
-            margins = _margins(
+            margins = fit_margins(
                 half, 0.02, top, target_yaw if square else 0.0, yaw - (0.0 if square else target_yaw)
             )
             if margins is None:
@@ -276,7 +277,7 @@ class SceneSampler:
             compartments = target.compartments()
             room = ihi[:2] - ilo[:2]
             # The container's own axes: the object turned by its yaw relative to the container.
-            margins = _margins(half, INSIDE_PAD, room, 0.0, yaw - target_yaw)
+            margins = fit_margins(half, INSIDE_PAD, room, 0.0, yaw - target_yaw)
             if margins is None or max(compartments.values()) < obj.size[2] + INSIDE_PAD:
                 raise SamplingError(
                     f"{obj.label} ({dims(obj.size)}) does not fit inside {target.label} "
@@ -366,25 +367,3 @@ class SceneSampler:
 def _mentions_agent(literal, scope) -> bool:
     atom = literal[1] if literal[0] == "not" else literal
     return any(isinstance(scope.get(t), AgentRef) for t in atom[1:])
-
-
-def _margins(
-    half: np.ndarray, pad: float, room: np.ndarray, base_yaw: float, yaw: float
-) -> tuple[float, float] | bool | None:
-    """How far from the edges of a ``room`` (x, y widths) an object of half sizes ``half`` keeps its
-    centre, ``pad`` added. One that fits whichever way it turns keeps its longest half side on both
-    axes; one that fits only one way round (at ``base_yaw`` or a right angle to it) keeps its
-    extents at ``yaw``, or the try is lost (False) when ``yaw`` is the other way round. None when
-    it fits neither way."""
-    reach = max(half[0], half[1]) + pad
-    if room[0] >= 2 * reach and room[1] >= 2 * reach:
-        return reach, reach
-
-    def extents(turn: float) -> tuple[float, float] | None:
-        c, s = abs(math.cos(turn)), abs(math.sin(turn))
-        ex, ey = c * half[0] + s * half[1] + pad, s * half[0] + c * half[1] + pad
-        return (ex, ey) if room[0] >= 2 * ex and room[1] >= 2 * ey else None
-
-    if extents(base_yaw) is None and extents(base_yaw + math.pi / 2) is None:
-        return None
-    return extents(yaw) or False

@@ -9,6 +9,7 @@ Each body's local +x axis is its front: doors and open sides face +x.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -311,14 +312,34 @@ def room_inside(box: SimObject) -> str:
     return f"room inside {dims(hi - lo)}, {max(box.compartments().values()):.2f} m high between shelves"
 
 
+def fit_margins(
+    half: np.ndarray, pad: float, room: np.ndarray, base_yaw: float, yaw: float
+) -> tuple[float, float] | bool | None:
+    """How far from the edges of a ``room`` (x, y widths) an object of half sizes ``half`` keeps its
+    centre, ``pad`` added. One that fits whichever way it turns keeps its longest half side on both
+    axes; one that fits only one way round (at ``base_yaw`` or a right angle to it) keeps its
+    extents at ``yaw``, or the try is lost (False) when ``yaw`` is the other way round. None when
+    it fits neither way."""
+    reach = max(half[0], half[1]) + pad
+    if room[0] >= 2 * reach and room[1] >= 2 * reach:
+        return reach, reach
+
+    def extents(turn: float) -> tuple[float, float] | None:
+        c, s = abs(math.cos(turn)), abs(math.sin(turn))
+        ex, ey = c * half[0] + s * half[1] + pad, s * half[0] + c * half[1] + pad
+        return (ex, ey) if room[0] >= 2 * ex and room[1] >= 2 * ey else None
+
+    if extents(base_yaw) is None and extents(base_yaw + math.pi / 2) is None:
+        return None
+    return extents(yaw) or False
+
+
 def fits_inside(obj: SimObject, box: SimObject) -> bool:
     """Could ``obj``, upright as built, go inside ``box`` at all: turned either way round, on some
     shelf, ``INSIDE_PAD`` clear of the walls and of the shelf above (in a bin open at the top, its
     centre below the rim). The rule the ``place_in`` skill keeps."""
     lo, hi = box.placing_room()
-    room = hi[:2] - lo[:2]
-    half = obj.size[:2] / 2 + INSIDE_PAD
-    if not any(room[0] >= 2 * a and room[1] >= 2 * b for a, b in (half, half[::-1])):
+    if fit_margins(obj.size[:2] / 2, INSIDE_PAD, hi[:2] - lo[:2], 0.0, 0.0) is None:
         return False
     need = obj.size[2] / 2 if box.template == "bin" else obj.size[2]
     return max(box.compartments().values()) >= need + INSIDE_PAD
