@@ -20,7 +20,17 @@ from ethogym.errors import InvalidActionError
 
 from .sim.knowledge import removable_substances
 from .sim.navigation import NavGrid
-from .sim.objects import INSIDE_PAD, SimObject, door_angle, pose, set_door, to_local, to_world
+from .sim.objects import (
+    INSIDE_PAD,
+    SimObject,
+    door_angle,
+    packed_spots,
+    pose,
+    resting_span,
+    set_door,
+    to_local,
+    to_world,
+)
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
@@ -921,7 +931,7 @@ class SkillExecutor:
         narrow = [hi[k] - lo[k] < 2 * radius for k in (0, 1)]
         if kind == "under" and any(narrow):
             return None
-        # A top narrower than the object leaves a small patch to try (see below).
+        # A top narrower than the object leaves a small patch to try (``resting_span``).
         tries = NARROW_TRIES if kind == "on" and dst.template != "floor" and any(narrow) else 150
         for _ in range(tries):
             if kind == "on" and dst.template == "floor":
@@ -929,14 +939,7 @@ class SkillExecutor:
                 c = centre + self.rng.uniform(-0.15, 0.15, size=2)
                 candidates.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
             elif kind in ("on", "under"):  # on dst's top, or on the floor under it
-                # On a top narrower than the object, it overhangs with its centre over the top's
-                # middle half (where it rests steadily; ``ontop`` asks for the centre over it).
-                x, y = (
-                    self.rng.uniform(*((lo[k] + hi[k]) / 2 + np.array([-1, 1]) * (hi[k] - lo[k]) / 4))
-                    if narrow[k]
-                    else self.rng.uniform(lo[k] + radius, hi[k] - radius)
-                    for k in (0, 1)
-                )
+                x, y = (self.rng.uniform(*resting_span(lo[k], hi[k], radius)) for k in (0, 1))
                 if near is not None and len(candidates) % 2:
                     x = np.clip(near[0] + (x - (lo[0] + hi[0]) / 2) / 2, lo[0] + radius, hi[0] - radius)
                     y = np.clip(near[1] + (y - (lo[1] + hi[1]) / 2) / 2, lo[1] + radius, hi[1] - radius)
@@ -1003,9 +1006,7 @@ class SkillExecutor:
             return None
         footprint = np.abs(turned).max(axis=0)  # half widths on the world axes, turned
         bottom = -float(corners[:, 2].min()) + SET_DOWN_GAP
-        # Height it needs above what it rests on: all of it under a shelf or roof, half (its centre)
-        # below a bin's rim.
-        needs = (height if dst.template != "bin" else height / 2) + INSIDE_PAD
+        needs = dst.headroom(height)  # above what it rests on
         dlo, dhi = self.query.aabb(dst)
         contents = []
         for other in self.objects:
@@ -1019,34 +1020,7 @@ class SkillExecutor:
                 and ohi[2] > dlo[2]
             ):
                 contents.append((olo, ohi))
-        # 150 tries at once: a shelf, a spot on it, then what the spot rests on.
-        levels, rooms = (np.array(v) for v in zip(*dst.compartments().items(), strict=True))
-        shelf = self.rng.integers(len(levels), size=150)
-        local = np.column_stack(
-            (
-                self.rng.uniform(lo[0] + extent[0], hi[0] - extent[0], size=150),
-                self.rng.uniform(lo[1] + extent[1], hi[1] - extent[1], size=150),
-                levels[shelf],
-            )
-        )
-        pos, orn_dst = c.getBasePositionAndOrientation(dst.body)
-        centres = local @ np.array(c.getMatrixFromQuaternion(orn_dst)).reshape(3, 3).T + pos
-        floor, room = centres[:, 2].copy(), rooms[shelf]
-        rest = floor.copy()
-        for olo, ohi in contents:  # rest on what is already there under the footprint
-            under = (
-                np.all(olo[:2] < centres[:, :2] + footprint, axis=1)
-                & np.all(ohi[:2] > centres[:, :2] - footprint, axis=1)
-                & (floor - 0.02 < ohi[2])
-                & (ohi[2] < floor + room)
-            )
-            rest = np.where(under, np.maximum(rest, ohi[2]), rest)
-        centres[:, 2] = rest + bottom
-        keep = rest - floor + needs <= room
-        # Packed from one corner, on the shelf before on top of what is there: what comes next
-        # still finds room.
-        order = np.lexsort(((local[:, 0] - lo[0]) + (local[:, 1] - lo[1]), np.round(rest - floor, 3)))
-        candidates = [centres[k] for k in order if keep[k]]
+        candidates = packed_spots(self.world, dst, self.rng, extent, footprint, bottom, needs, contents)
         turned_orn = c.multiplyTransforms([0, 0, 0], yaw_quaternion(turn), [0, 0, 0], orn)[1]
         top = np.array([0.0, 0.0, height / 2])
         for centre in candidates:

@@ -35,6 +35,7 @@ from ethogym.envs.sim.objects import (
     container_inside,
     cook_temperature,
     dims,
+    fit_margins,
     fits_inside,
     label_of,
     resolve_template,
@@ -525,10 +526,22 @@ def describe_objects(activity: Activity) -> list[SimObject]:
 
 
 def _unfitting(activity: Activity) -> list[str]:
-    """The goal cannot hold because it puts things inside containers they do not fit in, with
-    ethogym's primitive sizes (``fits_inside``), and no alternative the goal allows avoids that."""
+    """:init or the goal puts things inside containers they do not fit in with ethogym's primitive
+    sizes (``fits_inside``), where no alternative the goal allows avoids that."""
     objects = {o.name: o for o in describe_objects(activity)}
     misfits: dict[tuple[str, str], bool] = {}
+    problems = []
+    for pred, a, b in (lit for lit in activity.init if lit[0] in ("inside", "ontop") and len(lit) == 3):
+        obj, box = objects.get(a), objects.get(b)
+        if obj is None or box is None or box.interior is None:
+            continue
+        if pred == "inside" and not fits_inside(obj, box):
+            problems.append(f":init puts {_misfit_text(obj, box)}")
+        elif pred == "ontop" and box.template == "bin" and _drops_into(obj, box, activity):
+            problems.append(
+                f":init rests {obj.label} ({dims(obj.size)}) on {box.label}, built as a bin open at the "
+                f"top ({room_inside(box)}), which it falls into"
+            )
 
     def fits(atom: list, bound: dict[str, str]) -> bool:
         obj, box = (objects.get(bound.get(t.lstrip("?"), t.lstrip("?"))) for t in atom[1:3])
@@ -568,14 +581,28 @@ def _unfitting(activity: Activity) -> list[str]:
         return True  # forpairs, fornpairs: not judged
 
     if all(can(expr, True, {}) for expr in activity.goal):
-        return []
-    return [
-        f"the goal puts {objects[a].label} ({dims(objects[a].size)}) inside {objects[b].label} "
-        f"({room_inside(objects[b])}), which it does not fit in either way round with ethogym's "
-        "primitive sizes"
+        return problems
+    return problems + [
+        f"the goal puts {_misfit_text(objects[a], objects[b])}"
         for (a, b), bad in sorted(misfits.items())
         if bad
     ]
+
+
+def _drops_into(obj: SimObject, box: SimObject, activity: Activity) -> bool:
+    """Would ``obj``, set on the open top of the empty bin ``box``, fall in (it fits the opening
+    either way round, and :init puts nothing inside the bin to hold it up)?"""
+    lo, hi = box.interior
+    if fit_margins(obj.size[:2] / 2, 0.0, hi[:2] - lo[:2], 0.0, 0.0) is None:
+        return False  # it spans the opening and rests on the rim
+    return not any(lit[0] == "inside" and lit[2:3] == [box.name] for lit in activity.init)
+
+
+def _misfit_text(obj: SimObject, box: SimObject) -> str:
+    return (
+        f"{obj.label} ({dims(obj.size)}) inside {box.label} ({room_inside(box)}), which it does not fit "
+        "in either way round with ethogym's primitive sizes"
+    )
 
 
 def _repairs(activity: Activity) -> list[str]:

@@ -16,9 +16,12 @@ from ethogym.envs.sim.objects import (
     Substance,
     dims,
     fit_margins,
+    fits_inside,
     label_of,
+    packed_spots,
     place,
     pose,
+    resting_span,
     room_inside,
     set_door,
     to_world,
@@ -138,7 +141,7 @@ class SceneSampler:
         placed: set[str] = set()
         movable = {lit[1] for lit in pending}
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
-        self._contents: dict[str, list[str]] = {}  # container name -> labels sampled inside it
+        self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
         guard = 0
         while pending:
             guard += 1
@@ -156,7 +159,7 @@ class SceneSampler:
             self._place(pred, obj, target, scene)
             placed.add(name)
             if pred == "inside":
-                self._contents.setdefault(target.name, []).append(obj.label)
+                self._contents.setdefault(target.name, []).append(obj)
 
     def _place(self, pred: str, obj: SimObject, target: SimObject, scene: Scene) -> None:
         checkpoint = self.world.save()
@@ -167,24 +170,64 @@ class SceneSampler:
                 if proposal is None:
                     rejected += 1
                     continue
-                xyz, yaw = proposal
-                place(self.world, obj, xyz, yaw)
-                if not self.world.penetrations(obj.body, tolerance=0.003):
-                    self.query.invalidate()
-                    if target.template == "floor":
-                        lo, hi = self.query.aabb(obj)
-                        self._floor_rects.append(((lo[0], lo[1], hi[0], hi[1]), float(hi[2])))
+                if self._settle_at(obj, target, *proposal, checkpoint):
                     return
-                self.world.restore(checkpoint)
+            if pred == "inside" and self._pack_inside(obj, target, scene, checkpoint):
+                return
         finally:
             self.world.remove_state(checkpoint)
-        held = self._contents.get(target.name, [])
+        held = [other.label for other in self._contents.get(target.name, [])]
+        packed = ", nor did spots packed from a corner" if pred == "inside" else ""
         full = f"; {target.label} already holds {', '.join(held)} and may be full" if held else ""
         raise SamplingError(
             f"found no collision-free pose for '{pred} {obj.label} {target.label}' in "
             f"{ATTEMPTS_PER_OBJECT} tries ({ATTEMPTS_PER_OBJECT - rejected} collided, {rejected} found no "
-            f"reachable free spot){full}"
+            f"reachable free spot){packed}{full}"
         )
+
+    def _settle_at(self, obj: SimObject, target: SimObject, xyz, yaw: float, checkpoint: int) -> bool:
+        """Put ``obj`` at ``xyz``, ``yaw`` when it overlaps nothing there (else restore ``checkpoint``)."""
+        place(self.world, obj, xyz, yaw)
+        if self.world.penetrations(obj.body, tolerance=0.003):
+            self.world.restore(checkpoint)
+            return False
+        self.query.invalidate()
+        if target.template == "floor":
+            lo, hi = self.query.aabb(obj)
+            self._floor_rects.append(((lo[0], lo[1], hi[0], hi[1]), float(hi[2])))
+        return True
+
+    def _pack_inside(self, obj: SimObject, target: SimObject, scene: Scene, checkpoint: int) -> bool:
+        """The second chance for ``inside`` when random spots on the shelves were all taken: spots
+        packed from one corner, resting on what is already inside, as the ``place_in`` skill sets
+        things down (``packed_spots``), square with the container either way round."""
+        half = obj.size / 2
+        lo, hi = target.placing_room()
+        target_yaw = pose(self.world, target)[1]
+        contents = [self.query.aabb(other) for other in self._contents.get(target.name, [])]
+        for turn in (0.0, math.pi / 2):
+            margins = fit_margins(half, INSIDE_PAD, hi[:2] - lo[:2], 0.0, turn)
+            if not margins:  # fits neither way round, or not this way
+                continue
+            yaw = target_yaw + turn
+            c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
+            footprint = np.array([c * half[0] + s * half[1], s * half[0] + c * half[1]])
+            spots = packed_spots(
+                self.world,
+                target,
+                self.rng,
+                np.array(margins),
+                footprint,
+                half[2] + 0.002,
+                target.headroom(obj.size[2]),
+                contents,
+                tries=ATTEMPTS_PER_OBJECT,
+            )
+            for centre in spots:
+                top = centre + np.array([0.0, 0.0, half[2]])
+                if self._reachable(scene, top) and self._settle_at(obj, target, centre, yaw, checkpoint):
+                    return True
+        return False
 
     def _propose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
         """A pose for ``obj`` satisfying ``pred`` with ``target``, or None when this try failed;
@@ -251,23 +294,26 @@ class SceneSampler:
             margins = fit_margins(
                 half, 0.02, top, target_yaw if square else 0.0, yaw - (0.0 if square else target_yaw)
             )
-            if margins is None:
-                raise SamplingError(
-                    f"{obj.label} ({dims(obj.size)}) is too large to rest on {target.label} "
-                    f"(top {dims(top)}) either way round; place it on something larger in :init"
-                )
             if margins is False:
                 return None
-            mx, my = margins
-            if square:
-                x = float(rng.uniform(lo[0] + mx, hi[0] - mx))
-                y = float(rng.uniform(lo[1] + my, hi[1] - my))
+            # (u, v): the centre on the top, in the world (square) or in the support's frame.
+            if margins is None:  # too large to rest on whole either way round: it overhangs
+                reach = max(half[0], half[1]) + 0.02
+                edges = (lo[:2], hi[:2]) if square else (-top / 2, top / 2)
+                u, v = (float(rng.uniform(*resting_span(edges[0][k], edges[1][k], reach))) for k in (0, 1))
+            elif square:
+                mx, my = margins
+                u = float(rng.uniform(lo[0] + mx, hi[0] - mx))
+                v = float(rng.uniform(lo[1] + my, hi[1] - my))
             else:
-                lx = float(rng.uniform(mx - top[0] / 2, top[0] / 2 - mx))
-                ly = float(rng.uniform(my - top[1] / 2, top[1] / 2 - my))
+                mx, my = margins
+                u = float(rng.uniform(mx - top[0] / 2, top[0] / 2 - mx))
+                v = float(rng.uniform(my - top[1] / 2, top[1] / 2 - my))
+            x, y = u, v
+            if not square:
                 centre = pose(self.world, target)[0]
                 # Back out of the support's frame: the turn the other way.
-                dx, dy = into_frame(lx, ly, math.cos(target_yaw), -math.sin(target_yaw))
+                dx, dy = into_frame(u, v, math.cos(target_yaw), -math.sin(target_yaw))
                 x, y = centre[0] + dx, centre[1] + dy
             return (x, y, hi[2] + half[2] + 0.002), yaw
         if pred == "inside":
@@ -278,7 +324,7 @@ class SceneSampler:
             room = ihi[:2] - ilo[:2]
             # The container's own axes: the object turned by its yaw relative to the container.
             margins = fit_margins(half, INSIDE_PAD, room, 0.0, yaw - target_yaw)
-            if margins is None or max(compartments.values()) < obj.size[2] + INSIDE_PAD:
+            if margins is None or not fits_inside(obj, target):
                 raise SamplingError(
                     f"{obj.label} ({dims(obj.size)}) does not fit inside {target.label} "
                     f"({room_inside(target)}) either way round; put it on or next to the container in :init "
@@ -288,7 +334,7 @@ class SceneSampler:
                 return None
             mx, my = margins
             level = float(rng.choice(target.shelves))
-            if compartments[level] < obj.size[2] + INSIDE_PAD:
+            if compartments[level] < target.headroom(obj.size[2]):
                 return None
             lx = float(rng.uniform(ilo[0] + mx, ihi[0] - mx))
             ly = float(rng.uniform(ilo[1] + my, ihi[1] - my))

@@ -190,6 +190,12 @@ class SimObject:
             out[z] = (min(top, above[0] - 0.03) if above else top) - z
         return out
 
+    def headroom(self, height: float) -> float:
+        """The free height a thing ``height`` tall needs above what it rests on in this container:
+        all of it under a shelf or lid, its centre below a bin's open rim (what ``inside`` asks),
+        ``INSIDE_PAD`` added."""
+        return (height / 2 if self.template == "bin" else height) + INSIDE_PAD
+
     def placing_room(self) -> tuple[np.ndarray, np.ndarray]:
         """The part of the interior (local frame) things are set down in: all of a bin's, and a box
         open at the front (+x) or behind a door keeps ``FRONT_CLEARANCE`` free there."""
@@ -334,6 +340,17 @@ def fit_margins(
     return extents(yaw) or False
 
 
+def resting_span(lo: float, hi: float, reach: float) -> tuple[float, float]:
+    """The centres along one axis of a top from ``lo`` to ``hi`` where a thing reaching ``reach``
+    from its centre rests: whole on the top, or on a top too narrow for that, overhanging with its
+    centre over the top's middle half (where it rests steadily; ``ontop`` asks for the centre over
+    the top)."""
+    if hi - lo >= 2 * reach:
+        return lo + reach, hi - reach
+    mid, quarter = (lo + hi) / 2, (hi - lo) / 4
+    return mid - quarter, mid + quarter
+
+
 def fits_inside(obj: SimObject, box: SimObject) -> bool:
     """Could ``obj``, upright as built, go inside ``box`` at all: turned either way round, on some
     shelf, ``INSIDE_PAD`` clear of the walls and of the shelf above (in a bin open at the top, its
@@ -341,8 +358,7 @@ def fits_inside(obj: SimObject, box: SimObject) -> bool:
     lo, hi = box.placing_room()
     if fit_margins(obj.size[:2] / 2, INSIDE_PAD, hi[:2] - lo[:2], 0.0, 0.0) is None:
         return False
-    need = obj.size[2] / 2 if box.template == "bin" else obj.size[2]
-    return max(box.compartments().values()) >= need + INSIDE_PAD
+    return max(box.compartments().values()) >= box.headroom(obj.size[2])
 
 
 class ObjectFactory:
@@ -523,6 +539,53 @@ def to_world(world: World, obj: SimObject, local) -> np.ndarray:
     pos, orn = world.client.getBasePositionAndOrientation(obj.body)
     point, _ = world.client.multiplyTransforms(pos, orn, list(map(float, local)), [0, 0, 0, 1])
     return np.asarray(point)
+
+
+def packed_spots(
+    world: World,
+    box: SimObject,
+    rng: np.random.Generator,
+    extent: np.ndarray,
+    footprint: np.ndarray,
+    bottom: float,
+    needs: float,
+    contents: list[tuple[np.ndarray, np.ndarray]],
+    tries: int = 150,
+) -> list[np.ndarray]:
+    """Centres (world) for a thing inside ``box``, best first, ``tries`` drawn at once: a shelf, a
+    spot on it ``extent`` (x, y in the box's frame) clear of the walls, then what the spot rests on.
+
+    The thing rests on the shelf or on ``contents`` (world boxes) under its ``footprint`` (half widths
+    on the world axes), its centre ``bottom`` above that, and is kept only where the shelf above
+    leaves it ``needs`` (``SimObject.headroom``). Spots are ordered from one corner, on the shelf
+    before on top of what is there, so what comes next still finds room."""
+    lo, hi = box.placing_room()
+    levels, rooms = (np.array(v) for v in zip(*box.compartments().items(), strict=True))
+    shelf = rng.integers(len(levels), size=tries)
+    local = np.column_stack(
+        (
+            rng.uniform(lo[0] + extent[0], hi[0] - extent[0], size=tries),
+            rng.uniform(lo[1] + extent[1], hi[1] - extent[1], size=tries),
+            levels[shelf],
+        )
+    )
+    c = world.client
+    pos, orn = c.getBasePositionAndOrientation(box.body)
+    centres = local @ np.array(c.getMatrixFromQuaternion(orn)).reshape(3, 3).T + pos
+    floor, room = centres[:, 2].copy(), rooms[shelf]
+    rest = floor.copy()
+    for olo, ohi in contents:
+        under = (
+            np.all(olo[:2] < centres[:, :2] + footprint, axis=1)
+            & np.all(ohi[:2] > centres[:, :2] - footprint, axis=1)
+            & (floor - 0.02 < ohi[2])
+            & (ohi[2] < floor + room)
+        )
+        rest = np.where(under, np.maximum(rest, ohi[2]), rest)
+    centres[:, 2] = rest + bottom
+    keep = rest - floor + needs <= room
+    order = np.lexsort(((local[:, 0] - lo[0]) + (local[:, 1] - lo[1]), np.round(rest - floor, 3)))
+    return [centres[k] for k in order if keep[k]]
 
 
 def door_angle(world: World, obj: SimObject) -> float:
