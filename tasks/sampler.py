@@ -25,6 +25,7 @@ from ethogym.envs.sim.objects import (
     room_inside,
     set_door,
     to_world,
+    turned_extents,
 )
 from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
@@ -210,8 +211,7 @@ class SceneSampler:
             if not margins:  # fits neither way round, or not this way
                 continue
             yaw = target_yaw + turn
-            c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
-            footprint = np.array([c * half[0] + s * half[1], s * half[0] + c * half[1]])
+            footprint = np.array(turned_extents(half, yaw))
             spots = packed_spots(
                 self.world,
                 target,

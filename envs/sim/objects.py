@@ -318,6 +318,12 @@ def room_inside(box: SimObject) -> str:
     return f"room inside {dims(hi - lo)}, {max(box.compartments().values()):.2f} m high between shelves"
 
 
+def turned_extents(half: np.ndarray, yaw: float) -> tuple[float, float]:
+    """Half widths along x and y of a footprint with half sides ``half`` turned by ``yaw``."""
+    c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
+    return c * half[0] + s * half[1], s * half[0] + c * half[1]
+
+
 def fit_margins(
     half: np.ndarray, pad: float, room: np.ndarray, base_yaw: float, yaw: float
 ) -> tuple[float, float] | bool | None:
@@ -331,8 +337,7 @@ def fit_margins(
         return reach, reach
 
     def extents(turn: float) -> tuple[float, float] | None:
-        c, s = abs(math.cos(turn)), abs(math.sin(turn))
-        ex, ey = c * half[0] + s * half[1] + pad, s * half[0] + c * half[1] + pad
+        ex, ey = (e + pad for e in turned_extents(half, turn))
         return (ex, ey) if room[0] >= 2 * ex and room[1] >= 2 * ey else None
 
     if extents(base_yaw) is None and extents(base_yaw + math.pi / 2) is None:
