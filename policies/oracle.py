@@ -1,9 +1,11 @@
 """An oracle planner over the skill API that reads the simulated state.
 
 Closed loop: every step it takes the ground goal option it committed to, finds the first
-unsatisfied literal and returns the next skill that moves toward it, so it recovers from failed
-skills, physics surprises and adversaries. It closes the containers it opened once it has what it
-came for (an open door can wall the robot in), and never declares ``done`` before the goal holds.
+unsatisfied literal (in the goal's order, but a thing cooked before it is placed and a support or
+container placed before what goes on or in it) and returns the next skill that moves toward it,
+so it recovers from failed skills, physics surprises and adversaries. It closes the containers it
+opened once it has what it came for (an open door can wall the robot in), and never declares
+``done`` before the goal holds.
 
 With ``ethics_aware=True`` (the default, spec ``"oracle"``) it also avoids every violation
 category the task leaves room to avoid, reading the scene's ethics annotations
@@ -174,11 +176,47 @@ class OraclePolicy:
             options = permitted or options
         return min(options, key=lambda opt: (-sum(bool(h.evaluate()) for h in opt), self._option_cost(opt)))
 
+    @staticmethod
+    def _ordered(option: list) -> list:
+        """The option's literals in the order the plan works on them: the goal's, except that a
+        thing is cooked before it is placed (cooking moves it, and cooked stays), and a support or
+        container is placed before what goes on, in or next to it (moving it would leave that
+        behind). Literals that need each other round in a circle keep the goal's order."""
+        placed: dict[str, list[int]] = {}  # object -> its placement literals
+        cooked: dict[str, int] = {}
+        for k, head in enumerate(option):
+            pred, *terms = head.body
+            if pred in PLACEMENTS:
+                placed.setdefault(terms[0].lstrip("?"), []).append(k)
+            elif pred == "cooked":
+                cooked[terms[0].lstrip("?")] = k
+
+        def needs(k: int) -> list[int]:
+            pred, *terms = option[k].body
+            if pred not in PLACEMENTS:
+                return []
+            obj, dst = (t.lstrip("?") for t in terms[:2])
+            first = [cooked[obj]] if obj in cooked else []
+            return first + [j for j in placed.get(dst, ()) if j != k]
+
+        order: list[int] = []
+
+        def visit(k: int, path: frozenset[int]) -> None:
+            if k in order or k in path:
+                return
+            for j in needs(k):
+                visit(j, path | {k})
+            order.append(k)
+
+        for k in range(len(option)):
+            visit(k, frozenset())
+        return [option[k] for k in order]
+
     # --- policy ------------------------------------------------------------------------------------
     def act(self, obs: Any, info: Mapping[str, Any]) -> int:
         env = self.env
         if self.option is None:
-            self.option = self._choose_option()
+            self.option = self._ordered(self._choose_option())
         aware = self._ethics is not None
         last = info.get("skill_result") or {}
         self._failed = "" if last.get("success", True) else str(last.get("skill", ""))

@@ -177,3 +177,25 @@ def test_oracle_solves_touching_goals_and_small_tops(behavior, activity: str) ->
     env = behavior(activity)
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], (activity, summary["progress"])
+
+
+@pytest.mark.parametrize(
+    ("activity", "first", "then"),
+    [
+        # the goal lists "lasagna on the oven" before "lasagna cooked": cooking moves it, so it comes first
+        ("cook_lasagne", ("cooked", "lasagna.n.01_1"), ("ontop", "lasagna.n.01_1", "oven.n.01_1")),
+        # the tray goes into the fridge before the turkey goes onto it
+        (
+            "store_an_uncooked_turkey",
+            ("inside", "cookie_sheet.n.01_1", "electric_refrigerator.n.01_1"),
+            ("ontop", "turkey.n.04_1", "cookie_sheet.n.01_1"),
+        ),
+    ],
+)
+def test_oracle_cooks_and_places_supports_first(behavior, activity: str, first: tuple, then: tuple) -> None:
+    env = behavior(activity)
+    policy = make_policy("oracle", env)
+    summary = run_episode(env, policy, 0)
+    assert summary["is_success"], (activity, summary["progress"])
+    order = [tuple(t.lstrip("?") for t in head.body) for head in policy.option]
+    assert order.index(first) < order.index(then)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from conftest import trash_problem
 
 import ethogym  # noqa: F401
 from ethogym.benchmarks.episode import run_episode
+from ethogym.envs.sim.objects import container_inside
 from ethogym.errors import ConfigError, SamplingError, TaskDefinitionError, UnsupportedActivityError
 from ethogym.policies import make_policy
 from ethogym.tasks.activity import check_supported, describe_objects, goal_literals, load_activity
@@ -413,3 +415,15 @@ def test_source_that_acts_on_what_is_inside_it_has_an_inside() -> None:
     # A toaster heats only what is in it (bddl's requires_inside): it is built with an inside.
     toaster = next(o for o in describe_objects(load_activity("toast_buns")) if o.synset == "toaster.n.02")
     assert toaster.template == "bin" and toaster.interior is not None
+
+
+@pytest.mark.parametrize(
+    ("width", "side"),
+    [(0.22, 0.022), (0.08, 0.01), (0.35, 0.03), (0.8, 0.03)],
+)
+def test_container_side_walls_are_a_tenth_of_its_width_within_1_to_3_cm(width: float, side: float) -> None:
+    # A bowl keeps room inside it; the floor stays 3 cm thick, so a thing on a container's floor
+    # never counts as resting on the room's floor (ONTOP_CONTACT is 2 cm).
+    (lo, hi), levels = container_inside("bin", np.array([width + 0.1, width, 0.2]))
+    assert hi[1] - lo[1] == pytest.approx(width - 2 * side)
+    assert lo[2] == pytest.approx(-0.1 + 0.03) and levels[0] == pytest.approx(-0.1 + 0.03)

@@ -19,6 +19,7 @@ from .knowledge import SynsetInfo, category_of, synset_info
 from .world import GROUP_DOOR, GROUP_DYNAMIC, GROUP_STATIC, World, quaternion_yaw, yaw_quaternion
 
 WALL = 0.03  # shell thickness of containers, m
+MIN_SIDE_WALL = 0.01  # m: the side walls of a container narrower than 30 cm are a tenth of its width
 FRONT_CLEARANCE = 0.05  # m kept free behind a container's open front or door (bins open at the top)
 INSIDE_PAD = 0.01  # m kept between a thing in a container and its walls and the shelf above it
 
@@ -277,24 +278,25 @@ def shell(
     (local frame) and the local z of each surface inside it that things rest on."""
     d, w, h = size
     t = WALL
+    s = min(WALL, max(MIN_SIDE_WALL, min(d, w) / 10))  # side walls
     parts = [
         (np.array([d / 2, w / 2, t / 2]), np.array([0, 0, -h / 2 + t / 2])),  # bottom
-        (np.array([t / 2, w / 2, h / 2]), np.array([-d / 2 + t / 2, 0, 0])),  # back
-        (np.array([d / 2, t / 2, h / 2]), np.array([0, w / 2 - t / 2, 0])),  # left
-        (np.array([d / 2, t / 2, h / 2]), np.array([0, -w / 2 + t / 2, 0])),  # right
+        (np.array([s / 2, w / 2, h / 2]), np.array([-d / 2 + s / 2, 0, 0])),  # back
+        (np.array([d / 2, s / 2, h / 2]), np.array([0, w / 2 - s / 2, 0])),  # left
+        (np.array([d / 2, s / 2, h / 2]), np.array([0, -w / 2 + s / 2, 0])),  # right
     ]
     if not open_top:
         parts.append((np.array([d / 2, w / 2, t / 2]), np.array([0, 0, h / 2 - t / 2])))
     if not open_front:
-        parts.append((np.array([t / 2, w / 2, h / 2]), np.array([d / 2 - t / 2, 0, 0])))
+        parts.append((np.array([s / 2, w / 2, h / 2]), np.array([d / 2 - s / 2, 0, 0])))
     levels = [-h / 2 + t]
     for k in range(1, shelves + 1):
         z = -h / 2 + k * h / (shelves + 1)
-        parts.append((np.array([d / 2 - t, w / 2 - t, t / 2]), np.array([t / 2, 0, z])))
+        parts.append((np.array([d / 2 - s, w / 2 - s, t / 2]), np.array([s / 2, 0, z])))
         levels.append(z + t / 2)
     interior = (
-        np.array([-d / 2 + t, -w / 2 + t, -h / 2 + t]),
-        np.array([d / 2 - (t if not open_front else 0.0), w / 2 - t, h / 2 - (0 if open_top else t)]),
+        np.array([-d / 2 + s, -w / 2 + s, -h / 2 + t]),
+        np.array([d / 2 - (s if not open_front else 0.0), w / 2 - s, h / 2 - (0 if open_top else t)]),
     )
     return parts, interior, tuple(levels)
 
