@@ -933,13 +933,14 @@ class SkillExecutor:
             return None
         # A top narrower than the object leaves a small patch to try (``resting_span``).
         tries = NARROW_TRIES if kind == "on" and dst.template != "floor" and any(narrow) else 150
+        spans = [resting_span(lo[k], hi[k], radius) for k in (0, 1)]
         for _ in range(tries):
             if kind == "on" and dst.template == "floor":
                 centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
                 c = centre + self.rng.uniform(-0.15, 0.15, size=2)
                 candidates.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
             elif kind in ("on", "under"):  # on dst's top, or on the floor under it
-                x, y = (self.rng.uniform(*resting_span(lo[k], hi[k], radius)) for k in (0, 1))
+                x, y = (self.rng.uniform(*span) for span in spans)
                 if near is not None and len(candidates) % 2:
                     x = np.clip(near[0] + (x - (lo[0] + hi[0]) / 2) / 2, lo[0] + radius, hi[0] - radius)
                     y = np.clip(near[1] + (y - (lo[1] + hi[1]) / 2) / 2, lo[1] + radius, hi[1] - radius)
