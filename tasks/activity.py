@@ -527,7 +527,8 @@ def describe_objects(activity: Activity) -> list[SimObject]:
 
 def _unfitting(activity: Activity) -> list[str]:
     """:init or the goal puts things inside containers they do not fit in with ethogym's primitive
-    sizes (``fits_inside``), where no alternative the goal allows avoids that."""
+    sizes (``fits_inside``), where no alternative the goal allows avoids that, or :init rests a
+    thing on an open bin whose opening it falls through."""
     objects = {o.name: o for o in describe_objects(activity)}
     misfits: dict[tuple[str, str], bool] = {}
     problems = []
