@@ -74,6 +74,17 @@ TABLE_TOP = 0.04  # m
 UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
 NARROW_TRIES = 30  # spots tried on a top narrower than the object (its middle half), against 150
 SET_DOWN_GAP = 0.002  # m above its support a thing is let go: it settles within the skill's last steps
+# Turns from the robot's heading tried, in order, when the floor ahead is taken: beside, then behind.
+FLOOR_TURNS = (
+    math.pi / 4,
+    -math.pi / 4,
+    math.pi / 2,
+    -math.pi / 2,
+    3 * math.pi / 4,
+    -3 * math.pi / 4,
+    math.pi,
+)
+FLOOR_TRIES_PER_TURN = 20
 LINE_UP = 0.004  # m from the point over an opening the end effector settles to before it goes in
 EE_TURN_STEP = math.radians(10.0)  # rad the end effector turns a held object every two substeps
 _CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
@@ -963,6 +974,21 @@ class SkillExecutor:
             "next to": lambda: self.query.nextto(obj, dst),
             "under": lambda: self.query.under(obj, dst),
         }.get(kind)
+        spot = self._first_free(obj, half, candidates, relation)
+        if spot is None and kind == "on" and dst.template == "floor":
+            # Ahead is taken, often by what the robot has just driven up to.
+            spot = self._first_free(obj, half, self._floor_around(half, radius, lo, hi), None)
+        return spot
+
+    def _first_free(
+        self,
+        obj: SimObject,
+        half: np.ndarray,
+        candidates: list[np.ndarray],
+        relation: Callable[[], bool] | None,
+    ) -> np.ndarray | None:
+        """The first of ``candidates`` (centres for ``obj``, of half extents ``half``) in reach, free
+        (and satisfying ``relation``) and, on the floor, leaving everything reachable."""
         grid = None
         for centre in candidates:
             if not self.robot.within_reach(centre + np.array([0, 0, half[2]])):
@@ -975,6 +1001,21 @@ class SkillExecutor:
                     continue
             return centre
         return None
+
+    def _floor_around(
+        self, half: np.ndarray, radius: float, lo: np.ndarray, hi: np.ndarray
+    ) -> list[np.ndarray]:
+        """Spots on the floor slab ``lo``-``hi`` beside the robot, then behind it (``FLOOR_TURNS``),
+        as far out as the spots ahead."""
+        x, y, yaw = self.robot.pose().tolist()
+        out = []
+        for turn in FLOOR_TURNS:
+            d = BASE_RADIUS + radius + 0.25
+            around = np.array([x + d * math.cos(yaw + turn), y + d * math.sin(yaw + turn)])
+            for c in around + self.rng.uniform(-0.15, 0.15, size=(FLOOR_TRIES_PER_TURN, 2)):
+                if np.all(c >= lo[:2] + radius) and np.all(c <= hi[:2] - radius):
+                    out.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
+        return out
 
     def _inside_spot(self, obj: SimObject, dst: SimObject) -> tuple[np.ndarray, float] | None:
         """A collision-free centre for the held ``obj`` inside ``dst`` and the turn about the

@@ -199,3 +199,12 @@ def test_oracle_cooks_and_places_supports_first(behavior, activity: str, first: 
     assert summary["is_success"], (activity, summary["progress"])
     order = [tuple(t.lstrip("?") for t in head.body) for head in policy.option]
     assert order.index(first) < order.index(then)
+
+
+@pytest.mark.parametrize("activity", ["installing_carpet", "putting_bike_in_garage", "gathering_nuts"])
+def test_place_on_floor_sets_down_beside_when_ahead_is_taken(behavior, activity: str) -> None:
+    """After navigate_to(thing) the floor ahead is the thing's: the oracle's place_on(floor) there
+    found no spot and looped until the skill also tried beside and behind the robot."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])
