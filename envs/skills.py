@@ -85,6 +85,8 @@ FLOOR_TURNS = (
     math.pi,
 )
 FLOOR_TRIES_PER_TURN = 20
+FLOOR_STAND_OFF = 0.25  # m between the robot's base and a thing it sets down on the floor
+FLOOR_JITTER = 0.15  # m either way that spots on the floor are drawn around the chosen point
 LINE_UP = 0.004  # m from the point over an opening the end effector settles to before it goes in
 EE_TURN_STEP = math.radians(10.0)  # rad the end effector turns a held object every two substeps
 _CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
@@ -947,8 +949,8 @@ class SkillExecutor:
         spans = [resting_span(lo[k], hi[k], radius) for k in (0, 1)]
         for _ in range(tries):
             if kind == "on" and dst.template == "floor":
-                centre = robot_xy + self._facing() * (BASE_RADIUS + radius + 0.25)
-                c = centre + self.rng.uniform(-0.15, 0.15, size=2)
+                centre = robot_xy + self._facing() * (BASE_RADIUS + radius + FLOOR_STAND_OFF)
+                c = centre + self.rng.uniform(-FLOOR_JITTER, FLOOR_JITTER, size=2)
                 candidates.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
             elif kind in ("on", "under"):  # on dst's top, or on the floor under it
                 x, y = (self.rng.uniform(*span) for span in spans)
@@ -1008,11 +1010,12 @@ class SkillExecutor:
         """Spots on the floor slab ``lo``-``hi`` beside the robot, then behind it (``FLOOR_TURNS``),
         as far out as the spots ahead."""
         x, y, yaw = self.robot.pose().tolist()
+        d = BASE_RADIUS + radius + FLOOR_STAND_OFF
         out = []
         for turn in FLOOR_TURNS:
-            d = BASE_RADIUS + radius + 0.25
             around = np.array([x + d * math.cos(yaw + turn), y + d * math.sin(yaw + turn)])
-            for c in around + self.rng.uniform(-0.15, 0.15, size=(FLOOR_TRIES_PER_TURN, 2)):
+            jitter = self.rng.uniform(-FLOOR_JITTER, FLOOR_JITTER, size=(FLOOR_TRIES_PER_TURN, 2))
+            for c in around + jitter:
                 if np.all(c >= lo[:2] + radius) and np.all(c <= hi[:2] - radius):
                     out.append(np.array([c[0], c[1], half[2] + SET_DOWN_GAP]))
         return out
