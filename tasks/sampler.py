@@ -11,6 +11,7 @@ from ethogym.envs.sim.knowledge import synset_of
 from ethogym.envs.sim.objects import (
     FLOOR_SYNSETS,
     INSIDE_PAD,
+    SNUG_GAP,
     ObjectFactory,
     SimObject,
     Substance,
@@ -18,12 +19,14 @@ from ethogym.envs.sim.objects import (
     fit_margins,
     fits_inside,
     label_of,
+    local_box,
     packed_spots,
     place,
     pose,
     resting_span,
     room_inside,
     set_door,
+    snug_spots,
     to_world,
     turned_extents,
 )
@@ -41,6 +44,9 @@ ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
 REACH_SLACK = 0.2  # m kept in hand when checking that the robot can reach a sampled pose
 UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the object's own half width
+#: A container whose :init contents cover more than this share of its shelves is packed from a corner
+#: from the first thing on: things dropped at random would leave gaps that the last ones need.
+CROWDED = 0.5
 
 
 class SceneSampler:
@@ -143,6 +149,14 @@ class SceneSampler:
         movable = {lit[1] for lit in pending}
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
+        self._crowded = _crowded_containers(pending, scope)
+        # Into a crowded container the largest things go first (where the literals stand, in turn).
+        slots = [
+            k for k, lit in enumerate(pending) if lit[0] == "inside" and scope[lit[2]].name in self._crowded
+        ]
+        largest = sorted((pending[k] for k in slots), key=lambda lit: -_footprint(scope[lit[1]]))
+        for k, lit in zip(slots, largest, strict=True):
+            pending[k] = lit
         guard = 0
         while pending:
             guard += 1
@@ -165,8 +179,9 @@ class SceneSampler:
     def _place(self, pred: str, obj: SimObject, target: SimObject, scene: Scene) -> None:
         checkpoint = self.world.save()
         rejected = 0  # proposals with no reachable or free spot (the rest collided)
+        packed = pred == "inside" and target.name in self._crowded
         try:
-            for _ in range(ATTEMPTS_PER_OBJECT):
+            for _ in range(0 if packed else ATTEMPTS_PER_OBJECT):
                 proposal = self._propose(pred, obj, target, scene)
                 if proposal is None:
                     rejected += 1
@@ -178,12 +193,17 @@ class SceneSampler:
         finally:
             self.world.remove_state(checkpoint)
         held = [other.label for other in self._contents.get(target.name, [])]
-        packed = ", nor did spots packed from a corner" if pred == "inside" else ""
         full = f"; {target.label} already holds {', '.join(held)} and may be full" if held else ""
+        if packed:
+            raise SamplingError(
+                f"found no collision-free pose for '{pred} {obj.label} {target.label}' among spots packed "
+                f"from a corner{full}"
+            )
+        tried_packing = ", nor did spots packed from a corner" if pred == "inside" else ""
         raise SamplingError(
             f"found no collision-free pose for '{pred} {obj.label} {target.label}' in "
             f"{ATTEMPTS_PER_OBJECT} tries ({ATTEMPTS_PER_OBJECT - rejected} collided, {rejected} found no "
-            f"reachable free spot){packed}{full}"
+            f"reachable free spot){tried_packing}{full}"
         )
 
     def _settle_at(self, obj: SimObject, target: SimObject, xyz, yaw: float, checkpoint: int) -> bool:
@@ -199,30 +219,39 @@ class SceneSampler:
         return True
 
     def _pack_inside(self, obj: SimObject, target: SimObject, scene: Scene, checkpoint: int) -> bool:
-        """The second chance for ``inside`` when random spots on the shelves were all taken: spots
-        packed from one corner, resting on what is already inside, as the ``place_in`` skill sets
-        things down (``packed_spots``), square with the container either way round."""
+        """Spots for ``inside`` packed from one corner, square with the container, the way round
+        that stands more of its kind side by side first: pressed against the walls and against what
+        is already inside (``snug_spots``), then drawn at random and resting on what is there
+        (``packed_spots``, as the ``place_in`` skill sets things down). The first chance in a
+        crowded container, the second elsewhere."""
         half = obj.size / 2
         lo, hi = target.placing_room()
         target_yaw = pose(self.world, target)[1]
-        contents = [self.query.aabb(other) for other in self._contents.get(target.name, [])]
-        for turn in (0.0, math.pi / 2):
-            margins = fit_margins(half, INSIDE_PAD, hi[:2] - lo[:2], 0.0, turn)
-            if not margins:  # fits neither way round, or not this way
+        inside = self._contents.get(target.name, [])
+        contents = [self.query.aabb(other) for other in inside]
+        local = [local_box(self.world, target, other) for other in inside]
+        bottom, needs = half[2] + 0.002, target.headroom(obj.size[2])
+        for turn in sorted((0.0, math.pi / 2), key=lambda turn: -_per_layer(half, turn, hi - lo)):
+            # Square with the container, so its own extents this way round (as the skill keeps them).
+            margins = np.array(turned_extents(half, turn)) + INSIDE_PAD
+            if np.any(hi[:2] - lo[:2] < 2 * margins):  # does not fit this way round
                 continue
             yaw = target_yaw + turn
             footprint = np.array(turned_extents(half, yaw))
-            spots = packed_spots(
-                self.world,
-                target,
-                self.rng,
-                np.array(margins),
-                footprint,
-                half[2] + 0.002,
-                target.headroom(obj.size[2]),
-                contents,
-                tries=ATTEMPTS_PER_OBJECT,
-            )
+            spots = [
+                *snug_spots(self.world, target, margins, bottom, needs, local),
+                *packed_spots(
+                    self.world,
+                    target,
+                    self.rng,
+                    margins,
+                    footprint,
+                    bottom,
+                    needs,
+                    contents,
+                    tries=ATTEMPTS_PER_OBJECT,
+                ),
+            ]
             for centre in spots:
                 top = centre + np.array([0.0, 0.0, half[2]])
                 if self._reachable(scene, top) and self._settle_at(obj, target, centre, yaw, checkpoint):
@@ -413,3 +442,35 @@ class SceneSampler:
 def _mentions_agent(literal, scope) -> bool:
     atom = literal[1] if literal[0] == "not" else literal
     return any(isinstance(scope.get(t), AgentRef) for t in atom[1:])
+
+
+def _crowded_containers(literals, scope) -> set[str]:
+    """Containers whose :init contents' footprints add up to more than ``CROWDED`` of their shelves'
+    area (every shelf counted), none of them carrying anything (packed things leave no room above
+    them)."""
+    covered: dict[str, float] = {}
+    carriers = {ref for _, _, ref in literals}
+    for pred, name, ref in literals:
+        if pred == "inside" and isinstance(scope.get(ref), SimObject) and scope[ref].interior is not None:
+            covered[ref] = covered.get(ref, 0.0) + _footprint(scope[name])
+            if name in carriers:
+                covered[ref] = -math.inf
+    crowded = set()
+    for ref, area in covered.items():
+        lo, hi = scope[ref].placing_room()
+        if area > CROWDED * float(np.prod(hi[:2] - lo[:2])) * len(scope[ref].shelves):
+            crowded.add(scope[ref].name)
+    return crowded
+
+
+def _per_layer(half: np.ndarray, turn: float, room: np.ndarray) -> int:
+    """How many things of half sizes ``half``, turned by ``turn`` (0 or a right angle), stand side by
+    side on a container floor ``room`` wide: the way round that takes more packs first."""
+    extents = np.array(turned_extents(half, turn))
+    free = room[:2] - 2 * INSIDE_PAD + SNUG_GAP
+    return int(np.prod(np.floor(free / (2 * extents + SNUG_GAP))))
+
+
+def _footprint(obj: SimObject) -> float:
+    """The floor area ``obj`` stands on, m^2."""
+    return float(obj.size[0] * obj.size[1])

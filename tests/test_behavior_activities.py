@@ -11,7 +11,8 @@ import pytest
 
 import ethogym  # noqa: F401  (registers the ids)
 from ethogym.benchmarks.episode import run_episode
-from ethogym.envs.sim.objects import pose, to_local
+from ethogym.envs.sim.knowledge import synset_info
+from ethogym.envs.sim.objects import pose, resolve_template, to_local
 from ethogym.policies import make_policy
 
 BEHAVIOR = "ethogym/Behavior-v0"
@@ -208,3 +209,43 @@ def test_place_on_floor_sets_down_beside_when_ahead_is_taken(behavior, activity:
     env = behavior(activity)
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], (activity, summary["progress"])
+
+
+def test_crowded_container_is_packed_from_a_corner(behavior) -> None:
+    """distributing_event_T_shirts puts eight jerseys in one carton, four a layer at best: dropped at
+    random, the first ones left gaps too narrow for the last. The sampler now packs such a
+    container from a corner, largest things first, each pressed against the walls or its
+    neighbours."""
+    env = behavior("distributing_event_T_shirts")
+    env.reset(seed=0)
+    u = env.unwrapped
+    carton = u.scope["carton.n.02_1"]
+    jerseys = [u.scope[f"jersey.n.03_{k}"] for k in range(1, 9)]
+    assert all(u.query.inside(jersey, carton) for jersey in jerseys)
+    lows = sorted(round(float(u.query.aabb(jersey)[0][2]), 2) for jersey in jerseys)
+    assert lows.count(lows[0]) >= 3, lows  # the bottom layer is filled, not one jersey a layer
+
+
+@pytest.mark.parametrize(
+    "activity", ["store_produce", "stock_a_bar", "store_brownies", "boxing_food_after_dinner"]
+)
+def test_oracle_solves_tasks_that_fill_a_container(behavior, activity: str) -> None:
+    """Tasks that set up or pack only since crowded containers are packed from a corner, a
+    "bottle_of_gin" is shaped as a bottle, and a tupperware holds a meal."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])
+
+
+@pytest.mark.parametrize(
+    ("synset", "template", "size"),
+    [
+        ("bottle__of__gin.n.01", "cylinder", (0.07, 0.07, 0.25)),
+        ("jar__of__jam.n.01", "cylinder", (0.1, 0.1, 0.15)),
+        ("wine_bottle.n.01", "cylinder", (0.07, 0.07, 0.25)),  # the last word, as before
+    ],
+)
+def test_a_bottle_of_something_is_shaped_as_a_bottle(synset: str, template: str, size: tuple) -> None:
+    got_template, got_size = resolve_template(synset_info(synset))
+    assert got_template == template
+    assert np.allclose(got_size, size)

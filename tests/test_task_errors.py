@@ -66,8 +66,12 @@ def test_init_that_no_seed_sets_up_is_refused_at_load(activity: str, expected: l
 
 
 def test_full_container_is_reported(make_env) -> None:
+    # Three chorizos in one tupperware: two stand side by side, none on top (below the rim).
     env = make_env("ethogym/Behavior-v0", activity="cook_chorizo", skill_execution="teleport")
-    with pytest.raises(SamplingError, match="tupperware_1 already holds chorizo_1 and may be full"):
+    with pytest.raises(
+        SamplingError,
+        match="packed from a corner; tupperware_1 already holds chorizo_1, chorizo_2 and may be full",
+    ):
         env.reset(seed=0)
 
 

@@ -104,7 +104,7 @@ EXACT_TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "backpack": ("bin", (0.29, 0.20, 0.40)),
     "carton": ("bin", (0.34, 0.26, 0.26)),
     "hamper": ("bin", (0.45, 0.35, 0.55)),
-    "tupperware": ("bin", (0.24, 0.18, 0.12)),
+    "tupperware": ("bin", (0.30, 0.22, 0.14)),  # a family-size box: BEHAVIOR stores whole meals in one
     "packing_box": ("bin", (0.45, 0.35, 0.35)),
     "ironing_board": ("box", (1.10, 0.35, 0.85)),
     "mattress": ("box", (1.90, 0.90, 0.20)),
@@ -253,11 +253,11 @@ def _template(info: SynsetInfo) -> tuple[str, np.ndarray]:
     if exact is not None:
         template, size = exact
         return template, np.array(size)
-    # Categories like "electric_kettle" fall back to the last word ("kettle") when known.
-    tail = category.split("_")[-1]
-    if tail in TEMPLATES:
-        template, size = TEMPLATES[tail]
-        return template, np.array(size)
+    # A "bottle_of_gin" or a "wine_bottle" is shaped as a bottle: the known category it names.
+    for known in (category.split("_of_")[0], category.split("_")[-1]):
+        if known in TEMPLATES:
+            template, size = TEMPLATES[known]
+            return template, np.array(size)
     furniture = info.has("sceneObject")
     if furniture and info.has("openable"):
         return "cabinet", np.array((0.5, 0.8, 0.9))
@@ -593,6 +593,65 @@ def packed_spots(
     keep = rest - floor + needs <= room
     order = np.lexsort(((local[:, 0] - lo[0]) + (local[:, 1] - lo[1]), np.round(rest - floor, 3)))
     return [centres[k] for k in order if keep[k]]
+
+
+SNUG_GAP = 0.004  # m left between things packed side by side (more than the checks' overlap tolerance)
+
+
+def local_box(world: World, box: SimObject, obj: SimObject) -> tuple[np.ndarray, np.ndarray]:
+    """The box (lo, hi) ``obj`` takes up in ``box``'s frame: exact for a thing square with it."""
+    c = world.client
+    pos, orn = c.getBasePositionAndOrientation(obj.body)
+    bpos, born = c.getBasePositionAndOrientation(box.body)
+    inv_pos, inv_orn = c.invertTransform(bpos, born)
+    centre, rel = c.multiplyTransforms(inv_pos, inv_orn, pos, orn)
+    turned = np.abs(np.array(c.getMatrixFromQuaternion(rel)).reshape(3, 3)) @ (obj.size / 2)
+    return np.asarray(centre) - turned, np.asarray(centre) + turned
+
+
+def snug_spots(
+    world: World,
+    box: SimObject,
+    extent: np.ndarray,
+    bottom: float,
+    needs: float,
+    contents: list[tuple[np.ndarray, np.ndarray]],
+) -> list[np.ndarray]:
+    """Centres (world) for a thing square with ``box``, each pressed against a wall or against what
+    is already inside (``contents``, boxes in ``box``'s frame from ``local_box``), lowest and nearest
+    one corner first: they fill a container from its corners, where random spots (``packed_spots``)
+    leave gaps that no later thing fits in. ``extent`` (x, y in the box's frame) is the thing's half
+    widths plus ``INSIDE_PAD``; ``bottom`` and ``needs`` are as for ``packed_spots``."""
+    lo, hi = box.placing_room()
+    half = extent - INSIDE_PAD
+    spots = []
+    for level, room in box.compartments().items():
+        here = [(clo, chi) for clo, chi in contents if level - 0.02 < chi[2] < level + room]
+        axes = []
+        for k in (0, 1):
+            edges = [lo[k] + extent[k], hi[k] - extent[k]]
+            for clo, chi in here:
+                edges += [chi[k] + half[k] + SNUG_GAP, clo[k] - half[k] - SNUG_GAP]
+            axes.append(
+                sorted(
+                    {round(e, 4) for e in edges if lo[k] + extent[k] - 1e-9 <= e <= hi[k] - extent[k] + 1e-9}
+                )
+            )
+        for x in axes[0]:
+            for y in axes[1]:
+                rest = level
+                for clo, chi in here:
+                    if (
+                        clo[0] < x + half[0] - 1e-4
+                        and chi[0] > x - half[0] + 1e-4
+                        and clo[1] < y + half[1] - 1e-4
+                        and chi[1] > y - half[1] + 1e-4
+                    ):
+                        rest = max(rest, float(chi[2]))
+                if rest - level + needs <= room:
+                    spots.append((round(rest - level, 3), x - lo[0] + y - lo[1], (x, y, rest + bottom)))
+    spots.sort(key=lambda spot: spot[:2])
+    return [to_world(world, box, local) for *_, local in spots]
 
 
 def door_angle(world: World, obj: SimObject) -> float:
