@@ -29,6 +29,7 @@ from ethogym.envs.sim.objects import (
     snug_spots,
     to_world,
     turned_extents,
+    uniform_between,
 )
 from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
@@ -332,12 +333,12 @@ class SceneSampler:
                 u, v = (float(rng.uniform(*resting_span(edges[0][k], edges[1][k], reach))) for k in (0, 1))
             elif square:
                 mx, my = margins
-                u = float(rng.uniform(lo[0] + mx, hi[0] - mx))
-                v = float(rng.uniform(lo[1] + my, hi[1] - my))
+                u = float(uniform_between(rng, lo[0] + mx, hi[0] - mx))
+                v = float(uniform_between(rng, lo[1] + my, hi[1] - my))
             else:
                 mx, my = margins
-                u = float(rng.uniform(mx - top[0] / 2, top[0] / 2 - mx))
-                v = float(rng.uniform(my - top[1] / 2, top[1] / 2 - my))
+                u = float(uniform_between(rng, mx - top[0] / 2, top[0] / 2 - mx))
+                v = float(uniform_between(rng, my - top[1] / 2, top[1] / 2 - my))
             x, y = u, v
             if not square:
                 centre = pose(self.world, target)[0]
@@ -365,8 +366,8 @@ class SceneSampler:
             level = float(rng.choice(target.shelves))
             if compartments[level] < target.headroom(obj.size[2]):
                 return None
-            lx = float(rng.uniform(ilo[0] + mx, ihi[0] - mx))
-            ly = float(rng.uniform(ilo[1] + my, ihi[1] - my))
+            lx = float(uniform_between(rng, ilo[0] + mx, ihi[0] - mx))
+            ly = float(uniform_between(rng, ilo[1] + my, ihi[1] - my))
             point = to_world(self.world, target, (lx, ly, level + half[2] + 0.002))
             return point, yaw
         if pred == "nextto":
@@ -393,8 +394,8 @@ class SceneSampler:
                     f"{obj.label} ({dims(obj.size)}) does not fit under {target.label} "
                     f"({dims(hi - lo)}); place it next to the table in :init instead"
                 )
-            x = float(rng.uniform(lo[0] + inset, hi[0] - inset))
-            y = float(rng.uniform(lo[1] + inset, hi[1] - inset))
+            x = float(uniform_between(rng, lo[0] + inset, hi[0] - inset))
+            y = float(uniform_between(rng, lo[1] + inset, hi[1] - inset))
             return (x, y, half[2] + 0.002), yaw
         raise SamplingError(f"cannot sample initial relation '{pred}'")
 

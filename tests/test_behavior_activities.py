@@ -12,7 +12,7 @@ import pytest
 import ethogym  # noqa: F401  (registers the ids)
 from ethogym.benchmarks.episode import run_episode
 from ethogym.envs.sim.knowledge import synset_info
-from ethogym.envs.sim.objects import pose, resolve_template, to_local
+from ethogym.envs.sim.objects import pose, resolve_template, resting_span, to_local, uniform_between
 from ethogym.policies import make_policy
 
 BEHAVIOR = "ethogym/Behavior-v0"
@@ -227,11 +227,21 @@ def test_crowded_container_is_packed_from_a_corner(behavior) -> None:
 
 
 @pytest.mark.parametrize(
-    "activity", ["store_produce", "stock_a_bar", "store_brownies", "boxing_food_after_dinner"]
+    "activity",
+    [
+        "store_produce",
+        "stock_a_bar",
+        "store_brownies",
+        "boxing_food_after_dinner",
+        "sorting_newspapers_for_recycling",
+        "organizing_office_documents",
+    ],
 )
 def test_oracle_solves_tasks_that_fill_a_container(behavior, activity: str) -> None:
     """Tasks that set up or pack only since crowded containers are packed from a corner, a
-    "bottle_of_gin" is shaped as a bottle, and a tupperware holds a meal."""
+    "bottle_of_gin" is shaped as a bottle, a tupperware holds a meal, and paper lies flat (a pile
+    of nine newspapers and magazines fits on a bookcase shelf; a magazine rack, exactly as wide as
+    the cabinet it stands in, takes the documents)."""
     env = behavior(activity)
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], (activity, summary["progress"])
@@ -249,3 +259,14 @@ def test_a_bottle_of_something_is_shaped_as_a_bottle(synset: str, template: str,
     got_template, got_size = resolve_template(synset_info(synset))
     assert got_template == template
     assert np.allclose(got_size, size)
+
+
+def test_an_exact_fit_is_sampled_not_refused_by_rounding() -> None:
+    """A thing as wide as its room leaves a span of centres that rounding can make a hair negative
+    (-0.22 + 0.21 > 0.2 - 0.21 in floats): it counts as zero wide instead of raising from numpy."""
+    rng = np.random.default_rng(0)
+    reach = 0.2 + 0.01
+    lo, hi = resting_span(-0.22, 0.2, reach)
+    assert lo <= hi and lo == pytest.approx(-0.01)
+    assert uniform_between(rng, -0.22 + reach, 0.2 - reach) == pytest.approx(-0.01)
+    assert uniform_between(rng, 0.0, 1.0, size=3).shape == (3,)

@@ -89,6 +89,14 @@ TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "teddy": ("box", (0.2, 0.15, 0.3)),
     "pillow": ("box", (0.4, 0.6, 0.12)),
     "jar": ("cylinder", (0.1, 0.1, 0.15)),
+    # paper lies flat, folded to go into the cartons, bins and racks BEHAVIOR files it in
+    "newspaper": ("box", (0.20, 0.14, 0.02)),
+    "magazine": ("box", (0.21, 0.15, 0.01)),
+    "document": ("box", (0.21, 0.15, 0.01)),
+    "folder": ("box", (0.22, 0.16, 0.02)),
+    "mail": ("box", (0.22, 0.11, 0.01)),
+    "envelope": ("box", (0.22, 0.11, 0.01)),
+    "letter": ("box", (0.22, 0.11, 0.01)),
 }
 
 #: Like TEMPLATES, for these exact categories only (a tea_bag is no bag, a license_plate no platter):
@@ -108,6 +116,8 @@ EXACT_TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "packing_box": ("bin", (0.45, 0.35, 0.35)),
     "ironing_board": ("box", (1.10, 0.35, 0.85)),
     "mattress": ("box", (1.90, 0.90, 0.20)),
+    "magazine_rack": ("bin", (0.40, 0.30, 0.35)),
+    "pot_plant": ("cylinder", (0.35, 0.35, 0.60)),  # set on shelves and floors, not built as furniture
 }
 
 #: Ground built by the scene, not by the factory: an instance stands for its room's floor slab.
@@ -347,13 +357,19 @@ def fit_margins(
     return extents(yaw) or False
 
 
+def uniform_between(rng: np.random.Generator, lo: float, hi: float, size: int | None = None):
+    """``rng.uniform(lo, hi)``, where a span that rounding left a hair below zero (a thing exactly as
+    wide as its room) counts as zero wide rather than raising."""
+    return rng.uniform(lo, max(lo, hi), size)
+
+
 def resting_span(lo: float, hi: float, reach: float) -> tuple[float, float]:
     """The centres along one axis of a top from ``lo`` to ``hi`` where a thing reaching ``reach``
     from its centre rests: whole on the top, or on a top too narrow for that, overhanging with its
     centre over the top's middle half (where it rests steadily; ``ontop`` asks for the centre over
     the top)."""
     if hi - lo >= 2 * reach:
-        return lo + reach, hi - reach
+        return lo + reach, max(lo + reach, hi - reach)  # rounding may leave an exact fit a hair short
     mid, quarter = (lo + hi) / 2, (hi - lo) / 4
     return mid - quarter, mid + quarter
 
@@ -571,8 +587,8 @@ def packed_spots(
     shelf = rng.integers(len(levels), size=tries)
     local = np.column_stack(
         (
-            rng.uniform(lo[0] + extent[0], hi[0] - extent[0], size=tries),
-            rng.uniform(lo[1] + extent[1], hi[1] - extent[1], size=tries),
+            uniform_between(rng, lo[0] + extent[0], hi[0] - extent[0], size=tries),
+            uniform_between(rng, lo[1] + extent[1], hi[1] - extent[1], size=tries),
             levels[shelf],
         )
     )
