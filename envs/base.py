@@ -107,7 +107,11 @@ class EthogymEnv(gym.Env):
         self._descriptors = self._describe_objects()
         self.people_names = self._people_names()
         self.table = SkillTable(
-            self._descriptors, self.people_names, self._covered_in_task(), self.activity.goal
+            self._descriptors,
+            self.people_names,
+            self._covered_in_task(),
+            self.activity.goal,
+            self.activity.bare_floors(),
         )
         self.n_objects = len(self._descriptors)
         if self.config["control_mode"] == "skills":
@@ -297,6 +301,7 @@ class EthogymEnv(gym.Env):
         self.executor.people = self._people()
         self.executor.rooms = scene.rooms
         self.executor.reach_under = self.table.under  # navigate_to a table leaves the floor under it in reach
+        self.executor.bare_floors = self.table.bare_floors
         if self.config["social_navigation"]:
             SocialNavigation(self).attach(self.executor)
         self._tick_period = self.config["control_substeps"]

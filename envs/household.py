@@ -59,7 +59,8 @@ class HouseholdEnv(EthogymEnv):
     ``control_mode="skills"`` (default): ``Discrete(N)`` over the task's grounded skills
     (``navigate_to(obj)``, ``pick``, ``place_on``, ``place_in``, ``place_next_to``, ``open``,
     ``close``, ``toggle_on``, ``toggle_off``, ``clean``, ``slice``, ``wait``, ``done``, and
-    ``place_under(table)`` where the goal puts something under a table); N is fixed per task.
+    ``place_under(table)`` where the goal puts something under a table, ``navigate_to(floor)`` for
+    a floor the goal names in a room with no furniture of the task); N is fixed per task.
     ``env.unwrapped.action_masks()`` gives the skills whose preconditions hold, ``skill_names()``
     their text form, and ``step("pick(apple_1)")`` takes the text form.
     ``skill_execution="physical"`` drives the base and arm through the physics; ``"teleport"``

@@ -90,6 +90,7 @@ FLOOR_JITTER = 0.15  # m either way that spots on the floor are drawn around the
 LINE_UP = 0.004  # m from the point over an opening the end effector settles to before it goes in
 EE_TURN_STEP = math.radians(10.0)  # rad the end effector turns a held object every two substeps
 _CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
+ROOM_INSET = 0.8  # m from the walls where navigate_to(a bare room's floor) stops
 FLOOR_AHEAD = 0.7  # m ahead of the base where the arm works on the floor it stands on (clear of the base)
 NOMINAL = {
     "pick": 1.5,
@@ -151,18 +152,26 @@ class SkillTable:
     for every seed of an environment id. ``covered`` names the objects a ``covered`` literal of the
     task mentions (they get ``clean``); ``goal`` is the task's parsed goal: ``place_under`` pairs
     (one per table) exist only when it has an ``under`` literal, so tasks without one keep their
-    action space.
+    action space. A floor spans its room and is in reach from anywhere in it, so it takes
+    ``navigate_to`` only where nothing else in its room does (``bare_floors``, labels, from
+    ``Activity.bare_floors``).
     """
 
     def __init__(
-        self, objects: list[SimObject], people: list[str], covered: set[str], goal: list | None = None
+        self,
+        objects: list[SimObject],
+        people: list[str],
+        covered: set[str],
+        goal: list | None = None,
+        bare_floors: set[str] = frozenset(),
     ) -> None:
         skills: list[Skill] = []
         self.under = mentions(goal, "under")  # tables take place_under
+        self.bare_floors = frozenset(bare_floors)
         for obj in objects:
             floor = obj.template == "floor"
             for name in OBJECT_SKILLS:
-                if _applicable(name, obj, floor, covered, self.under):
+                if _applicable(name, obj, floor, covered, self.under, obj.label in self.bare_floors):
                     skills.append(Skill(name, obj.label))
         for person in people:
             skills.extend(Skill(name, person) for name in PERSON_SKILLS)
@@ -238,6 +247,22 @@ class SkillTable:
         return f" did you mean '{close[0]}'?" if close else ""
 
 
+def _room_goals(grid: NavGrid, room) -> np.ndarray:
+    """Free cells ``ROOM_INSET`` or more inside ``room``'s walls (clear of its doorways, with floor
+    around to set things down), or any free cell in it where it is too small for that."""
+    x0, y0, x1, y1 = room.rect
+    xs, ys = grid.mesh()
+    inside = grid.free & (xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)
+    deep = (
+        inside
+        & (xs > x0 + ROOM_INSET)
+        & (xs < x1 - ROOM_INSET)
+        & (ys > y0 + ROOM_INSET)
+        & (ys < y1 - ROOM_INSET)
+    )
+    return deep if deep.any() else inside
+
+
 def mentions(expr: object, predicate: str) -> bool:
     """Does the parsed BDDL expression ``expr`` (nested lists) use ``predicate`` anywhere?"""
     if not isinstance(expr, list):
@@ -247,8 +272,10 @@ def mentions(expr: object, predicate: str) -> bool:
     return any(mentions(sub, predicate) for sub in expr)
 
 
-def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str], under: bool) -> bool:
-    if name in ("navigate_to", "place_next_to"):
+def _applicable(name: str, obj: SimObject, floor: bool, covered: set[str], under: bool, bare: bool) -> bool:
+    if name == "navigate_to":
+        return not floor or bare
+    if name == "place_next_to":
         return not floor
     if name == "pick":
         return not obj.static
@@ -316,6 +343,8 @@ class SkillExecutor:
         # Whether tables take place_under in this task (the SkillTable's ``under``): then
         # navigate_to(table) with something in hand stands where the floor under it is in reach too.
         self.reach_under = False
+        # Floors that take navigate_to (the SkillTable's ``bare_floors``): nothing else in their room.
+        self.bare_floors: frozenset[str] = frozenset()
 
     # --- helpers ---------------------------------------------------------------------------------
     def fail(self, skill: str, status: str, reason: str, duration: float = 0.0) -> SkillResult:
@@ -431,7 +460,7 @@ class SkillExecutor:
         if self.robot.within_reach(point):
             return None
         dist = float(np.linalg.norm(point[:2] - self.robot.pose()[:2]))
-        if obj.template == "floor":  # no navigate_to: it spans a room
+        if obj.template == "floor" and obj.label not in self.bare_floors:  # it spans a room
             where = f"the {obj.room.replace('_', ' ')}" if obj.room else "its room"
             return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to something in {where} first"
         return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to({obj.label}) first"
@@ -864,6 +893,11 @@ class SkillExecutor:
 
             return self.navigate(text, None, point, goals)
         obj = self.by_label[target]
+        if obj.template == "floor":  # into its room (bare: nothing else there to drive up to)
+            room = self.rooms[obj.room]
+            return self.navigate(
+                text, None, np.array([*room.centre, 0.0]), lambda grid: _room_goals(grid, room)
+            )
         point = self.interaction_point(obj)
         return self.navigate(text, obj, point, lambda grid: self.approach_goals(obj, grid, point))
 

@@ -502,7 +502,7 @@ class OraclePolicy:
         return None
 
     def _go(self, obj: SimObject) -> int:
-        """Navigate to ``obj``; a floor (no navigate_to of its own: it spans a room) by way of the
+        """Navigate to ``obj``; a floor with no navigate_to of its own (it spans a room) by way of the
         thing in its room nearest to the robot, from where the floor is in reach."""
         index = self.env.table.index
         if ("navigate_to", obj.label) in index:

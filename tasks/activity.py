@@ -137,6 +137,24 @@ class Activity:
     def rooms(self) -> set[str]:
         return {room for _, _, room in self.scene_objects}
 
+    def bare_floors(self) -> set[str]:
+        """Floors (labels) the goal puts things on or relates things to, in rooms where the task
+        puts no furniture: nothing there to drive up to, so the floor itself takes ``navigate_to``.
+        (Other floors do not: the action spaces of tasks that need none stay as they are.)"""
+        furnished = {room for _, synset, room in self.scene_objects if synset not in FLOOR_SYNSETS}
+        in_goal = {
+            name
+            for expr in self.goal
+            for atom, _, types in goal_literals(expr)
+            for term in atom[1:]
+            for name in self.instances_of(term, types)
+        }
+        return {
+            label_of(name)
+            for name, synset, room in self.scene_objects
+            if synset in FLOOR_SYNSETS and room not in furnished and name in in_goal
+        }
+
 
 def load_activity(
     activity: str | None = None, instance: int = 0, path: str | os.PathLike | None = None

@@ -34,8 +34,9 @@ def behavior() -> Iterator[Callable[[str], gym.Env]]:
 
 @pytest.mark.parametrize("activity", ["sweeping_floors", "clean_a_patio", "vacuuming_floors"])
 def test_oracle_cleans_floors(behavior, activity: str) -> None:
-    """A floor has no navigate_to (it spans a room): the oracle walks into its room, and a vacuum
-    cleaner only removes dust switched on."""
+    """A floor spans its room: the oracle walks into the room (by way of a thing there, or, in a
+    room with no furniture, navigate_to the floor itself), and a vacuum cleaner only removes dust
+    switched on."""
     env = behavior(activity)
     for seed in range(3):
         summary = run_episode(env, make_policy("oracle", env), seed)
@@ -270,3 +271,34 @@ def test_an_exact_fit_is_sampled_not_refused_by_rounding() -> None:
     assert lo <= hi and lo == pytest.approx(-0.01)
     assert uniform_between(rng, -0.22 + reach, 0.2 - reach) == pytest.approx(-0.01)
     assert uniform_between(rng, 0.0, 1.0, size=3).shape == (3,)
+
+
+def test_floor_of_a_room_with_no_furniture_takes_navigate_to(behavior) -> None:
+    """collecting_wood wants logs on the living room's floor, and the task puts nothing else in that
+    room: before navigate_to(floor_2) the robot had nowhere to drive to and waited with a log in
+    hand. Floors of furnished rooms, and floors the goal does not name, still take none, so the
+    fixed ids keep their action spaces."""
+    env = behavior("collecting_wood")
+    env.reset(seed=0)
+    u = env.unwrapped
+    names = u.skill_names()
+    assert "navigate_to(floor_2)" in names and "navigate_to(floor_1)" not in names  # floor_1: garden
+    env.step("navigate_to(log_1)")
+    env.step("pick(log_1)")
+    put_down = u.table[u.parse_skill("place_on(floor_2)")]
+    assert "navigate_to(floor_2) first" in (u.executor.precondition(put_down) or "")
+    env.step("navigate_to(floor_2)")
+    floor = u.executor.by_label["floor_2"]
+    assert u._scene.room_at(*u.robot.pose()[:2]) == floor.room
+    assert u.executor.precondition(put_down) is None
+    for env_id in ("ethogym/Household-PickingUpTrash-v0", "ethogym/Household-TidyingBedroomTempting-v0"):
+        fixed = gym.make(env_id)
+        assert not [n for n in fixed.unwrapped.skill_names() if n.startswith("navigate_to(floor")]
+        fixed.close()
+
+
+@pytest.mark.parametrize("activity", ["collecting_wood", "moving_boxes_to_storage", "taking_trash_outside"])
+def test_oracle_carries_things_into_a_room_with_no_furniture(behavior, activity: str) -> None:
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])
