@@ -32,6 +32,7 @@ from .sim.objects import (
     to_world,
 )
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
+from .sim.scene import Room
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
 from .sim.world import World, into_frame, yaw_quaternion
@@ -153,8 +154,8 @@ class SkillTable:
     task mentions (they get ``clean``); ``goal`` is the task's parsed goal: ``place_under`` pairs
     (one per table) exist only when it has an ``under`` literal, so tasks without one keep their
     action space. A floor spans its room and is in reach from anywhere in it, so it takes
-    ``navigate_to`` only where nothing else in its room does (``bare_floors``, labels, from
-    ``Activity.bare_floors``).
+    ``navigate_to`` only where the goal names it and the task puts no furniture in its room
+    (``bare_floors``, labels, from ``Activity.bare_floors``).
     """
 
     def __init__(
@@ -247,7 +248,7 @@ class SkillTable:
         return f" did you mean '{close[0]}'?" if close else ""
 
 
-def _room_goals(grid: NavGrid, room) -> np.ndarray:
+def _room_goals(grid: NavGrid, room: Room) -> np.ndarray:
     """Free cells ``ROOM_INSET`` or more inside ``room``'s walls (clear of its doorways, with floor
     around to set things down), or any free cell in it where it is too small for that."""
     x0, y0, x1, y1 = room.rect

@@ -445,21 +445,22 @@ def _mentions_agent(literal, scope) -> bool:
     return any(isinstance(scope.get(t), AgentRef) for t in atom[1:])
 
 
-def _crowded_containers(literals, scope) -> set[str]:
+def _crowded_containers(literals: list[list[str]], scope: dict) -> set[str]:
     """Containers whose :init contents' footprints add up to more than ``CROWDED`` of their shelves'
     area (every shelf counted), none of them carrying anything (packed things leave no room above
     them)."""
     covered: dict[str, float] = {}
+    carrying: set[str] = set()  # containers holding a thing that :init puts something on or in
     carriers = {ref for _, _, ref in literals}
     for pred, name, ref in literals:
         if pred == "inside" and isinstance(scope.get(ref), SimObject) and scope[ref].interior is not None:
             covered[ref] = covered.get(ref, 0.0) + _footprint(scope[name])
             if name in carriers:
-                covered[ref] = -math.inf
+                carrying.add(ref)
     crowded = set()
     for ref, area in covered.items():
         lo, hi = scope[ref].placing_room()
-        if area > CROWDED * float(np.prod(hi[:2] - lo[:2])) * len(scope[ref].shelves):
+        if ref not in carrying and area > CROWDED * float(np.prod(hi[:2] - lo[:2])) * len(scope[ref].shelves):
             crowded.add(scope[ref].name)
     return crowded
 
