@@ -48,6 +48,7 @@ UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the ob
 #: A container whose :init contents cover more than this share of its shelves is packed from a corner
 #: from the first thing on: things dropped at random would leave gaps that the last ones need.
 CROWDED = 0.5
+DOOR_SWING_MARGIN = 0.1  # m kept between a container door's swing and what :init sets on the floor
 
 
 class SceneSampler:
@@ -151,6 +152,15 @@ class SceneSampler:
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
         self._crowded = _crowded_containers(pending, scope)
+        # Doors the task must open (of the containers it puts things in) swing clear of what :init
+        # sets on the floor: (hinge, front direction, door width) of each.
+        self._swings = [
+            self._swing(scope[name])
+            for name in sorted(activity.containers())
+            if isinstance(scope.get(name), SimObject)
+            and scope[name].static
+            and scope[name].door_joint is not None
+        ]
         # Into a crowded container the largest things go first (where the literals stand, in turn).
         slots = [
             k for k, lit in enumerate(pending) if lit[0] == "inside" and scope[lit[2]].name in self._crowded
@@ -311,7 +321,7 @@ class SceneSampler:
             # they leave every part of the floor reachable.
             if scene.static_grid.nearest_free(x, y, max_radius=0.7) is None:
                 return None
-            if self._near_door(scene, x, y):
+            if self._near_door(scene, x, y) or self._in_swing(x, y, float(np.hypot(half[0], half[1]))):
                 return None
             if not self._keeps_floor_connected(scene, x, y, float(np.hypot(half[0], half[1])), obj.size[2]):
                 return None
@@ -398,6 +408,25 @@ class SceneSampler:
             y = float(uniform_between(rng, lo[1] + inset, hi[1] - inset))
             return (x, y, half[2] + 0.002), yaw
         raise SamplingError(f"cannot sample initial relation '{pred}'")
+
+    def _swing(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray, float]:
+        """Where ``obj``'s door swings: its hinge (the front corner the skills' door turns about),
+        the direction its front faces, and the door's width."""
+        hinge = to_world(self.world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))[:2]
+        yaw = pose(self.world, obj)[1]
+        return hinge, np.array([math.cos(yaw), math.sin(yaw)]), float(obj.size[1])
+
+    def _in_swing(self, x: float, y: float, radius: float) -> bool:
+        """Would a thing of ``radius`` at (x, y) stand in a swing of ``_swings`` (in front of the
+        door, within its width of the hinge)?"""
+        for hinge, front, width in self._swings:
+            offset = np.array([x, y]) - hinge
+            if (
+                float(offset @ front) > -radius
+                and float(np.hypot(*offset)) < width + radius + DOOR_SWING_MARGIN
+            ):
+                return True
+        return False
 
     @staticmethod
     def _near_door(scene: Scene, x: float, y: float) -> bool:

@@ -302,3 +302,14 @@ def test_oracle_carries_things_into_a_room_with_no_furniture(behavior, activity:
     env = behavior(activity)
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], (activity, summary["progress"])
+
+
+@pytest.mark.parametrize(
+    "activity", ["de_clutter_your_garage", "putting_shopping_away", "putting_away_Halloween_decorations"]
+)
+def test_init_keeps_the_floor_clear_where_a_container_door_swings(behavior, activity: str) -> None:
+    """:init set skis, sacks and candles down on the floor right in front of the cabinet or fridge
+    the goal fills, and its door could never open: the sampler now keeps those swings clear."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])
