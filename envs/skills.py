@@ -12,6 +12,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from .sim.objects import (
     INSIDE_PAD,
     SimObject,
     door_angle,
+    door_hinge,
     packed_spots,
     pose,
     resting_span,
@@ -164,7 +166,7 @@ class SkillTable:
         people: list[str],
         covered: set[str],
         goal: list | None = None,
-        bare_floors: set[str] = frozenset(),
+        bare_floors: AbstractSet[str] = frozenset(),
     ) -> None:
         skills: list[Skill] = []
         self.under = mentions(goal, "under")  # tables take place_under
@@ -251,17 +253,8 @@ class SkillTable:
 def _room_goals(grid: NavGrid, room: Room) -> np.ndarray:
     """Free cells ``ROOM_INSET`` or more inside ``room``'s walls (clear of its doorways, with floor
     around to set things down), or any free cell in it where it is too small for that."""
-    x0, y0, x1, y1 = room.rect
-    xs, ys = grid.mesh()
-    inside = grid.free & (xs > x0) & (xs < x1) & (ys > y0) & (ys < y1)
-    deep = (
-        inside
-        & (xs > x0 + ROOM_INSET)
-        & (xs < x1 - ROOM_INSET)
-        & (ys > y0 + ROOM_INSET)
-        & (ys < y1 - ROOM_INSET)
-    )
-    return deep if deep.any() else inside
+    deep = grid.free & room.mask(grid, ROOM_INSET)
+    return deep if deep.any() else grid.free & room.mask(grid)
 
 
 def mentions(expr: object, predicate: str) -> bool:
@@ -1314,7 +1307,7 @@ class SkillExecutor:
             obj.symbolic_open = opening
             return SkillResult(text, True)
         start = door_angle(self.world, obj)
-        hinge = to_world(self.world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))
+        hinge = door_hinge(self.world, obj)
         clear = obj.size[1] + BASE_RADIUS + 0.05
         if float(np.hypot(*(robot.pose()[:2] - hinge[:2]))) < clear:
             # The door would sweep through the robot: back out of its swing first.

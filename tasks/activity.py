@@ -138,9 +138,9 @@ class Activity:
         return {room for _, _, room in self.scene_objects}
 
     def bare_floors(self) -> set[str]:
-        """Floors (labels) the goal puts things on or relates things to, in rooms where the task
-        puts no furniture: nothing there to drive up to, so the floor itself takes ``navigate_to``.
-        (Other floors do not: the action spaces of tasks that need none stay as they are.)"""
+        """Floors (labels) that a literal of the goal names, in rooms where the task puts no
+        furniture: nothing there to drive up to, so the floor itself takes ``navigate_to``. (Other
+        floors do not: the action spaces of tasks that need none stay as they are.)"""
         furnished = {room for _, synset, room in self.scene_objects if synset not in FLOOR_SYNSETS}
         in_goal = {
             name

@@ -16,6 +16,7 @@ from ethogym.envs.sim.objects import (
     SimObject,
     Substance,
     dims,
+    door_hinge,
     fit_margins,
     fits_inside,
     label_of,
@@ -27,13 +28,14 @@ from ethogym.envs.sim.objects import (
     room_inside,
     set_door,
     snug_spots,
+    square_margins,
     to_world,
     turned_extents,
     uniform_between,
 )
 from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
-from ethogym.envs.sim.states import UNDER_GAP, StateQuery
+from ethogym.envs.sim.states import ONTOP_CONTACT, UNDER_GAP, StateQuery
 from ethogym.envs.sim.world import World, into_frame
 from ethogym.errors import SamplingError
 
@@ -152,8 +154,8 @@ class SceneSampler:
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
         self._crowded = _crowded_containers(pending, scope)
-        # Doors the task must open (of the containers it puts things in) swing clear of what :init
-        # sets on the floor: (hinge, front direction, door width) of each.
+        # The doors of the containers the task puts things in (in :init or its goal) swing clear of
+        # what :init sets on the floor, on it or next to furniture.
         self._swings = [
             self._swing(scope[name])
             for name in sorted(activity.containers())
@@ -165,7 +167,7 @@ class SceneSampler:
         slots = [
             k for k, lit in enumerate(pending) if lit[0] == "inside" and scope[lit[2]].name in self._crowded
         ]
-        largest = sorted((pending[k] for k in slots), key=lambda lit: -_footprint(scope[lit[1]]))
+        largest = sorted((pending[k] for k in slots), key=lambda lit: -_floor_area(scope[lit[1]]))
         for k, lit in zip(slots, largest, strict=True):
             pending[k] = lit
         guard = 0
@@ -244,9 +246,10 @@ class SceneSampler:
         bottom, needs = half[2] + 0.002, target.headroom(obj.size[2])
         for turn in sorted((0.0, math.pi / 2), key=lambda turn: -_per_layer(half, turn, hi - lo)):
             # Square with the container, so its own extents this way round (as the skill keeps them).
-            margins = np.array(turned_extents(half, turn)) + INSIDE_PAD
-            if np.any(hi[:2] - lo[:2] < 2 * margins):  # does not fit this way round
+            square = square_margins(half, INSIDE_PAD, hi[:2] - lo[:2], turn)
+            if square is None:  # does not fit this way round
                 continue
+            margins = np.array(square)
             yaw = target_yaw + turn
             footprint = np.array(turned_extents(half, yaw))
             spots = [
@@ -390,6 +393,8 @@ class SceneSampler:
             else:
                 y = float(rng.uniform(lo[1], hi[1]))
                 x = lo[0] - gap - reach if side == 2 else hi[0] + gap + reach
+            if support_z < ONTOP_CONTACT and self._in_swing(x, y, reach):  # set on the floor
+                return None
             return (x, y, support_z + half[2] + 0.002), yaw
         if pred == "under":
             if target.template != "table":
@@ -409,20 +414,21 @@ class SceneSampler:
             return (x, y, half[2] + 0.002), yaw
         raise SamplingError(f"cannot sample initial relation '{pred}'")
 
-    def _swing(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray, float]:
-        """Where ``obj``'s door swings: its hinge (the front corner the skills' door turns about),
-        the direction its front faces, and the door's width."""
-        hinge = to_world(self.world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))[:2]
+    def _swing(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Where ``obj``'s door swings (``door_hinge``): its hinge, the direction its front faces,
+        the direction the closed door runs from the hinge, and the door's width."""
         yaw = pose(self.world, obj)[1]
-        return hinge, np.array([math.cos(yaw), math.sin(yaw)]), float(obj.size[1])
+        front, along = np.array([math.cos(yaw), math.sin(yaw)]), np.array([math.sin(yaw), -math.cos(yaw)])
+        return door_hinge(self.world, obj)[:2], front, along, float(obj.size[1])
 
     def _in_swing(self, x: float, y: float, radius: float) -> bool:
-        """Would a thing of ``radius`` at (x, y) stand in a swing of ``_swings`` (in front of the
-        door, within its width of the hinge)?"""
-        for hinge, front, width in self._swings:
+        """Would a thing of ``radius`` at (x, y) stand in a swing of ``_swings``: the quarter disc in
+        front of the door, on the side it runs along, within its width of the hinge?"""
+        for hinge, front, along, width in self._swings:
             offset = np.array([x, y]) - hinge
             if (
                 float(offset @ front) > -radius
+                and float(offset @ along) > -radius
                 and float(np.hypot(*offset)) < width + radius + DOOR_SWING_MARGIN
             ):
                 return True
@@ -478,16 +484,16 @@ def _crowded_containers(literals: list[list[str]], scope: dict) -> set[str]:
     """Containers whose :init contents' footprints add up to more than ``CROWDED`` of their shelves'
     area (every shelf counted), none of them carrying anything (packed things leave no room above
     them)."""
-    covered: dict[str, float] = {}
+    area_by_container: dict[str, float] = {}
     carrying: set[str] = set()  # containers holding a thing that :init puts something on or in
     carriers = {ref for _, _, ref in literals}
     for pred, name, ref in literals:
         if pred == "inside" and isinstance(scope.get(ref), SimObject) and scope[ref].interior is not None:
-            covered[ref] = covered.get(ref, 0.0) + _footprint(scope[name])
+            area_by_container[ref] = area_by_container.get(ref, 0.0) + _floor_area(scope[name])
             if name in carriers:
                 carrying.add(ref)
     crowded = set()
-    for ref, area in covered.items():
+    for ref, area in area_by_container.items():
         lo, hi = scope[ref].placing_room()
         if ref not in carrying and area > CROWDED * float(np.prod(hi[:2] - lo[:2])) * len(scope[ref].shelves):
             crowded.add(scope[ref].name)
@@ -502,6 +508,6 @@ def _per_layer(half: np.ndarray, turn: float, room: np.ndarray) -> int:
     return int(np.prod(np.floor(free / (2 * extents + SNUG_GAP))))
 
 
-def _footprint(obj: SimObject) -> float:
-    """The floor area ``obj`` stands on, m^2."""
+def _floor_area(obj: SimObject) -> float:
+    """The area ``obj`` stands on, m^2."""
     return float(obj.size[0] * obj.size[1])

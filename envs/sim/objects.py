@@ -348,16 +348,23 @@ def fit_margins(
     if room[0] >= 2 * reach and room[1] >= 2 * reach:
         return reach, reach
 
-    def extents(turn: float) -> tuple[float, float] | None:
-        ex, ey = (e + pad for e in turned_extents(half, turn))
-        return (ex, ey) if room[0] >= 2 * ex and room[1] >= 2 * ey else None
-
-    if extents(base_yaw) is None and extents(base_yaw + math.pi / 2) is None:
+    if square_margins(half, pad, room, base_yaw) is None and (
+        square_margins(half, pad, room, base_yaw + math.pi / 2) is None
+    ):
         return None
-    return extents(yaw) or False
+    return square_margins(half, pad, room, yaw) or False
 
 
-def uniform_between(rng: np.random.Generator, lo: float, hi: float, size: int | None = None):
+def square_margins(half: np.ndarray, pad: float, room: np.ndarray, turn: float) -> tuple[float, float] | None:
+    """How far from the edges of a ``room`` (x, y widths) an object of half sizes ``half``, turned by
+    ``turn``, keeps its centre, ``pad`` added; None when it does not fit that way round."""
+    ex, ey = (e + pad for e in turned_extents(half, turn))
+    return (ex, ey) if room[0] >= 2 * ex and room[1] >= 2 * ey else None
+
+
+def uniform_between(
+    rng: np.random.Generator, lo: float, hi: float, size: int | None = None
+) -> float | np.ndarray:
     """``rng.uniform(lo, hi)``, where a span that rounding left a hair below zero (a thing exactly as
     wide as its room) counts as zero wide rather than raising."""
     return rng.uniform(lo, max(lo, hi), size)
@@ -655,19 +662,31 @@ def snug_spots(
             )
         for x in axes[0]:
             for y in axes[1]:
-                rest = level
-                for clo, chi in here:
-                    if (
-                        clo[0] < x + half[0] - 1e-4
-                        and chi[0] > x - half[0] + 1e-4
-                        and clo[1] < y + half[1] - 1e-4
-                        and chi[1] > y - half[1] + 1e-4
-                    ):
-                        rest = max(rest, float(chi[2]))
-                if rest - level + needs <= room:
+                under = [
+                    (clo, chi)
+                    for clo, chi in here
+                    if clo[0] < x + half[0] - 1e-4
+                    and chi[0] > x - half[0] + 1e-4
+                    and clo[1] < y + half[1] - 1e-4
+                    and chi[1] > y - half[1] + 1e-4
+                ]
+                rest = max([level, *(float(chi[2]) for _, chi in under)])
+                # Raised onto what is inside only with its centre over the top it rests on (it tips
+                # off a sliver).
+                steady = rest == level or any(
+                    float(chi[2]) == rest and clo[0] <= x <= chi[0] and clo[1] <= y <= chi[1]
+                    for clo, chi in under
+                )
+                if steady and rest - level + needs <= room:
                     spots.append((round(rest - level, 3), x - lo[0] + y - lo[1], (x, y, rest + bottom)))
     spots.sort(key=lambda spot: spot[:2])
     return [to_world(world, box, local) for *_, local in spots]
+
+
+def door_hinge(world: World, obj: SimObject) -> np.ndarray:
+    """Where ``obj``'s door turns (world): its front corner at local +y. Closed, the door runs from
+    there along -y; it opens outwards, towards +x."""
+    return to_world(world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))
 
 
 def door_angle(world: World, obj: SimObject) -> float:

@@ -51,6 +51,12 @@ class Room:
         x0, y0, x1, y1 = self.rect
         return (x0 + x1) / 2, (y0 + y1) / 2
 
+    def mask(self, grid: NavGrid, margin: float = 0.0) -> np.ndarray:
+        """Mask of ``grid``'s cells inside this room, ``margin`` from its walls."""
+        x0, y0, x1, y1 = self.rect
+        xs, ys = grid.mesh()
+        return (xs > x0 + margin) & (xs < x1 - margin) & (ys > y0 + margin) & (ys < y1 - margin)
+
 
 @dataclass
 class Scene:
@@ -69,10 +75,9 @@ class Scene:
         """Mask of the static grid's free cells inside ``room`` (``margin`` from its walls), at least
         ``min_gap`` from the point ``away_from``."""
         grid = self.static_grid
-        x0, y0, x1, y1 = self.rooms[room].rect
-        xs, ys = grid.mesh()
-        mask = grid.free & (xs > x0 + margin) & (xs < x1 - margin) & (ys > y0 + margin) & (ys < y1 - margin)
+        mask = grid.free & self.rooms[room].mask(grid, margin)
         if away_from is not None:
+            xs, ys = grid.mesh()
             mask &= np.hypot(xs - away_from[0], ys - away_from[1]) > min_gap
         return mask
 
