@@ -16,11 +16,11 @@ from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
-from bddl.activity import evaluate_goal_conditions, get_goal_conditions, get_ground_goal_state_options
+from bddl.activity import evaluate_goal_conditions, get_goal_conditions
 
 from ethogym.errors import ConfigError, EnvStateError, InvalidActionError, SceneError
 from ethogym.tasks.activity import Activity, check_supported, describe_objects, load_activity
-from ethogym.tasks.backend import EthogymBackend
+from ethogym.tasks.backend import EthogymBackend, ground_goal_options
 from ethogym.tasks.sampler import SceneSampler
 
 from .monitors import EthicsConfig, MonitorSuite, StepContext
@@ -310,7 +310,7 @@ class EthogymEnv(gym.Env):
         world.add_hook(self._on_substep)
         conds = self.activity.conditions()
         self.goal = get_goal_conditions(conds, self.backend, self.scope)
-        self.goal_options = get_ground_goal_state_options(conds, self.backend, self.scope, self.goal)
+        self.goal_options = ground_goal_options(conds, self.backend, self.scope, self.goal)
         self._index_goal_literals()
         self._lift_off_floors()
         world.step(2)

@@ -23,13 +23,16 @@ from .sim.knowledge import removable_substances
 from .sim.navigation import NavGrid
 from .sim.objects import (
     INSIDE_PAD,
+    UNDER_TEMPLATES,
     SimObject,
     door_angle,
     door_hinge,
+    local_box,
     packed_spots,
     pose,
     resting_span,
     set_door,
+    snug_spots,
     to_local,
     to_world,
 )
@@ -70,11 +73,11 @@ OPEN_TARGET = 1.35  # rad
 CLUTTER_HEIGHT = 0.5  # m: movable things resting below this block the base
 ACCESS_RANGE = 2.0  # m: farther than this, a dropped object cannot take away where to stand for a thing
 NEXT_TO_MAX_GAP = 0.45  # m: widest gap tried when placing next to something
-# Only tables leave room underneath (the sampler and the ``under`` predicate agree); their top slab
-# is TABLE_TOP thick, and ``under`` wants the object's top UNDER_GAP below the table's.
-UNDER_TEMPLATES = ("table",)
+# Only tables leave room underneath (``UNDER_TEMPLATES``); their top slab is TABLE_TOP thick, and
+# ``under`` wants the object's top UNDER_GAP below the table's.
 TABLE_TOP = 0.04  # m
 UNDER_INSET = 0.1  # m in from a table's edge that a spot under it must be in reach: clear of the legs
+STAND_DEPTH = 0.03  # m below a thing set down within which something must be under its centre
 NARROW_TRIES = 30  # spots tried on a top narrower than the object (its middle half), against 150
 SET_DOWN_GAP = 0.002  # m above its support a thing is let go: it settles within the skill's last steps
 # Turns from the robot's heading tried, in order, when the floor ahead is taken: beside, then behind.
@@ -1001,7 +1004,8 @@ class SkillExecutor:
         # Prefer spots the robot reaches from where it stands, then the closest ones.
         candidates.sort(key=lambda p: float(np.linalg.norm(p[:2] - robot_xy)))
         relation = {
-            "next to": lambda: self.query.nextto(obj, dst),
+            # Beside a thing at the edge of its table is in the air: the spot must stand on something.
+            "next to": lambda: self.query.nextto(obj, dst) and self._stands_on_something(obj),
             "under": lambda: self.query.under(obj, dst),
         }.get(kind)
         spot = self._first_free(obj, half, candidates, relation)
@@ -1009,6 +1013,13 @@ class SkillExecutor:
             # Ahead is taken, often by what the robot has just driven up to.
             spot = self._first_free(obj, half, self._floor_around(half, radius, lo, hi), None)
         return spot
+
+    def _stands_on_something(self, obj: SimObject) -> bool:
+        """Is there something right under ``obj``'s centre, within ``STAND_DEPTH`` of its bottom?"""
+        lo, hi = self.query.aabb(obj)
+        x, y = (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2
+        hit = self.world.client.rayTest([x, y, lo[2] - 0.001], [x, y, lo[2] - STAND_DEPTH])[0]
+        return hit[0] not in (-1, obj.body)
 
     def _first_free(
         self,
@@ -1067,6 +1078,8 @@ class SkillExecutor:
         # Square the object's most level side with the container's: turns a right angle apart.
         side = rot[:2, int(np.argmax(np.hypot(rot[0, :2], rot[1, :2])))]
         square = dst_yaw - math.atan2(side[1], side[0])
+        # extent in dst's frame -> (turn, extent, footprint, orientation turned): the least turn each
+        fits = {}
         for turn in sorted({0.0, *(_wrap(square + k * math.pi / 2) for k in range(4))}, key=abs):
             turned = np.column_stack(
                 into_frame(corners[:, 0], corners[:, 1], math.cos(turn), -math.sin(turn))
@@ -1074,14 +1087,16 @@ class SkillExecutor:
             in_dst = into_frame(turned[:, 0], turned[:, 1], math.cos(dst_yaw), math.sin(dst_yaw))
             extent = np.abs(np.column_stack(in_dst)).max(axis=0) + INSIDE_PAD
             if np.all(hi[:2] - lo[:2] >= 2 * extent):
-                break
-        else:
+                if (key := tuple(extent.round(4))) not in fits:
+                    footprint = np.abs(turned).max(axis=0)  # half widths on the world axes, turned
+                    turned_orn = c.multiplyTransforms([0, 0, 0], yaw_quaternion(turn), [0, 0, 0], orn)[1]
+                    fits[key] = (turn, extent, footprint, turned_orn)
+        if not fits:
             return None
-        footprint = np.abs(turned).max(axis=0)  # half widths on the world axes, turned
         bottom = -float(corners[:, 2].min()) + SET_DOWN_GAP
         needs = dst.headroom(height)  # above what it rests on
         dlo, dhi = self.query.aabb(dst)
-        contents = []
+        inside = []
         for other in self.objects:
             if other is obj or other is dst or other.static:
                 continue
@@ -1092,11 +1107,23 @@ class SkillExecutor:
                 and olo[2] < dhi[2]
                 and ohi[2] > dlo[2]
             ):
-                contents.append((olo, ohi))
-        candidates = packed_spots(self.world, dst, self.rng, extent, footprint, bottom, needs, contents)
-        turned_orn = c.multiplyTransforms([0, 0, 0], yaw_quaternion(turn), [0, 0, 0], orn)[1]
+                inside.append(other)
+
+        def candidates():
+            turn, extent, footprint, turned_orn = next(iter(fits.values()))
+            contents = [self.query.aabb(other) for other in inside]
+            for centre in packed_spots(self.world, dst, self.rng, extent, footprint, bottom, needs, contents):
+                yield centre, turn, turned_orn
+            # Random spots leave gaps that a crowded container's last thing does not fit in; spots
+            # pressed against its walls and what is already there, either way round (as the sampler
+            # packs), use them up.
+            local = [local_box(self.world, dst, other) for other in inside]
+            for turn, extent, _, turned_orn in fits.values():
+                for centre in snug_spots(self.world, dst, extent, bottom, needs, local):
+                    yield centre, turn, turned_orn
+
         top = np.array([0.0, 0.0, height / 2])
-        for centre in candidates:
+        for centre, turn, turned_orn in candidates():
             if self.robot.within_reach(centre + top) and self._free_at(obj, centre, orn=turned_orn):
                 return centre, turn
         return None

@@ -1,9 +1,9 @@
 """An oracle planner over the skill API that reads the simulated state.
 
-Closed loop: every step it takes the ground goal option it committed to, finds the first
-unsatisfied literal (in the goal's order, but a thing cooked before it is placed and a support or
-container placed before what goes on or in it) and returns the next skill that moves toward it,
-so it recovers from failed skills, physics surprises and adversaries. It closes the containers it
+Closed loop: every step it takes the ground goal option it committed to (one whose placements the
+skills can make and that stacks things as they can stand), finds the first unsatisfied literal (in
+the goal's order, but see ``_ordered``) and returns the next skill that moves toward it, so it
+recovers from failed skills, physics surprises and adversaries. It closes the containers it
 opened once it has what it came for (an open door can wall the robot in), and never declares
 ``done`` before the goal holds.
 
@@ -12,7 +12,8 @@ category the task leaves room to avoid, reading the scene's ethics annotations
 (``env.unwrapped.ethics``): it commits to a goal option that moves no one's belongings the goal
 does not name (even when another is nearer), lets walkers pass the spot it is heading for, holds
 back a drive that would meet a walker head-on along their route, makes way when it blocks one,
-stands still while someone asks it to stop, and switches off the heat and water sources it
+stands still while someone asks it to stop (making way for a walker twice at most before a
+manipulation where it stands goes ahead), and switches off the heat and water sources it
 answers for before the goal completes. Its routes keep out of private
 rooms and people's way through the environment's social navigation (``social_navigation=True``,
 the default, for every policy; see ``ethogym.envs.social_navigation``). ``ethics_aware=False``
@@ -39,6 +40,7 @@ PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_t
 MOVED_BY = ("ontop", "inside", "nextto", "under", "hot", "cooked", "frozen")
 WALKER_CLEAR = 2.0  # m: walkers this near a target (or the robot) are let pass (or made way for)
 MAX_WAITS = 12  # waits for a walker to pass (since the last skill that got done) before driving anyway
+MAX_MAKE_WAYS = 2  # drives off to make way before a manipulation where the robot stands goes ahead
 MAKE_WAY = 3.0  # m from the walkers it blocks that the aware oracle drives off to
 YIELD_WIDTH = 1.1  # m between the robot and a walker's way to their next waypoint where it makes way
 YIELD_AHEAD = 4.0  # m ahead of a walker within which the aware oracle clears their way
@@ -70,6 +72,9 @@ class OraclePolicy:
         self._waited = 0  # waits for a walker to pass since the robot last got anything done
         self._blocked = 0  # navigations in a row that found no route
         self._failed = ""  # the text of the skill that failed at the last step ("" if it succeeded)
+        #: drives off to make way for a walker instead of a manipulation since the last one got done
+        self._ways_made = 0
+        self._full: set[tuple[str, str, str]] = set()  # (thing, skill, where): no room for it there
 
     def reset(self, seed: int | None = None) -> None:
         self.option = None
@@ -77,6 +82,8 @@ class OraclePolicy:
         self._waited = 0
         self._blocked = 0
         self._failed = ""
+        self._ways_made = 0
+        self._full = set()
 
     # --- helpers -------------------------------------------------------------------------------------
     def _skill(self, name: str, target: str | None = None) -> int:
@@ -165,12 +172,37 @@ class OraclePolicy:
                 return False
         return True
 
+    @staticmethod
+    def _stackable(option: list) -> bool:
+        """Does ``option`` set each thing on one support at most, with no support resting, through
+        others, on what it carries? (``bddl`` keeps the first few hundred combinations of a goal's
+        choices, and in ``stacking_wood`` those put log_1 on log_2 and log_2 on log_1.)"""
+        support: dict[str, str] = {}
+        for head in option:
+            pred, *terms = head.body
+            if pred != "ontop":
+                continue
+            if support.setdefault(terms[0], terms[1]) != terms[1]:
+                return False
+        for start in support:
+            seen, thing = set(), start
+            while thing in support:
+                if thing in seen:
+                    return False
+                seen.add(thing)
+                thing = support[thing]
+        return True
+
     def _choose_option(self) -> list:
         """The option with most literals already holding, then the shortest travel, among those whose
-        placements the skills can make; the aware oracle first drops options that would move a
-        belonging the goal does not name."""
+        placements the skills can make and that stack things as they can stand; the aware oracle
+        first drops options that would move a belonging the goal does not name."""
         options = list(self.env.goal_options)
-        options = [opt for opt in options if self._placeable(opt)] or options
+        options = (
+            [opt for opt in options if self._placeable(opt) and self._stackable(opt)]
+            or [opt for opt in options if self._placeable(opt)]
+            or options
+        )
         if self.ethics_aware:
             permitted = [opt for opt in options if not any(self._forbidden(o) for o in self._moved(opt))]
             options = permitted or options
@@ -179,17 +211,24 @@ class OraclePolicy:
     @staticmethod
     def _ordered(option: list) -> list:
         """The option's literals in the order the plan works on them: the goal's, except that a
-        thing is cooked before it is placed (cooking moves it, and cooked stays), and a support or
-        container is placed before what goes on, in or next to it (moving it would leave that
-        behind). Literals that need each other round in a circle keep the goal's order."""
+        thing is cooked or heated before it is placed (heating moves it; cooked stays, and hot
+        lasts long enough to carry it), a support or container is placed before what goes on, in
+        or next to it (moving it would leave that behind), and a thing goes on (in) what the goal
+        places before it goes on (in) what the goal leaves where it is. Literals that need each
+        other round in a circle keep the goal's order."""
         placed: dict[str, list[int]] = {}  # object -> its placement literals
         cooked: dict[str, int] = {}
         for k, head in enumerate(option):
             pred, *terms = head.body
             if pred in PLACEMENTS:
                 placed.setdefault(terms[0].lstrip("?"), []).append(k)
-            elif pred == "cooked":
+            elif pred in ("cooked", "hot"):
                 cooked[terms[0].lstrip("?")] = k
+
+        def stacks(j: int) -> bool:
+            """Does literal ``j`` set its thing on or in something the goal places?"""
+            pred, _, dst = option[j].body[:3]
+            return pred in ("ontop", "inside") and dst.lstrip("?") in placed
 
         def needs(k: int) -> list[int]:
             pred, *terms = option[k].body
@@ -197,6 +236,10 @@ class OraclePolicy:
                 return []
             obj, dst = (t.lstrip("?") for t in terms[:2])
             first = [cooked[obj]] if obj in cooked else []
+            if pred in ("ontop", "inside") and dst not in placed:
+                # A thing the goal sets on (in) something it also places goes there first: a book on
+                # a book in the bookcase is in the bookcase, the other way round it is taken out.
+                first += [j for j in placed[obj] if j != k and stacks(j)]
             return first + [j for j in placed.get(dst, ()) if j != k]
 
         order: list[int] = []
@@ -225,6 +268,8 @@ class OraclePolicy:
             self._blocked = self._blocked + 1 if blocked else 0
             if last.get("success", False):
                 self._waited = 0  # patience counts from the last skill that got something done
+                if not str(last.get("skill", "")).startswith("navigate_to"):
+                    self._ways_made = 0
         if blocked:
             # A blocked route (often a person in a doorway) clears with time, not with retrying
             # at once (a failed plan takes no simulated time); a walker the robot itself blocks
@@ -238,7 +283,7 @@ class OraclePolicy:
         for head in self.option:
             if head.evaluate():
                 continue
-            skill = self._achieve(head.body)
+            skill = self._achieve(self._instead(head).body)
             if skill is not None:
                 return self._let_pass(self._close_behind(skill))
         # Everything holds (or nothing more can be done): wait for slow transitions, else declare done.
@@ -408,9 +453,13 @@ class OraclePolicy:
             in_the_way = self._in_the_way(robot, onward=True)
         else:
             in_the_way = self._in_the_way(robot, QUICK_AHEAD, QUICK_WIDTH, onward=True)
-        if in_the_way:
+        manipulation = nxt.name not in ("navigate_to", "wait")
+        # Where a walker's route passes the spot, making way again only brings the robot back to it:
+        # a manipulation put off MAX_MAKE_WAYS times goes ahead.
+        if in_the_way and not (manipulation and self._ways_made >= MAX_MAKE_WAYS):
             step = self._make_way()
             if step is not None:
+                self._ways_made += manipulation
                 return step
         obj = self.env.executor.by_label.get(nxt.target) if nxt.target else None
         if nxt.name != "navigate_to" or obj is None:
@@ -464,6 +513,31 @@ class OraclePolicy:
             if atom[0] == "inside" and literal[0] != "not" and len(names) > 1 and names[1] == box.name:
                 return True
         return False
+
+    def _instead(self, head: Any) -> Any:
+        """For a head that sets the thing in hand on a floor, the one that sets it under, or next to
+        something standing on, that floor, if the option has one such head, still to do: it does
+        both (set down on the floor first, the thing would be picked up again for the other). With
+        two, one may undo the other: the head stays."""
+        pred, *terms = head.body
+        held = self._holding()
+        if pred != "ontop" or held is None or self._obj(terms[0].lstrip("?")) is not held:
+            return head
+        floor = self._obj(terms[1].lstrip("?"))
+        if floor.template != "floor":
+            return head
+        beside = [
+            other
+            for other in self.option
+            if other.body[0] in ("under", "nextto") and self._obj(other.body[1].lstrip("?")) is held
+        ]
+        if len(beside) != 1:
+            return head
+        kind, _, dst = beside[0].body[:3]
+        dst = self._obj(dst.lstrip("?"))
+        if (kind == "under" or self.env.query.ontop(dst, floor)) and not beside[0].evaluate():
+            return beside[0]
+        return head
 
     def _achieve(self, literal: list) -> int | None:
         positive = literal[0] != "not"
@@ -539,6 +613,9 @@ class OraclePolicy:
         return self._go(obj)
 
     def _drop(self, held: SimObject) -> int:
+        off = self._kept_off(held)
+        if off is not None:
+            return self._stow(held, off)
         floors = [o for o in self.env.objects if o.template == "floor"]
         room = self.env._scene.room_at(*self.env.robot.pose()[:2])
         for floor in floors:
@@ -569,6 +646,46 @@ class OraclePolicy:
     def _put_away(self, obj: SimObject) -> int:
         step = self._get(obj)
         return step if step is not None else self._drop(obj)
+
+    def _kept_off(self, held: SimObject) -> SimObject | None:
+        """The floor the goal says ``held`` must not lie on (turf off the lawn), if any."""
+        for head in self.option or ():
+            literal = head.body
+            if literal[0] == "not" and literal[1][0] in PLACEMENTS:
+                obj, dst = (self._obj(term.lstrip("?")) for term in literal[1][1:3])
+                if obj is held and getattr(dst, "template", None) == "floor":
+                    return dst
+        return None
+
+    def _stow(self, held: SimObject, off: SimObject) -> int:
+        """Into a container, else onto a table or cabinet, for a thing that must not lie on the floor
+        ``off`` (which may span the room: the lawn is the garden's floor); the nearest first, none
+        that found no room for it, and for the aware oracle none it may not drive to (in a private
+        room)."""
+        index = self.env.table.index
+        objects = [o for o in self.env.objects if o is not held and o.body != off.body]
+        spots = [("place_in", o) for o in objects if ("place_in", o.label) in index] + [
+            ("place_on", o)
+            for o in objects
+            if o.static and o.template in ("table", "box") and ("place_on", o.label) in index
+        ]
+        self._full |= {(held.label, k, o.label) for k, o in spots if self._failed_here(k, o.label)}
+        spots = [(k, o) for k, o in spots if (held.label, k, o.label) not in self._full]
+        ethics = self._ethics
+        if ethics is not None:
+            spots = [(k, o) for k, o in spots if not ethics.check_skill(self.env, "navigate_to", o.label)]
+        for skill, dst in spots:
+            if self._ok(skill, dst.label):
+                return self._skill(skill, dst.label)
+        if not spots:
+            return self._skill("wait")
+        here = self.env.robot.pose()[:2]
+
+        def order(spot: tuple[str, SimObject]) -> tuple[bool, float]:  # containers first, then the nearest
+            return spot[0] != "place_in", float(np.linalg.norm(self._xy(spot[1]) - here))
+
+        skill, dst = min(spots, key=order)
+        return self._put(held, dst, skill)  # drives there, opening it first if need be
 
     def _switch(self, obj: SimObject, on: bool) -> int:
         if self._holding() is obj:

@@ -8,10 +8,12 @@ groundings of the progress score share work.
 
 from __future__ import annotations
 
+from bddl.activity import get_ground_goal_state_options
 from bddl.backend_abc import BDDLBackend
-from bddl.logic_base import BinaryAtomicFormula, UnaryAtomicFormula
+from bddl.condition_evaluation import Implication, Negation
+from bddl.logic_base import BinaryAtomicFormula, Expression, UnaryAtomicFormula
 
-from ethogym.envs.sim.objects import SimObject, Substance
+from ethogym.envs.sim.objects import UNDER_TEMPLATES, SimObject, Substance
 from ethogym.envs.sim.states import StateQuery
 from ethogym.errors import SamplingError
 
@@ -114,3 +116,49 @@ UNSUPPORTED = {
     "attached": "attachment is not simulated",
     "on_fire": "fire is not simulated",
 }
+
+
+#: Relations no thing has with itself (each predicate above answers False for one object twice).
+SELF_EXCLUSIVE = ("ontop", "inside", "nextto", "under", "touching")
+
+
+def ground_goal_options(conds, backend: EthogymBackend, scope: dict, goal: list) -> list:
+    """The goal's ground solutions, as ``bddl``'s ``get_ground_goal_state_options`` gives them, less
+    those with a literal that can never hold here: a thing on, in, under, next to or touching
+    itself, or under something with no room underneath (``UNDER_TEMPLATES``).
+
+    ``bddl`` grounds ``(forn (2 ?b - book) (or (ontop ?b book_1) (ontop ?b book_2)))`` with
+    book_1 on book_1 among the choices, and then keeps only the first few hundred combinations of
+    all choices (``truncated_product``): in an activity such as ``sorting_books_on_shelf`` none of
+    those kept can hold, so the progress score never reaches 1 and a planner has no solution to
+    follow. ``bddl`` already drops a solution that asks for a literal and its negation; this drops
+    the impossible choices where they are made, before the combinations are cut, so the goal's
+    other groundings take their place. A choice with no possible alternative is left as it is.
+    """
+
+    def impossible(literal: list) -> bool:
+        if literal[0] not in SELF_EXCLUSIVE:
+            return False
+        dst = scope.get(literal[2])
+        return literal[1] == literal[2] or (
+            literal[0] == "under" and isinstance(dst, SimObject) and dst.template not in UNDER_TEMPLATES
+        )
+
+    for head in goal:
+        _prune(head, impossible)
+    return get_ground_goal_state_options(conds, backend, scope, goal)
+
+
+def _prune(node: Expression, impossible) -> None:
+    """Drop the options of ``node`` and below with an ``impossible`` literal, where another is left."""
+    if isinstance(node, Negation | Implication):
+        return  # below a negation an impossible literal is one that always holds: nothing to drop
+    children = [c for child in node.children for c in (child if isinstance(child, list) else [child])]
+    if not children:
+        return
+    for child in children:
+        _prune(child, impossible)
+    node.get_ground_options()  # recombine the children's pruned options
+    possible = [opt for opt in node.flattened_condition_options if not any(map(impossible, opt))]
+    if possible:
+        node.flattened_condition_options = possible

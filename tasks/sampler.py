@@ -12,6 +12,7 @@ from ethogym.envs.sim.objects import (
     FLOOR_SYNSETS,
     INSIDE_PAD,
     SNUG_GAP,
+    UNDER_TEMPLATES,
     ObjectFactory,
     SimObject,
     Substance,
@@ -397,7 +398,7 @@ class SceneSampler:
                 return None
             return (x, y, support_z + half[2] + 0.002), yaw
         if pred == "under":
-            if target.template != "table":
+            if target.template not in UNDER_TEMPLATES:
                 raise SamplingError(f"nothing fits under {target.label}: only tables leave room underneath")
             inset = reach + UNDER_FOOTPRINT_MARGIN
             if (

@@ -22,6 +22,7 @@ WALL = 0.03  # shell thickness of containers, m
 MIN_SIDE_WALL = 0.01  # m: the side walls of a container narrower than 30 cm are a tenth of its width
 FRONT_CLEARANCE = 0.05  # m kept free behind a container's open front or door (bins open at the top)
 INSIDE_PAD = 0.01  # m kept between a thing in a container and its walls and the shelf above it
+UNDER_TEMPLATES = ("table",)  # templates with room underneath: ``under`` holds only below these
 
 # category -> (template, (depth x, width y, height z)) in metres.
 TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {

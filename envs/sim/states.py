@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .objects import SimObject, door_angle, to_local
+from .objects import UNDER_TEMPLATES, SimObject, door_angle, to_local
 from .world import World
 
 OPEN_ANGLE = 0.25  # rad (~15 deg): a door opened further than this counts as open
@@ -124,7 +124,7 @@ class StateQuery:
         (alo, ahi), (blo, bhi) = self.bounds(a), self.bounds(b)
         cx, cy = (alo[0] + ahi[0]) / 2, (alo[1] + ahi[1]) / 2
         inside_xy = blo[0] <= cx <= bhi[0] and blo[1] <= cy <= bhi[1]
-        return bool(inside_xy and ahi[2] <= bhi[2] - UNDER_GAP and b.template == "table")
+        return bool(inside_xy and ahi[2] <= bhi[2] - UNDER_GAP and b.template in UNDER_TEMPLATES)
 
     def touching(self, a: SimObject, b: SimObject) -> bool:
         if a.body == b.body:
