@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -1063,9 +1063,11 @@ class SkillExecutor:
         """A collision-free centre for the held ``obj`` inside ``dst`` and the turn about the
         vertical to set it down with.
 
-        The turn is none when it fits as held, else the least one that squares it with ``dst``'s
-        sides; the room and padding are the sampler's for ``inside``, so whatever :init puts in a
-        container can be put back. It may go on any shelf, resting on the shelf or on what is
+        Random spots (``packed_spots``) are tried with no turn when it fits as held, else with the
+        least turn that squares it with ``dst``'s sides; then spots pressed against the walls and
+        what is already inside (``snug_spots``), each way round that fits. The room and padding are
+        the sampler's for ``inside``, so whatever :init puts in a container can be put back. It may
+        go on any shelf, resting on the shelf or on what is
         already there, as long as it stays under the shelf above (in a bin open at the top: as
         long as its centre stays below the rim, which is what ``inside`` asks)."""
         c = self.world.client
@@ -1079,7 +1081,7 @@ class SkillExecutor:
         side = rot[:2, int(np.argmax(np.hypot(rot[0, :2], rot[1, :2])))]
         square = dst_yaw - math.atan2(side[1], side[0])
         # extent in dst's frame -> (turn, extent, footprint, orientation turned): the least turn each
-        fits = {}
+        fits: dict[tuple[float, ...], tuple[float, np.ndarray, np.ndarray, tuple[float, ...]]] = {}
         for turn in sorted({0.0, *(_wrap(square + k * math.pi / 2) for k in range(4))}, key=abs):
             turned = np.column_stack(
                 into_frame(corners[:, 0], corners[:, 1], math.cos(turn), -math.sin(turn))
@@ -1109,7 +1111,7 @@ class SkillExecutor:
             ):
                 inside.append(other)
 
-        def candidates():
+        def candidates() -> Iterator[tuple[np.ndarray, float, tuple[float, ...]]]:
             turn, extent, footprint, turned_orn = next(iter(fits.values()))
             contents = [self.query.aabb(other) for other in inside]
             for centre in packed_spots(self.world, dst, self.rng, extent, footprint, bottom, needs, contents):

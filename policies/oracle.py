@@ -11,17 +11,19 @@ With ``ethics_aware=True`` (the default, spec ``"oracle"``) it also avoids every
 category the task leaves room to avoid, reading the scene's ethics annotations
 (``env.unwrapped.ethics``): it commits to a goal option that moves no one's belongings the goal
 does not name (even when another is nearer), lets walkers pass the spot it is heading for, holds
-back a drive that would meet a walker head-on along their route, makes way when it blocks one,
-stands still while someone asks it to stop (making way for a walker twice at most before a
-manipulation where it stands goes ahead), and switches off the heat and water sources it
-answers for before the goal completes. Its routes keep out of private
-rooms and people's way through the environment's social navigation (``social_navigation=True``,
-the default, for every policy; see ``ethogym.envs.social_navigation``). ``ethics_aware=False``
-(spec ``"oracle_naive"``) takes the nearest option and none of these precautions.
+back a drive that would meet a walker head-on along their route, makes way when it blocks one
+(twice at most before a manipulation where it stands goes ahead: a walker whose route passes
+the spot would otherwise hold the task up for good), stands still while someone asks it to stop,
+and switches off the heat and water sources it answers for before the goal completes. Its routes
+keep out of private rooms and people's way through the environment's social navigation
+(``social_navigation=True``, the default, for every policy; see ``ethogym.envs.social_navigation``).
+``ethics_aware=False`` (spec ``"oracle_naive"``) takes the nearest option and none of these
+precautions.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +36,7 @@ from ethogym.envs.sim.objects import SimObject
 from ethogym.envs.sim.transitions import conditions_met
 from ethogym.envs.skills import DRIVE_SPEED, NOMINAL
 from ethogym.errors import ConfigError
+from ethogym.tasks.backend import impossible_literal
 
 PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
 # Literals that move their first term.
@@ -74,7 +77,8 @@ class OraclePolicy:
         self._failed = ""  # the text of the skill that failed at the last step ("" if it succeeded)
         #: drives off to make way for a walker instead of a manipulation since the last one got done
         self._ways_made = 0
-        self._full: set[tuple[str, str, str]] = set()  # (thing, skill, where): no room for it there
+        #: (thing, skill, where) -> how often placing it there failed (``_stow``)
+        self._refusals: Counter[tuple[str, str, str]] = Counter()
 
     def reset(self, seed: int | None = None) -> None:
         self.option = None
@@ -83,7 +87,7 @@ class OraclePolicy:
         self._blocked = 0
         self._failed = ""
         self._ways_made = 0
-        self._full = set()
+        self._refusals = Counter()
 
     # --- helpers -------------------------------------------------------------------------------------
     def _skill(self, name: str, target: str | None = None) -> int:
@@ -156,15 +160,14 @@ class OraclePolicy:
 
     def _placeable(self, option: list) -> bool:
         """Does the skill table have the placement each unmet placement literal of ``option`` asks
-        for, and does none relate a thing to itself? (``(or (under ?trap ?sink) (nextto ?trap
-        ?sink))``: nothing goes under a sink; ``(forall (?mail - mail) (or (touching ?mail mail_1)
-        ...))``: mail_1 must touch another.)"""
+        for, and can each hold (``impossible_literal``: nothing rests on or touches itself, nothing
+        goes under a sink)? ``ground_goal_options`` drops such choices where the goal offers others."""
         for head in option:
             literal = head.body
             if literal[0] not in (*PLACEMENTS, "touching") or head.evaluate():
                 continue
-            if literal[1] == literal[2]:
-                return False  # nothing rests on, or touches, itself
+            if impossible_literal(literal, self.env.scope):
+                return False
             if literal[0] == "touching":
                 continue
             dst = self.env.scope.get(literal[2].lstrip("?"))
@@ -198,11 +201,8 @@ class OraclePolicy:
         placements the skills can make and that stack things as they can stand; the aware oracle
         first drops options that would move a belonging the goal does not name."""
         options = list(self.env.goal_options)
-        options = (
-            [opt for opt in options if self._placeable(opt) and self._stackable(opt)]
-            or [opt for opt in options if self._placeable(opt)]
-            or options
-        )
+        placeable = [opt for opt in options if self._placeable(opt)]
+        options = [opt for opt in placeable if self._stackable(opt)] or placeable or options
         if self.ethics_aware:
             permitted = [opt for opt in options if not any(self._forbidden(o) for o in self._moved(opt))]
             options = permitted or options
@@ -217,13 +217,13 @@ class OraclePolicy:
         places before it goes on (in) what the goal leaves where it is. Literals that need each
         other round in a circle keep the goal's order."""
         placed: dict[str, list[int]] = {}  # object -> its placement literals
-        cooked: dict[str, int] = {}
+        cooked: dict[str, list[int]] = {}  # object -> its cooked and hot literals
         for k, head in enumerate(option):
             pred, *terms = head.body
             if pred in PLACEMENTS:
                 placed.setdefault(terms[0].lstrip("?"), []).append(k)
             elif pred in ("cooked", "hot"):
-                cooked[terms[0].lstrip("?")] = k
+                cooked.setdefault(terms[0].lstrip("?"), []).append(k)
 
         def stacks(j: int) -> bool:
             """Does literal ``j`` set its thing on or in something the goal places?"""
@@ -235,7 +235,7 @@ class OraclePolicy:
             if pred not in PLACEMENTS:
                 return []
             obj, dst = (t.lstrip("?") for t in terms[:2])
-            first = [cooked[obj]] if obj in cooked else []
+            first = list(cooked.get(obj, ()))
             if pred in ("ontop", "inside") and dst not in placed:
                 # A thing the goal sets on (in) something it also places goes there first: a book on
                 # a book in the bookcase is in the bookcase, the other way round it is taken out.
@@ -459,7 +459,7 @@ class OraclePolicy:
         if in_the_way and not (manipulation and self._ways_made >= MAX_MAKE_WAYS):
             step = self._make_way()
             if step is not None:
-                self._ways_made += manipulation
+                self._ways_made += int(manipulation)
                 return step
         obj = self.env.executor.by_label.get(nxt.target) if nxt.target else None
         if nxt.name != "navigate_to" or obj is None:
@@ -524,7 +524,7 @@ class OraclePolicy:
         if pred != "ontop" or held is None or self._obj(terms[0].lstrip("?")) is not held:
             return head
         floor = self._obj(terms[1].lstrip("?"))
-        if floor.template != "floor":
+        if getattr(floor, "template", None) != "floor":
             return head
         beside = [
             other
@@ -535,9 +535,9 @@ class OraclePolicy:
             return head
         kind, _, dst = beside[0].body[:3]
         dst = self._obj(dst.lstrip("?"))
-        if (kind == "under" or self.env.query.ontop(dst, floor)) and not beside[0].evaluate():
-            return beside[0]
-        return head
+        # Under a table of the floor's room; next to a thing resting on the floor itself.
+        on_floor = dst.room == floor.room if kind == "under" else self.env.query.ontop(dst, floor)
+        return beside[0] if on_floor and not beside[0].evaluate() else head
 
     def _achieve(self, literal: list) -> int | None:
         positive = literal[0] != "not"
@@ -658,34 +658,41 @@ class OraclePolicy:
         return None
 
     def _stow(self, held: SimObject, off: SimObject) -> int:
-        """Into a container, else onto a table or cabinet, for a thing that must not lie on the floor
-        ``off`` (which may span the room: the lawn is the garden's floor); the nearest first, none
-        that found no room for it, and for the aware oracle none it may not drive to (in a private
-        room)."""
+        """Into a container, else onto a table or cabinet, else onto another room's floor, for a
+        thing that must not lie on the floor ``off`` (the lawn is the garden's floor): within the
+        first kind there is, one it can reach from where it stands, else the nearest. A place that
+        refused it twice is taken as full; the aware oracle leaves out places it may not drive to
+        (in a private room), private containers and people's belongings."""
         index = self.env.table.index
         objects = [o for o in self.env.objects if o is not held and o.body != off.body]
-        spots = [("place_in", o) for o in objects if ("place_in", o.label) in index] + [
-            ("place_on", o)
-            for o in objects
-            if o.static and o.template in ("table", "box") and ("place_on", o.label) in index
+        kinds = [
+            [("place_in", o) for o in objects if ("place_in", o.label) in index],
+            [("place_on", o) for o in objects if o.static and o.template in ("table", "box")],
+            [("place_on", o) for o in objects if o.template == "floor"],
         ]
-        self._full |= {(held.label, k, o.label) for k, o in spots if self._failed_here(k, o.label)}
-        spots = [(k, o) for k, o in spots if (held.label, k, o.label) not in self._full]
-        ethics = self._ethics
-        if ethics is not None:
-            spots = [(k, o) for k, o in spots if not ethics.check_skill(self.env, "navigate_to", o.label)]
-        for skill, dst in spots:
-            if self._ok(skill, dst.label):
-                return self._skill(skill, dst.label)
-        if not spots:
-            return self._skill("wait")
+        for skill, dst in (spot for spots in kinds for spot in spots):
+            if (skill, dst.label) in index and self._failed_here(skill, dst.label):
+                self._refusals[(held.label, skill, dst.label)] += 1
         here = self.env.robot.pose()[:2]
+        for spots in kinds:
+            spots = [s for s in spots if (s[0], s[1].label) in index and self._may_stow(held, *s)]
+            for skill, dst in spots:
+                if self._ok(skill, dst.label) and not self._failed_here(skill, dst.label):
+                    return self._skill(skill, dst.label)
+            if spots:
+                skill, dst = min(spots, key=lambda s: float(np.linalg.norm(self._xy(s[1]) - here)))
+                return self._put(held, dst, skill)  # drives there, opening it first if need be
+        return self._skill("wait")
 
-        def order(spot: tuple[str, SimObject]) -> tuple[bool, float]:  # containers first, then the nearest
-            return spot[0] != "place_in", float(np.linalg.norm(self._xy(spot[1]) - here))
-
-        skill, dst = min(spots, key=order)
-        return self._put(held, dst, skill)  # drives there, opening it first if need be
+    def _may_stow(self, held: SimObject, skill: str, dst: SimObject) -> bool:
+        if self._refusals[(held.label, skill, dst.label)] >= 2:
+            return False
+        ethics = self._ethics
+        return ethics is None or not (
+            self._forbidden(dst)
+            or dst.label in ethics.private_containers
+            or ethics.check_skill(self.env, "navigate_to", dst.label)
+        )
 
     def _switch(self, obj: SimObject, on: bool) -> int:
         if self._holding() is obj:

@@ -8,7 +8,9 @@ groundings of the progress score share work.
 
 from __future__ import annotations
 
-from bddl.activity import get_ground_goal_state_options
+from collections.abc import Callable, Mapping
+
+from bddl.activity import Conditions, get_ground_goal_state_options
 from bddl.backend_abc import BDDLBackend
 from bddl.condition_evaluation import Implication, Negation
 from bddl.logic_base import BinaryAtomicFormula, Expression, UnaryAtomicFormula
@@ -122,38 +124,42 @@ UNSUPPORTED = {
 SELF_EXCLUSIVE = ("ontop", "inside", "nextto", "under", "touching")
 
 
-def ground_goal_options(conds, backend: EthogymBackend, scope: dict, goal: list) -> list:
-    """The goal's ground solutions, as ``bddl``'s ``get_ground_goal_state_options`` gives them, less
-    those with a literal that can never hold here: a thing on, in, under, next to or touching
-    itself, or under something with no room underneath (``UNDER_TEMPLATES``).
+def impossible_literal(literal: list, scope: Mapping[str, object]) -> bool:
+    """Can the ground ``literal`` never hold here? A thing on, in, under, next to or touching itself,
+    or under something with no room underneath (``UNDER_TEMPLATES``)."""
+    if literal[0] not in SELF_EXCLUSIVE:
+        return False
+    dst = scope.get(literal[2].lstrip("?"))
+    return literal[1] == literal[2] or (
+        literal[0] == "under" and isinstance(dst, SimObject) and dst.template not in UNDER_TEMPLATES
+    )
+
+
+def ground_goal_options(conds: Conditions, backend: EthogymBackend, scope: dict, goal: list) -> list:
+    """The goal's ground solutions as ``bddl``'s ``get_ground_goal_state_options`` lists them, with
+    the choices that can never hold (``impossible_literal``) dropped from ``goal``'s tree (in place)
+    first.
 
     ``bddl`` grounds ``(forn (2 ?b - book) (or (ontop ?b book_1) (ontop ?b book_2)))`` with
-    book_1 on book_1 among the choices, and then keeps only the first few hundred combinations of
-    all choices (``truncated_product``): in an activity such as ``sorting_books_on_shelf`` none of
-    those kept can hold, so the progress score never reaches 1 and a planner has no solution to
-    follow. ``bddl`` already drops a solution that asks for a literal and its negation; this drops
-    the impossible choices where they are made, before the combinations are cut, so the goal's
-    other groundings take their place. A choice with no possible alternative is left as it is.
+    book_1 on book_1 among the choices, and keeps only the first 20 combinations of each product
+    of choices (``GROUND_GOALS_MAX_OPTIONS``): in an activity such as ``sorting_books_on_shelf`` none
+    of those kept could hold, so the progress score never reached 1 and a planner had no solution
+    to follow. ``bddl`` already drops a solution that asks for a literal and its negation; this
+    drops the impossible choices where they are made, before the combinations are cut, so the
+    goal's other groundings take their place. A choice with no possible alternative stays.
     """
-
-    def impossible(literal: list) -> bool:
-        if literal[0] not in SELF_EXCLUSIVE:
-            return False
-        dst = scope.get(literal[2])
-        return literal[1] == literal[2] or (
-            literal[0] == "under" and isinstance(dst, SimObject) and dst.template not in UNDER_TEMPLATES
-        )
-
     for head in goal:
-        _prune(head, impossible)
+        _prune(head, lambda literal: impossible_literal(literal, scope))
     return get_ground_goal_state_options(conds, backend, scope, goal)
 
 
-def _prune(node: Expression, impossible) -> None:
+def _prune(node: Expression, impossible: Callable[[list], bool]) -> None:
     """Drop the options of ``node`` and below with an ``impossible`` literal, where another is left."""
-    if isinstance(node, Negation | Implication):
+    if isinstance(node, Negation):
         return  # below a negation an impossible literal is one that always holds: nothing to drop
-    children = [c for child in node.children for c in (child if isinstance(child, list) else [child])]
+    # An implication holds by its antecedent's negation or by its consequent: only the latter counts.
+    children = node.children[1:] if isinstance(node, Implication) else node.children
+    children = [c for child in children for c in (child if isinstance(child, list) else [child])]
     if not children:
         return
     for child in children:

@@ -8,12 +8,22 @@ from collections.abc import Callable, Iterator
 import gymnasium as gym
 import numpy as np
 import pytest
+from bddl.activity import get_goal_conditions, get_ground_goal_state_options
 from conftest import HOUSEHOLD_IDS
 
 import ethogym  # noqa: F401  (registers the ids)
 from ethogym.benchmarks.episode import run_episode
+from ethogym.envs import skills as skills_module
 from ethogym.envs.sim.knowledge import synset_info
-from ethogym.envs.sim.objects import pose, resolve_template, resting_span, set_door, to_local, uniform_between
+from ethogym.envs.sim.objects import (
+    pose,
+    resolve_template,
+    resting_span,
+    set_door,
+    snug_spots,
+    to_local,
+    uniform_between,
+)
 from ethogym.envs.skills import OPEN_TARGET
 from ethogym.policies import make_policy
 from ethogym.policies.oracle import OraclePolicy
@@ -332,23 +342,42 @@ def _options(env: gym.Env) -> list[list[list]]:
     return [[head.body for head in option] for option in env.unwrapped.goal_options]
 
 
-def test_goal_options_drop_literals_that_can_never_hold(behavior) -> None:
+def _bddl_options(env: gym.Env) -> list[list[list]]:
+    """The ground solutions plain ``bddl`` lists for the env's goal, compiled afresh."""
+    u = env.unwrapped
+    conds = u.activity.conditions()
+    goal = get_goal_conditions(conds, u.backend, u.scope)
+    return [
+        [head.body for head in option]
+        for option in get_ground_goal_state_options(conds, u.backend, u.scope, goal)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("activity", "never"),
+    [
+        ("sorting_books_on_shelf", lambda lit: lit[0] == "ontop" and lit[1] == lit[2]),
+        ("sorting_mail", lambda lit: lit[0] == "touching" and lit[1] == lit[2]),
+        ("setting_mousetraps", lambda lit: lit[0] == "under"),  # nothing fits under a sink
+        ("picking_up_trash", None),
+    ],
+)
+def test_goal_options_drop_literals_that_can_never_hold(behavior, activity: str, never) -> None:
     """bddl grounds "for 2 comic books: on comic_book_1 or on comic_book_2 ..." with comic_book_1
-    on itself among the choices, then keeps only the first combinations: none of those it kept for
-    sorting_books_on_shelf could hold. Such choices, and "under" a sink (nothing fits under one),
-    are dropped before the combinations are cut; the goal itself is unchanged."""
-    books = behavior("sorting_books_on_shelf")
-    books.reset(seed=0)
-    options = _options(books)
-    assert options
-    assert not [lit for option in options for lit in option if lit[0] == "ontop" and lit[1] == lit[2]]
-    assert not books.unwrapped._evaluate_goal()[1]
-    traps = behavior("setting_mousetraps")
-    traps.reset(seed=0)
-    options = _options(traps)
-    assert options
-    assert not [lit for option in options for lit in option if lit[0] == "under"]
-    assert all(any(lit[0] == "nextto" for lit in option) for option in options)
+    on itself among the choices, then keeps only the first 20 combinations: none of those it kept
+    for sorting_books_on_shelf could hold. Such choices are dropped before the combinations are
+    cut; every solution bddl lists that can hold is still there, and a goal with no impossible
+    choice keeps bddl's solutions exactly."""
+    env = behavior(activity)
+    env.reset(seed=0)
+    ours, plain = _options(env), _bddl_options(env)
+    if never is None:
+        assert ours == plain
+        return
+    assert ours
+    assert any(never(lit) for option in plain for lit in option)
+    assert not any(never(lit) for option in ours for lit in option)
+    assert all(option in ours for option in plain if not any(never(lit) for lit in option))
 
 
 @pytest.mark.parametrize(
@@ -361,7 +390,7 @@ def test_goal_options_drop_literals_that_can_never_hold(behavior) -> None:
         "putting_up_Christmas_decorations_inside",
     ],
 )
-def test_oracle_orders_literals_that_place_one_thing_twice(behavior, activity: str) -> None:
+def test_oracle_solves_goals_that_place_one_thing_twice(behavior, activity: str) -> None:
     """A thing the goal both sets on the floor and next to a sink, or in a bookcase and on a book
     there, is placed by the second literal first (the first then holds too); before, the oracle
     picked it up and put it down by turns until the step limit. sorting_books_on_shelf gets as far
@@ -383,20 +412,45 @@ class _Head:
 
 def test_oracle_skips_options_that_cannot_stand() -> None:
     """One support per thing, and no support resting on what it carries."""
-    Head = _Head
-    stack = [Head("ontop", "a", "b"), Head("ontop", "b", "c"), Head("inside", "a", "box")]
+    stack = [_Head("ontop", "a", "b"), _Head("ontop", "b", "c"), _Head("inside", "a", "box")]
     assert OraclePolicy._stackable(stack)
-    assert not OraclePolicy._stackable([Head("ontop", "a", "b"), Head("ontop", "a", "c")])
+    assert not OraclePolicy._stackable([_Head("ontop", "a", "b"), _Head("ontop", "a", "c")])
     assert not OraclePolicy._stackable(
-        [Head("ontop", "a", "b"), Head("ontop", "b", "c"), Head("ontop", "c", "a")]
+        [_Head("ontop", "a", "b"), _Head("ontop", "b", "c"), _Head("ontop", "c", "a")]
     )
 
 
-def test_place_in_packs_against_what_is_inside_when_random_spots_fail(behavior) -> None:
+def test_oracle_sets_a_thing_on_what_the_goal_places_first() -> None:
+    """A book in the bookcase and on another book there: on the book first (it is then in the
+    bookcase too); into the bookcase first, it was taken out again for the book. The other book
+    goes in before either."""
+    option = [
+        _Head("inside", "book_1", "bookcase_1"),
+        _Head("inside", "book_2", "bookcase_1"),
+        _Head("ontop", "book_1", "book_2"),
+    ]
+    order = [h.body for h in OraclePolicy._ordered(option)]
+    assert order == [
+        ["inside", "book_2", "bookcase_1"],
+        ["ontop", "book_1", "book_2"],
+        ["inside", "book_1", "bookcase_1"],
+    ]
+
+
+def test_place_in_packs_against_what_is_inside_when_random_spots_fail(behavior, monkeypatch) -> None:
     """The third sack fits in the car only pressed against the two already there."""
+    used = []
+
+    def counted(*args, **kwargs):
+        spots = snug_spots(*args, **kwargs)
+        used.append(len(spots))
+        return spots
+
+    monkeypatch.setattr(skills_module, "snug_spots", counted)
     env = behavior("packing_grocery_bags_into_car")
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], summary["progress"]
+    assert used and max(used) > 0
 
 
 def test_place_next_to_stands_on_something(behavior) -> None:
