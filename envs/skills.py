@@ -1067,9 +1067,9 @@ class SkillExecutor:
         least turn that squares it with ``dst``'s sides; then spots pressed against the walls and
         what is already inside (``snug_spots``), each way round that fits. The room and padding are
         the sampler's for ``inside``, so whatever :init puts in a container can be put back. It may
-        go on any shelf, resting on the shelf or on what is
-        already there, as long as it stays under the shelf above (in a bin open at the top: as
-        long as its centre stays below the rim, which is what ``inside`` asks)."""
+        go on any shelf, resting on the shelf or on what is already there, as long as it stays under
+        the shelf above (in a bin open at the top: as long as its centre stays below the rim, which
+        is what ``inside`` asks)."""
         c = self.world.client
         orn = c.getBasePositionAndOrientation(obj.body)[1]
         rot = np.array(c.getMatrixFromQuaternion(orn)).reshape(3, 3)

@@ -178,8 +178,9 @@ class OraclePolicy:
     @staticmethod
     def _stackable(option: list) -> bool:
         """Does ``option`` set each thing on one support at most, with no support resting, through
-        others, on what it carries? (``bddl`` keeps the first few hundred combinations of a goal's
-        choices, and in ``stacking_wood`` those put log_1 on log_2 and log_2 on log_1.)"""
+        others, on what it carries? (``bddl`` keeps the first 20 combinations of each product of a
+        goal's choices; in ``stacking_wood`` every one kept puts a log on two things, or on a log
+        that rests on it.)"""
         support: dict[str, str] = {}
         for head in option:
             pred, *terms = head.body
