@@ -623,12 +623,7 @@ class OraclePolicy:
             if floor.room == room and self._ok("place_on", floor.label):
                 return self._skill("place_on", floor.label)
         for obj in self.env.objects:
-            if (
-                obj is not held
-                and obj.static
-                and obj.template in ("table", "box")
-                and self._ok("place_on", obj.label)
-            ):
+            if obj is not held and self._is_top(obj) and self._ok("place_on", obj.label):
                 return self._skill("place_on", obj.label)
         return self._skill("wait")
 
@@ -647,6 +642,11 @@ class OraclePolicy:
     def _put_away(self, obj: SimObject) -> int:
         step = self._get(obj)
         return step if step is not None else self._drop(obj)
+
+    @staticmethod
+    def _is_top(obj: SimObject) -> bool:
+        """Furniture a thing can be set down on when it has nowhere better to go."""
+        return obj.static and obj.template in ("table", "box")
 
     def _kept_off(self, held: SimObject) -> SimObject | None:
         """The floor the goal says ``held`` must not lie on (turf off the lawn), if any."""
@@ -668,7 +668,7 @@ class OraclePolicy:
         objects = [o for o in self.env.objects if o is not held and o.body != off.body]
         kinds = [
             [("place_in", o) for o in objects if ("place_in", o.label) in index],
-            [("place_on", o) for o in objects if o.static and o.template in ("table", "box")],
+            [("place_on", o) for o in objects if self._is_top(o)],
             [("place_on", o) for o in objects if o.template == "floor"],
         ]
         for skill, dst in (spot for spots in kinds for spot in spots):
