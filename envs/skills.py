@@ -59,6 +59,8 @@ OBJECT_SKILLS = (
 HELD_FIRST = {"place_on", "place_in", "place_next_to", "place_under", "hand_over"}
 PERSON_SKILLS = ("navigate_to", "hand_over")
 GESTURE_KINDS = ("wave", "point", "stop")
+LEVEL_SLACK = 0.02  # m of height difference a move of the end effector takes in one straight line
+GRIP_HEIGHT = 0.045  # m above a thing's top where the end effector's centre grasps it (its sphere clears it)
 LIFT_MARGIN = 0.25  # m around a grasped object where the tops of other things are lifted clear of
 DRIVE_SPEED = 1.2  # m/s
 TURN_SPEED = 2.5  # rad/s
@@ -392,6 +394,9 @@ class SkillExecutor:
         if obj.template == "bin":  # things go in at the bottom
             point = np.array([point[0], point[1], self.query.aabb(obj)[0][2] + 0.15])
         dz = abs(point[2] - SHOULDER_HEIGHT)
+        lift = self.lift_point(obj)
+        if lift is not None:  # and a pick lifts it out of its box to there
+            dz = max(dz, abs(lift[2] - SHOULDER_HEIGHT))
         horizontal = math.sqrt(max(REACH**2 - dz**2, 0.0)) - 0.1
         lo, hi = self.query.aabb(obj)
         # Every goal lies within ``horizontal`` of the object's box: work on that window of the grid.
@@ -463,10 +468,28 @@ class SkillExecutor:
         return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to({obj.label}) first"
 
     def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
-        box = self.container_of(obj)
-        if box is not None and box.openable and not self.query.is_open(box):
-            return box
+        """The closed container ``obj`` is in, furniture or a movable one (a backpack, a box), if any:
+        its lid or door has to be opened before the robot can reach in."""
+        query = self.query
+        for box in self.objects:
+            if box.openable and box is not obj and query.inside(obj, box) and not query.is_open(box):
+                return box
         return None
+
+    def bin_of(self, obj: SimObject) -> SimObject | None:
+        """The movable bin (a box, a backpack, a basket) ``obj`` is in, if any."""
+        for box in self.objects:
+            if box.template == "bin" and not box.static and self.query.inside(obj, box):
+                return box
+        return None
+
+    def lift_point(self, obj: SimObject) -> np.ndarray | None:
+        """For a thing in a movable bin (a box, a backpack), the point its pick lifts it to, clear of
+        the bin's rim; None for anything else. The robot must reach it, or the lift stops at the arm's
+        reach and the thing drags the bin along."""
+        if self.bin_of(obj) is None:
+            return None
+        return self.interaction_point(obj) + np.array([0.0, 0.0, GRIP_HEIGHT + self._lift_height(obj)])
 
     # --- motion primitives -------------------------------------------------------------------------
     def _step(self, n: int = 1) -> None:
@@ -610,6 +633,17 @@ class SkillExecutor:
             self._step()
         return False
 
+    def _move_level(self, point, level: bool) -> bool:
+        """Move the end effector to ``point``; when ``level``, at the higher of the two heights (up
+        first, or across first). Reaching into or out of a box, a straight line runs into its side or
+        drags what the hand lifts out through its wall."""
+        ee = self.robot.ee_position()
+        if level and point[2] > ee[2] + LEVEL_SLACK:
+            self.move_ee(np.array([ee[0], ee[1], point[2]]))
+        elif level and point[2] < ee[2] - LEVEL_SLACK:
+            self.move_ee(np.array([point[0], point[1], ee[2]]))
+        return self.move_ee(point)
+
     # --- preconditions (also the action mask) ---------------------------------------------------
     def precondition(self, skill: Skill) -> str | None:
         """Why ``skill`` cannot run now, in plain words; None when it can."""
@@ -634,7 +668,9 @@ class SkillExecutor:
         box = self.blocked_by_closed(obj)
         if box is not None:
             return f"{obj.label} is inside {box.label}, which is closed"
-        return self.reach_failure(obj)
+        failure = self.reach_failure(obj)
+        lift = None if failure else self.lift_point(obj)
+        return failure if lift is None else self.reach_failure(obj, lift)
 
     def _pre_place(self, kind: str, target: str) -> str | None:
         dst = self.by_label[target]
@@ -902,7 +938,7 @@ class SkillExecutor:
         obj = self.by_label[target]
         robot = self.robot
         top = self.interaction_point(obj)
-        grip = top + np.array([0.0, 0.0, 0.045])
+        grip = top + np.array([0.0, 0.0, GRIP_HEIGHT])
         if self.mode == "teleport":
             carry = robot.carry_point() + np.array([0.0, 0.0, 0.0])
             robot.teleport_ee(grip)
@@ -910,20 +946,22 @@ class SkillExecutor:
             robot.teleport_ee(carry)
             return SkillResult(text, True)
         container = self.container_of(obj)
+        in_bin = self.bin_of(obj) is not None
         if container is not None and container.template in ("cabinet", "shelf"):
             entry = self._front_point(container, grip)
             self.move_ee(entry)
         else:
-            self.move_ee(grip + np.array([0.0, 0.0, 0.15]))
+            self._move_level(grip + np.array([0.0, 0.0, 0.15]), level=in_bin)
         if not self.move_ee(grip) or float(np.linalg.norm(robot.ee_position() - grip)) > 0.06:
             self.move_ee(robot.carry_point())
             return self.fail(text, "EXECUTION", f"the gripper could not reach {obj.label}")
         robot.grasp(obj)
         if container is not None and container.template in ("cabinet", "shelf"):
             self.move_ee(self._front_point(container, robot.ee_position()))
+            self.move_ee(robot.carry_point())
         else:
             self.move_ee(robot.ee_position() + np.array([0.0, 0.0, self._lift_height(obj)]))
-        self.move_ee(robot.carry_point())
+            self._move_level(robot.carry_point(), level=in_bin)
         return SkillResult(text, True)
 
     def _lift_height(self, obj: SimObject) -> float:

@@ -498,3 +498,54 @@ def test_oracle_takes_a_thing_off_a_floor_that_spans_the_room(behavior) -> None:
     barrow = env.unwrapped.scope["barrow.n.03_1"]
     turfs = [env.unwrapped.scope[f"turf.n.01_{k}"] for k in range(1, 5)]
     assert any(env.unwrapped.query.inside(turf, barrow) for turf in turfs)
+
+
+@pytest.mark.parametrize("execution", ["teleport", "physical"])
+def test_a_closed_backpack_is_opened_before_anything_is_taken_out(execution: str) -> None:
+    """A pencil in a closed backpack (a movable container, not furniture): the pick is masked with
+    the reason, and the oracle opens the backpack first. With physical skills the closed lid kept
+    the gripper out, and the oracle tried the pick until the step limit."""
+    env = gym.make(BEHAVIOR, activity="unpacking_childs_bag", skill_execution=execution)
+    try:
+        env.reset(seed=0)
+        u = env.unwrapped
+        pick = u.table.parse("pick(pencil_1)")[0]
+        assert u.executor.precondition(u.table[pick]) == "pencil_1 is inside backpack_1, which is closed"
+        summary = run_episode(env, make_policy("oracle", env), 0)
+        assert summary["is_success"], summary["progress"]
+    finally:
+        env.close()
+
+
+def test_a_thing_lifted_out_of_a_box_on_a_bookcase_leaves_the_box_there() -> None:
+    """A train set in a carton on top of a bookcase. The robot stands where it can lift the set
+    clear of the carton's rim, and the hand keeps that height until it is clear of the carton: a
+    straight line down to the carry pose dragged the carton off the bookcase."""
+    env = gym.make(BEHAVIOR, activity="setting_up_toy_train_track", skill_execution="physical")
+    try:
+        obs, info = env.reset(seed=0)
+        u = env.unwrapped
+        carton, train = u.scope["carton.n.02_1"], u.scope["train_set.n.01_1"]
+        where = u.query.aabb(carton)[0].copy()
+        policy = make_policy("oracle", env)
+        for _ in range(6):
+            obs, _, _, _, info = env.step(policy.act(obs, info))
+            if info["skill_result"]["skill"] == "pick(train_set_1)":
+                break
+        else:
+            pytest.fail("the oracle never picked the train set")
+        assert info["skill_result"]["success"]
+        assert u.robot.held is train
+        assert np.allclose(u.query.aabb(carton)[0], where, atol=0.02)
+        summary = run_episode(env, make_policy("oracle", env), 0)
+        assert summary["is_success"], summary["progress"]
+    finally:
+        env.close()
+
+
+def test_oracle_stands_where_it_can_lift_a_thing_out_of_a_raised_box(behavior) -> None:
+    """A bowl in a skiff on a raised driveway: the robot stands where it reaches the height that lifts
+    the bowl over the skiff's side, not just the bowl."""
+    env = behavior("packing_fishing_gear_into_car")
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], summary["progress"]
