@@ -59,6 +59,7 @@ OBJECT_SKILLS = (
 HELD_FIRST = {"place_on", "place_in", "place_next_to", "place_under", "hand_over"}
 PERSON_SKILLS = ("navigate_to", "hand_over")
 GESTURE_KINDS = ("wave", "point", "stop")
+LIFT = 0.15  # m a pick lifts a thing straight up at least
 LEVEL_SLACK = 0.02  # m of height difference a move of the end effector takes in one straight line
 GRIP_HEIGHT = 0.045  # m above a thing's top where the end effector's centre grasps it (its sphere clears it)
 LIFT_MARGIN = 0.25  # m around a grasped object where the tops of other things are lifted clear of
@@ -635,8 +636,8 @@ class SkillExecutor:
 
     def _move_level(self, point, level: bool) -> bool:
         """Move the end effector to ``point``; when ``level``, at the higher of the two heights (up
-        first, or across first). Reaching into or out of a box, a straight line runs into its side or
-        drags what the hand lifts out through its wall."""
+        first, or across first). Reaching into a box, a straight line runs into its side; carrying a
+        thing lifted out of a box or over taller neighbours, it drags the thing through them."""
         ee = self.robot.ee_position()
         if level and point[2] > ee[2] + LEVEL_SLACK:
             self.move_ee(np.array([ee[0], ee[1], point[2]]))
@@ -960,16 +961,18 @@ class SkillExecutor:
             self.move_ee(self._front_point(container, robot.ee_position()))
             self.move_ee(robot.carry_point())
         else:
-            self.move_ee(robot.ee_position() + np.array([0.0, 0.0, self._lift_height(obj)]))
-            self._move_level(robot.carry_point(), level=in_bin)
+            lift = self._lift_height(obj)
+            self.move_ee(robot.ee_position() + np.array([0.0, 0.0, lift]))
+            # Lifted over a box's rim or a taller thing beside it: keep the height until clear of it.
+            self._move_level(robot.carry_point(), level=in_bin or lift > LIFT)
         return SkillResult(text, True)
 
     def _lift_height(self, obj: SimObject) -> float:
-        """How far to lift a just-grasped ``obj`` straight up before carrying it: 0.15 m, or until
-        its bottom clears the tops of the things right beside it (the swing to the carry pose would
-        drag it through them otherwise)."""
+        """How far to lift a just-grasped ``obj`` straight up before carrying it: LIFT, or until
+        its bottom clears the tops of the things right beside it (the carry that follows keeps that
+        height until clear of them)."""
         lo, hi = self.query.aabb(obj)
-        lift = 0.15
+        lift = LIFT
         for other in self.objects:
             if (
                 other is obj

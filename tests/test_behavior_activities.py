@@ -549,3 +549,15 @@ def test_oracle_stands_where_it_can_lift_a_thing_out_of_a_raised_box(behavior) -
     env = behavior("packing_fishing_gear_into_car")
     summary = run_episode(env, make_policy("oracle", env), 0)
     assert summary["is_success"], summary["progress"]
+
+
+@pytest.mark.parametrize("activity", ["make_the_ultimate_spa_basket", "preparing_lunch_box"])
+def test_a_thing_lifted_over_its_neighbours_is_carried_clear_of_them(activity: str) -> None:
+    """A pick lifts a thing over the tops of what stands beside it; carried from there straight down
+    to the carry pose, it was dragged through them and knocked them about (physical skills)."""
+    env = gym.make(BEHAVIOR, activity=activity, skill_execution="physical")
+    try:
+        summary = run_episode(env, make_policy("oracle", env), 0)
+        assert summary["is_success"], summary["progress"]
+    finally:
+        env.close()
