@@ -52,6 +52,7 @@ STAND_OFF = 0.8  # m from an object where the robot will about stand to handle i
 QUICK_WIDTH = 0.7  # m: a walker passing farther to the side gets by while the robot manipulates
 MEET_CLEAR = 1.5  # m between centres: a drive that would come this close to a walker meets them
 MEET_STEP = 0.25  # m between the points of a drive where meeting a walker is checked
+SETBACKS = 3  # failures of one manipulation after which the oracle turns to what else is left first
 MEET_HORIZON = 10.0  # s ahead over which a walker's pace along their way is foreseeable
 
 
@@ -79,6 +80,9 @@ class OraclePolicy:
         self._ways_made = 0
         #: (thing, skill, where) -> how often placing it there failed (``_stow``)
         self._refusals: Counter[tuple[str, str, str]] = Counter()
+        #: goal literal -> how often a manipulation toward it failed since one succeeded
+        self._setbacks: Counter[str] = Counter()
+        self._working_on: str | None = None  # the goal literal the last skill was chosen for
 
     def reset(self, seed: int | None = None) -> None:
         self.option = None
@@ -88,6 +92,8 @@ class OraclePolicy:
         self._failed = ""
         self._ways_made = 0
         self._refusals = Counter()
+        self._setbacks = Counter()
+        self._working_on = None
 
     # --- helpers -------------------------------------------------------------------------------------
     def _skill(self, name: str, target: str | None = None) -> int:
@@ -99,13 +105,14 @@ class OraclePolicy:
             return False
         return self.env.executor.precondition(self.env.table[self.env.table.index[key]]) is None
 
+    def _text(self, skill: int) -> str:
+        """The skill's text as ``info["skill_result"]`` reports it (a placement names what is held)."""
+        held = self._holding()
+        return self.env.table[skill].text(held.label if held is not None else None)
+
     def _failed_here(self, name: str, target: str) -> bool:
         """Did the skill ``name(target)`` fail at the last step (so retrying it at once would too)?"""
-        if not self._failed:
-            return False
-        held = self._holding()
-        skill = self.env.table[self._skill(name, target)]
-        return self._failed == skill.text(held.label if held is not None else None)
+        return bool(self._failed) and self._failed == self._text(self._skill(name, target))
 
     def _obj(self, name: str) -> Any:
         return self.env.scope[name]
@@ -265,6 +272,12 @@ class OraclePolicy:
         last = info.get("skill_result") or {}
         self._failed = "" if last.get("success", True) else str(last.get("skill", ""))
         blocked = self._failed.startswith("navigate_to")
+        if self._working_on is not None:
+            if self._failed and not blocked:
+                self._setbacks[self._working_on] += 1
+            elif last.get("success", False) and not str(last.get("skill", "")).startswith("navigate_to"):
+                self._setbacks.pop(self._working_on, None)  # a manipulation toward it got done
+        self._working_on = None
         if last.get("skill") != "wait()":
             self._blocked = self._blocked + 1 if blocked else 0
             if last.get("success", False):
@@ -281,11 +294,23 @@ class OraclePolicy:
             step = self._obligation()
             if step is not None:
                 return step
+        # A manipulation that keeps failing (a gripper that cannot get at a thing, a spot that keeps
+        # refusing it) is put off while something else is left to do, not tried over and over.
+        put_off = None
         for head in self.option:
             if head.evaluate():
                 continue
+            if self._setbacks[str(head.body)] >= SETBACKS:
+                put_off = head if put_off is None else put_off
+                continue
             skill = self._achieve(self._instead(head).body)
             if skill is not None:
+                self._working_on = str(head.body)
+                return self._let_pass(self._close_behind(skill))
+        if put_off is not None:
+            skill = self._achieve(self._instead(put_off).body)
+            if skill is not None:
+                self._working_on = str(put_off.body)
                 return self._let_pass(self._close_behind(skill))
         # Everything holds (or nothing more can be done): wait for slow transitions, else declare done.
         if env._success:

@@ -26,7 +26,7 @@ from ethogym.envs.sim.objects import (
 )
 from ethogym.envs.skills import OPEN_TARGET
 from ethogym.policies import make_policy
-from ethogym.policies.oracle import OraclePolicy
+from ethogym.policies.oracle import SETBACKS, OraclePolicy
 
 BEHAVIOR = "ethogym/Behavior-v0"
 
@@ -561,3 +561,18 @@ def test_a_thing_lifted_over_its_neighbours_is_carried_clear_of_them(activity: s
         assert summary["is_success"], summary["progress"]
     finally:
         env.close()
+
+
+def test_oracle_puts_off_a_literal_whose_manipulations_keep_failing(behavior) -> None:
+    """After SETBACKS failed manipulations toward one literal the oracle works on the others first,
+    and comes back to it when nothing else is left."""
+    env = behavior("packing_books_into_car")
+    obs, info = env.reset(seed=0)
+    policy = OraclePolicy(env)
+    table = env.unwrapped.table
+    first = table[policy.act(obs, info)].target
+    failed = {**info, "skill_result": {"skill": f"pick({first})", "success": False}}
+    for _ in range(SETBACKS - 1):
+        assert table[policy.act(obs, failed)].target == first
+    other = table[policy.act(obs, failed)].target
+    assert other != first and other.startswith("book_")
