@@ -367,16 +367,16 @@ class SkillExecutor:
         grid.mark(rects, free=False, inflate=CLUTTER_CLEARANCE)
         return grid
 
+    def containers_of(self, obj: SimObject) -> Iterator[SimObject]:
+        """The things with an interior that ``obj`` is inside (none while it is held)."""
+        query = self.query
+        for box in self.objects:
+            if box.interior is not None and box is not obj and query.inside(obj, box):
+                yield box
+
     def container_of(self, obj: SimObject) -> SimObject | None:
-        for other in self.objects:
-            if (
-                other.interior is not None
-                and other is not obj
-                and other.static
-                and self.query.inside(obj, other)
-            ):
-                return other
-        return None
+        """The furniture ``obj`` is inside (a cabinet, a shelf, a fridge), if any."""
+        return next((box for box in self.containers_of(obj) if box.static), None)
 
     def interaction_point(self, obj: SimObject) -> np.ndarray:
         lo, hi = self.query.aabb(obj)
@@ -471,24 +471,20 @@ class SkillExecutor:
     def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
         """The closed container ``obj`` is in, furniture or a movable one (a backpack, a box), if any:
         its lid or door has to be opened before the robot can reach in."""
-        query = self.query
-        for box in self.objects:
-            if box.openable and box is not obj and query.inside(obj, box) and not query.is_open(box):
-                return box
-        return None
+        closed = (box for box in self.containers_of(obj) if box.openable and not self.query.is_open(box))
+        return next(closed, None)
 
     def bin_of(self, obj: SimObject) -> SimObject | None:
         """The movable bin (a box, a backpack, a basket) ``obj`` is in, if any."""
-        for box in self.objects:
-            if box.template == "bin" and not box.static and self.query.inside(obj, box):
-                return box
-        return None
+        bins = (box for box in self.containers_of(obj) if box.template == "bin" and not box.static)
+        return next(bins, None)
 
     def lift_point(self, obj: SimObject) -> np.ndarray | None:
-        """For a thing in a movable bin (a box, a backpack), the point its pick lifts it to, clear of
-        the bin's rim; None for anything else. The robot must reach it, or the lift stops at the arm's
-        reach and the thing drags the bin along."""
-        if self.bin_of(obj) is None:
+        """For the next pick of a thing in a movable bin (a box, a backpack), the point the pick lifts
+        it to, clear of the bin's rim and of what stands beside it; None for anything else, with the
+        hand full, and with teleported skills (which lift nothing). The robot must reach it, or the
+        lift stops at the arm's reach and the thing drags the bin along."""
+        if self.mode != "physical" or self.robot.held is not None or self.bin_of(obj) is None:
             return None
         return self.interaction_point(obj) + np.array([0.0, 0.0, GRIP_HEIGHT + self._lift_height(obj)])
 
@@ -952,7 +948,10 @@ class SkillExecutor:
             entry = self._front_point(container, grip)
             self.move_ee(entry)
         else:
-            self._move_level(grip + np.array([0.0, 0.0, 0.15]), level=in_bin)
+            above = grip + np.array([0.0, 0.0, 0.15])
+            if in_bin:  # over the box's rim, not through its side
+                above[2] = max(above[2], grip[2] + self._lift_height(obj))
+            self._move_level(above, level=in_bin)
         if not self.move_ee(grip) or float(np.linalg.norm(robot.ee_position() - grip)) > 0.06:
             self.move_ee(robot.carry_point())
             return self.fail(text, "EXECUTION", f"the gripper could not reach {obj.label}")
@@ -973,12 +972,9 @@ class SkillExecutor:
         height until clear of them)."""
         lo, hi = self.query.aabb(obj)
         lift = LIFT
+        container = self.container_of(obj)
         for other in self.objects:
-            if (
-                other is obj
-                or other.template == "floor"
-                or other.body == getattr(self.container_of(obj), "body", None)
-            ):
+            if other is obj or other is container or other.template == "floor":
                 continue
             olo, ohi = self.query.aabb(other)
             beside = all(olo[k] < hi[k] + LIFT_MARGIN and ohi[k] > lo[k] - LIFT_MARGIN for k in (0, 1))

@@ -52,7 +52,7 @@ STAND_OFF = 0.8  # m from an object where the robot will about stand to handle i
 QUICK_WIDTH = 0.7  # m: a walker passing farther to the side gets by while the robot manipulates
 MEET_CLEAR = 1.5  # m between centres: a drive that would come this close to a walker meets them
 MEET_STEP = 0.25  # m between the points of a drive where meeting a walker is checked
-SETBACKS = 3  # failures of one manipulation after which the oracle turns to what else is left first
+SETBACKS = 3  # failed manipulations in a row toward a goal literal: the others are worked on first
 MEET_HORIZON = 10.0  # s ahead over which a walker's pace along their way is foreseeable
 
 
@@ -80,7 +80,7 @@ class OraclePolicy:
         self._ways_made = 0
         #: (thing, skill, where) -> how often placing it there failed (``_stow``)
         self._refusals: Counter[tuple[str, str, str]] = Counter()
-        #: goal literal -> how often a manipulation toward it failed since one succeeded
+        #: goal literal -> failed manipulations toward it since one toward it last succeeded
         self._setbacks: Counter[str] = Counter()
         self._working_on: str | None = None  # the goal literal the last skill was chosen for
 
@@ -296,21 +296,12 @@ class OraclePolicy:
                 return step
         # A manipulation that keeps failing (a gripper that cannot get at a thing, a spot that keeps
         # refusing it) is put off while something else is left to do, not tried over and over.
-        put_off = None
-        for head in self.option:
-            if head.evaluate():
-                continue
-            if self._setbacks[str(head.body)] >= SETBACKS:
-                put_off = head if put_off is None else put_off
-                continue
+        pending = [head for head in self.option if not head.evaluate()]
+        pending.sort(key=lambda head: self._setbacks[str(head.body)] >= SETBACKS)  # put off: after, in order
+        for head in pending:
             skill = self._achieve(self._instead(head).body)
             if skill is not None:
                 self._working_on = str(head.body)
-                return self._let_pass(self._close_behind(skill))
-        if put_off is not None:
-            skill = self._achieve(self._instead(put_off).body)
-            if skill is not None:
-                self._working_on = str(put_off.body)
                 return self._let_pass(self._close_behind(skill))
         # Everything holds (or nothing more can be done): wait for slow transitions, else declare done.
         if env._success:
