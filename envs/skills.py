@@ -937,7 +937,7 @@ class SkillExecutor:
         top = self.interaction_point(obj)
         grip = top + np.array([0.0, 0.0, GRIP_HEIGHT])
         if self.mode == "teleport":
-            carry = robot.carry_point() + np.array([0.0, 0.0, 0.0])
+            carry = robot.carry_point()
             robot.teleport_ee(grip)
             robot.grasp(obj)
             robot.teleport_ee(carry)
