@@ -24,6 +24,7 @@ from .sim.navigation import NavGrid
 from .sim.objects import (
     INSIDE_PAD,
     UNDER_TEMPLATES,
+    WALL,
     SimObject,
     door_angle,
     door_hinge,
@@ -367,30 +368,42 @@ class SkillExecutor:
         grid.mark(rects, free=False, inflate=CLUTTER_CLEARANCE)
         return grid
 
-    def containers_of(self, obj: SimObject) -> Iterator[SimObject]:
-        """The things with an interior that ``obj`` is inside (none while it is held)."""
+    def containers_of(self, obj: SimObject, closed: bool = False) -> Iterator[SimObject]:
+        """The things with an interior that ``obj`` is inside (none while it is held); with
+        ``closed``, only those that are closed (the cheap test first: masks ask for every skill)."""
         query = self.query
         for box in self.objects:
-            if box.interior is not None and box is not obj and query.inside(obj, box):
+            if box.interior is None or box is obj:
+                continue
+            if closed and (not box.openable or query.is_open(box)):
+                continue
+            if query.inside(obj, box):
                 yield box
 
     def container_of(self, obj: SimObject) -> SimObject | None:
         """The furniture ``obj`` is inside (a cabinet, a shelf, a fridge), if any."""
         return next((box for box in self.containers_of(obj) if box.static), None)
 
+    def _inside_point(self, obj: SimObject) -> np.ndarray:
+        """Where the arm reaches into an open cabinet: just over its bottom shelf."""
+        return to_world(self.world, obj, (0.0, 0.0, obj.shelves[0] + 0.05))
+
     def interaction_point(self, obj: SimObject) -> np.ndarray:
         lo, hi = self.query.aabb(obj)
         centre = (lo + hi) / 2
         if obj.template == "cabinet":
             if self.query.is_open(obj):  # reach into it
-                return to_world(self.world, obj, (0.0, 0.0, obj.shelves[0] + 0.05))
+                return self._inside_point(obj)
             return to_world(self.world, obj, (obj.size[0] / 2, 0.0, obj.size[2] / 2))
         if obj.template == "floor":
             return np.array([centre[0], centre[1], 0.0])
         return np.array([centre[0], centre[1], hi[2]])
 
-    def approach_goals(self, obj: SimObject, grid: NavGrid, point: np.ndarray | None = None) -> np.ndarray:
-        """Free cells from which the robot reaches ``obj`` (in front of containers, clear of doors)."""
+    def approach_goals(
+        self, obj: SimObject, grid: NavGrid, point: np.ndarray | None = None, door_open: bool | None = None
+    ) -> np.ndarray:
+        """Free cells from which the robot reaches ``obj`` (in front of containers, clear of doors);
+        ``door_open`` asks as if its door stood so (None: as it stands)."""
         point = self.interaction_point(obj) if point is None else point
         if obj.template == "bin":  # things go in at the bottom
             point = np.array([point[0], point[1], self.query.aabb(obj)[0][2] + 0.15])
@@ -422,7 +435,7 @@ class SkillExecutor:
         front = obj if obj.template in ("cabinet", "shelf") else self.container_of(obj)
         if front is not None and front.template in ("cabinet", "shelf"):
             goals &= self._local_x(front, xs, ys) > front.size[0] / 2 + BASE_RADIUS
-        if obj.door_joint is not None and not self.query.is_open(obj):
+        if obj.door_joint is not None and not (self.query.is_open(obj) if door_open is None else door_open):
             # To open it: within reach of its handle (the skill steps out of the door's sweep).
             handle = self._handle(obj, door_angle(self.world, obj))
             goals &= np.hypot(xs - handle[0], ys - handle[1]) <= horizontal
@@ -471,8 +484,7 @@ class SkillExecutor:
     def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
         """The closed container ``obj`` is in, furniture or a movable one (a backpack, a box), if any:
         its lid or door has to be opened before the robot can reach in."""
-        closed = (box for box in self.containers_of(obj) if box.openable and not self.query.is_open(box))
-        return next(closed, None)
+        return next(self.containers_of(obj, closed=True), None)
 
     def bin_of(self, obj: SimObject) -> SimObject | None:
         """The movable bin (a box, a backpack, a basket) ``obj`` is in, if any."""
@@ -678,6 +690,9 @@ class SkillExecutor:
             return f"cannot place {obj.label} relative to itself"
         if kind == "in" and dst.openable and not self.query.is_open(dst):
             return f"{dst.label} is closed; open({dst.label}) first"
+        box = self.blocked_by_closed(dst)
+        if box is not None:
+            return f"{dst.label} is inside {box.label}, which is closed; open({box.label}) first"
         if self._held_by_other(dst):
             return f"{dst.label} is being held"
         if kind == "under":
@@ -1258,7 +1273,10 @@ class SkillExecutor:
         elif kind == "under":
             self._reach_under(dst, obj, ee_goal)
         else:
-            through_front = kind == "in" and dst.template in ("cabinet", "shelf")
+            # In through the front of furniture open at the front (a cabinet, a shelf): to put a
+            # thing in it, or on or beside a thing in it.
+            front = dst if kind == "in" else self.container_of(dst)
+            through_front = front is not None and front.template in ("cabinet", "shelf")
             # Otherwise come down vertically from above dst's top (a bin's rim), so the object
             # and the gripper never sweep through it, and leave the same way.
             clear_z = ee_goal[2] + 0.15
@@ -1269,7 +1287,7 @@ class SkillExecutor:
             # INSIDE_PAD around what goes in.
             lined_up = LINE_UP if kind == "in" else 0.03
             if through_front:
-                self.move_ee(self._front_point(dst, ee_goal), tolerance=lined_up)
+                self.move_ee(self._front_point(front, ee_goal), tolerance=lined_up)
             else:
                 # Up first, so what it holds never sweeps sideways through dst's rim.
                 ee = robot.ee_position()
@@ -1281,7 +1299,7 @@ class SkillExecutor:
             robot.turn_ee(0.0)
             self._step(int(0.3 / self.world.dt))
             if through_front:
-                self.move_ee(self._front_point(dst, robot.ee_position()))
+                self.move_ee(self._front_point(front, robot.ee_position()))
             else:
                 ee = robot.ee_position()
                 self.move_ee(np.array([ee[0], ee[1], clear_z]))
@@ -1365,6 +1383,59 @@ class SkillExecutor:
         )
         return to_world(self.world, obj, local)
 
+    def _clear_of_swing(
+        self, obj: SimObject, xs: np.ndarray, ys: np.ndarray, start: float, goal: float
+    ) -> np.ndarray:
+        """Whether the base at (``xs``, ``ys``) stays clear of ``obj``'s door turning from angle
+        ``start`` to ``goal``: the door sweeps a sector of its width about the hinge, on one side."""
+        hinge = door_hinge(self.world, obj)
+        _, yaw = pose(self.world, obj)
+        c, s = math.cos(yaw), math.sin(yaw)
+        dx, dy = xs - hinge[0], ys - hinge[1]
+        lx, ly = c * dx + s * dy, c * dy - s * dx  # in the object's frame, from the hinge
+        width = obj.size[1]
+        lo, hi = sorted((start, goal))
+        # At angle a the door runs from the hinge along (sin a, -cos a) (see _handle).
+        angle = np.arctan2(lx, -ly)
+        within = (angle >= lo) & (angle <= hi)
+        gap = np.maximum(np.hypot(lx, ly) - width, 0.0)
+
+        def to_edge(a: float) -> np.ndarray:
+            ux, uy = math.sin(a), -math.cos(a)
+            t = np.clip(lx * ux + ly * uy, 0.0, width)
+            return np.hypot(lx - t * ux, ly - t * uy)
+
+        gap = np.where(within, gap, np.minimum(to_edge(lo), to_edge(hi)))
+        return gap > BASE_RADIUS + 0.05
+
+    def _door_rect(self, obj: SimObject, angle: float) -> tuple[float, float, float, float]:
+        """The floor rectangle (x0, y0, x1, y1) that bounds ``obj``'s door at ``angle``, as the
+        navigation grid marks an open door (see ``dynamic_grid``)."""
+        d, w, _ = obj.size
+        c, s = math.cos(angle), math.sin(angle)
+        # The door's box turns about its hinge at (d/2 + WALL/2, w/2); closed, it runs along -y.
+        corners = np.array(
+            [
+                to_world(self.world, obj, (d / 2 + WALL / 2 + c * u - s * v, w / 2 + s * u + c * v, 0.0))[:2]
+                for u in (-WALL / 2, WALL / 2)
+                for v in (-w, 0.0)
+            ]
+        )
+        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    def _reach_in(self, obj: SimObject, grid: NavGrid, angle: float) -> tuple[NavGrid, np.ndarray] | None:
+        """With the door of the cabinet ``obj`` at ``angle``: the navigation grid, and the cells from
+        which the robot can get to a spot that reaches in (the door may wall some off). None when
+        no spot reaches in."""
+        after = grid.copy()
+        after.mark([self._door_rect(obj, angle)], free=False, inflate=CLUTTER_CLEARANCE)
+        goals = self.approach_goals(obj, after, self._inside_point(obj), door_open=True)
+        if not goals.any():
+            return None
+        labels = after.components()
+        return after, np.isin(labels, labels[goals]) & (labels > 0)
+
     def _articulate(self, target: str, text: str, opening: bool) -> SkillResult:
         obj = self.by_label[target]
         robot = self.robot
@@ -1373,20 +1444,34 @@ class SkillExecutor:
             obj.symbolic_open = opening
             return SkillResult(text, True)
         start = door_angle(self.world, obj)
-        hinge = door_hinge(self.world, obj)
-        clear = obj.size[1] + BASE_RADIUS + 0.05
-        if float(np.hypot(*(robot.pose()[:2] - hinge[:2]))) < clear:
-            # The door would sweep through the robot: back out of its swing first.
+        x, y, _ = robot.pose()
+        in_swing = not self._clear_of_swing(obj, np.array(x), np.array(y), start, goal)
+        walled_off = False
+        if opening and not in_swing:
+            found = self._reach_in(obj, self.dynamic_grid(ignore=(obj.body,)), goal)
+            if found is not None:
+                after, region = found
+                walled_off = not any(region[j, i] for (i, j), _ in after.start_cells(x, y))
+        if in_swing or walled_off:
+            # The door would sweep through the robot, or wall it off from every spot that reaches in:
+            # stand clear of its swing first.
             handle = self._handle(obj, start)
 
             def outside(grid: NavGrid) -> np.ndarray:
                 xs, ys = grid.mesh()
                 reach = np.hypot(xs - handle[0], ys - handle[1]) <= REACH - 0.2
-                return grid.free & reach & (np.hypot(xs - hinge[0], ys - hinge[1]) > clear)
+                cells = grid.free & reach & self._clear_of_swing(obj, xs, ys, start, goal)
+                found = self._reach_in(obj, grid, goal) if opening else None
+                if found is not None:
+                    near = cells & found[1] & np.isfinite(grid.distances_to(x, y))
+                    if near.any() or not in_swing:  # only walled off: only such a spot helps
+                        return near
+                return cells
 
             moved = self.navigate(text, obj, handle, outside)
             if not moved.success:
-                return self.fail(text, "EXECUTION", f"no room to stand clear of the door: {moved.reason}")
+                why = "clear of the door" if in_swing else "where the open door leaves a way to reach in"
+                return self.fail(text, "EXECUTION", f"no room to stand {why}: {moved.reason}")
         handle = self._handle(obj, start)
         if self.mode == "teleport":
             set_door(self.world, obj, goal, instant=True)

@@ -3,9 +3,9 @@
 Closed loop: every step it takes the ground goal option it committed to (one whose placements the
 skills can make and that stacks things as they can stand), finds the first unsatisfied literal (in
 the goal's order, but see ``_ordered``) and returns the next skill that moves toward it, so it
-recovers from failed skills, physics surprises and adversaries. It closes the containers it
-opened once it has what it came for (an open door can wall the robot in), and never declares
-``done`` before the goal holds.
+recovers from failed skills, physics surprises and adversaries. It closes the doors it opened
+once it has what it came for (an open door can wall the robot in), and never declares ``done``
+before the goal holds.
 
 With ``ethics_aware=True`` (the default, spec ``"oracle"``) it also avoids every violation
 category the task leaves room to avoid, reading the scene's ethics annotations
@@ -40,6 +40,7 @@ from ethogym.tasks.backend import impossible_literal
 
 PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
 # Literals that move their first term.
+SOURCE_KINDS = {"hot": "heatSource", "cooked": "heatSource", "frozen": "coldSource"}  # what makes it so
 MOVED_BY = ("ontop", "inside", "nextto", "under", "hot", "cooked", "frozen")
 WALKER_CLEAR = 2.0  # m: walkers this near a target (or the robot) are let pass (or made way for)
 MAX_WAITS = 12  # waits for a walker to pass (since the last skill that got done) before driving anyway
@@ -306,7 +307,7 @@ class OraclePolicy:
         # Everything holds (or nothing more can be done): wait for slow transitions, else declare done.
         if env._success:
             return self._skill("done")
-        return self._let_pass(self._skill("wait"))
+        return self._let_pass(self._close_behind(self._skill("wait")))
 
     def _obligation(self) -> int | None:
         """What the aware oracle does before the goal: stand still while a stop request stands,
@@ -500,48 +501,67 @@ class OraclePolicy:
         return skill
 
     def _close_behind(self, skill: int) -> int:
-        """Close a container this policy opened once the next skill no longer needs it open."""
+        """Close a door this policy opened (a cabinet's, a fridge's) once the next skill no longer
+        needs it open, from where the robot stands (it does not go back to a handle out of its
+        reach). Lids of movable boxes stay as they are: they wall no one in."""
         env = self.env
         nxt = env.table[skill]
         for label in sorted(self.opened):
+            if nxt.target == label:  # opening it (or retrying that), or using it
+                continue
             box = env.executor.by_label[label]
-            if not env.query.is_open(box):
+            # A lid; closed since (or the open failed); a close that failed (something in the door's
+            # way, which would most likely stop the next try too): it is left.
+            if box.door_joint is None or not env.query.is_open(box) or self._failed_here("close", label):
                 self.opened.discard(label)
                 continue
-            if nxt.target == label or self._needs_open(box) or not self._ok("close", label):
+            if self._needs_open(box) or not self._ok("close", label):
                 continue
             target = env.executor.by_label.get(nxt.target) if nxt.target else None
-            if target is not None and env.executor.container_of(target) is box:
+            if target is not None and box in env.executor.containers_of(target):
                 continue
-            self.opened.discard(label)
-            return self._skill("close", label)
+            return self._skill("close", label)  # it leaves ``opened`` once it is closed
         return skill
 
     def _needs_open(self, box: SimObject) -> bool:
-        """Does an unmet literal of the option want ``box`` open, or something put in it?"""
+        """Does the option want ``box`` open, something put in it (to heat or cool it there, too), or
+        something in it moved?"""
+        containers_of = self.env.executor.containers_of
         for head in self.option or ():
+            literal = head.body
+            positive = literal[0] != "not"
+            atom = literal if positive else literal[1]
+            names = [t.lstrip("?") for t in atom[1:]]
+            if atom[0] == "open" and positive and box.name in names:
+                return True  # even once it holds: closing would undo it
             if head.evaluate():
                 continue
-            literal = head.body
-            atom = literal[1] if literal[0] == "not" else literal
-            names = [t.lstrip("?") for t in atom[1:]]
-            if atom[0] == "open" and box.name in names:
+            if atom[0] == "inside" and positive and len(names) > 1 and names[1] == box.name:
                 return True
-            if atom[0] == "inside" and literal[0] != "not" and len(names) > 1 and names[1] == box.name:
+            kind = SOURCE_KINDS.get(atom[0]) if positive else None
+            if (
+                kind is not None
+                and self._source(kind) is box
+                and box.info.params.get(kind, {}).get("requires_inside", 0)
+            ):
+                return True  # something still to heat or cool in it
+            things = (self._obj(name) for name in names if name != box.name)
+            if any(isinstance(obj, SimObject) and box in containers_of(obj) for obj in things):
                 return True
         return False
 
     def _instead(self, head: Any) -> Any:
-        """For a head that sets the thing in hand on a floor, the one that sets it under, or next to
-        something standing on, that floor, if the option has one such head, still to do: it does
-        both (set down on the floor first, the thing would be picked up again for the other). With
-        two, one may undo the other: the head stays."""
+        """For a head that sets the thing in hand on a floor (or in a container), the one that sets
+        it under, or next to something standing on, that floor (next to something in that
+        container), if the option has one such head, still to do: it does both (set down first,
+        the thing would be picked up again for the other). With two, one may undo the other: the
+        head stays."""
         pred, *terms = head.body
         held = self._holding()
-        if pred != "ontop" or held is None or self._obj(terms[0].lstrip("?")) is not held:
+        if pred not in ("ontop", "inside") or held is None or self._obj(terms[0].lstrip("?")) is not held:
             return head
-        floor = self._obj(terms[1].lstrip("?"))
-        if getattr(floor, "template", None) != "floor":
+        where = self._obj(terms[1].lstrip("?"))
+        if pred == "ontop" and getattr(where, "template", None) != "floor":
             return head
         beside = [
             other
@@ -552,9 +572,12 @@ class OraclePolicy:
             return head
         kind, _, dst = beside[0].body[:3]
         dst = self._obj(dst.lstrip("?"))
-        # Under a table of the floor's room; next to a thing resting on the floor itself.
-        on_floor = dst.room == floor.room if kind == "under" else self.env.query.ontop(dst, floor)
-        return beside[0] if on_floor and not beside[0].evaluate() else head
+        query = self.env.query
+        if pred == "inside":  # next to a thing in the container
+            there = kind == "nextto" and query.inside(dst, where)
+        else:  # under a table of the floor's room; next to a thing resting on the floor itself
+            there = dst.room == where.room if kind == "under" else query.ontop(dst, where)
+        return beside[0] if there and not beside[0].evaluate() else head
 
     def _achieve(self, literal: list) -> int | None:
         positive = literal[0] != "not"
@@ -649,6 +672,9 @@ class OraclePolicy:
             return step
         if skill == "place_in" and dst.openable and not self.env.query.is_open(dst):
             return self._articulate(dst, True)
+        box = self.env.executor.blocked_by_closed(dst)  # on or next to a thing in a closed cabinet
+        if box is not None:
+            return self._articulate(box, True)
         # A placement that failed from here (no free spot within reach) is tried again from the spot
         # navigation picks, not from the same pose.
         if self._ok(skill, dst.label) and not self._failed_here(skill, dst.label):

@@ -22,6 +22,7 @@ from ethogym.envs.sim.objects import (
     set_door,
     snug_spots,
     to_local,
+    to_world,
     uniform_between,
 )
 from ethogym.envs.skills import OPEN_TARGET
@@ -513,6 +514,168 @@ def test_a_closed_backpack_is_opened_before_anything_is_taken_out(execution: str
         assert u.executor.precondition(u.table[pick]) == "pencil_1 is inside backpack_1, which is closed"
         summary = run_episode(env, make_policy("oracle", env), 0)
         assert summary["is_success"], summary["progress"]
+    finally:
+        env.close()
+
+
+def _oracle_skills(env: gym.Env, seed: int) -> tuple[list[str], dict]:
+    """The skills the oracle ran in its episode on ``seed``, in order, and the last info."""
+    obs, info = env.reset(seed=seed)
+    policy = make_policy("oracle", env)
+    policy.reset(seed)
+    ran = []
+    for _ in range(env.unwrapped.max_steps):
+        obs, _, terminated, truncated, info = env.step(policy.act(obs, info))
+        ran.append(info["skill_result"]["skill"])
+        if terminated or truncated:
+            break
+    return ran, info
+
+
+@pytest.mark.parametrize("execution", ["teleport", "physical"])
+def test_the_oracle_closes_the_fridge_once_it_has_the_pie(execution: str) -> None:
+    """A container the oracle opened is closed as soon as the next skill no longer needs it open.
+    The choice of the open skill used to drop the fridge from the oracle's list (it was not open
+    yet), so it was left open."""
+    env = gym.make("ethogym/Household-CookAFrozenPie-v0", skill_execution=execution)
+    try:
+        ran, info = _oracle_skills(env, 0)
+        assert info["is_success"]
+        picked = ran.index("pick(apple_pie_1)")
+        assert ran[picked + 1] == "close(electric_refrigerator_1)", ran
+        assert not env.unwrapped.query.is_open(env.unwrapped.executor.by_label["electric_refrigerator_1"])
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("execution", ["teleport", "physical"])
+def test_a_thing_that_goes_in_a_cabinet_next_to_another_is_set_down_beside_it(execution: str) -> None:
+    """Both boxes of baking soda go in the cabinet, the second next to the first: holding the second,
+    the oracle sets it beside the first (in the cabinet, which does both), not anywhere in the
+    cabinet, from where it would pick it up again for the other literal. With physical skills the
+    hand goes in through the cabinet's front, as it does to put a thing in."""
+    env = gym.make(BEHAVIOR, activity="store_baking_soda", skill_execution=execution)
+    try:
+        ran, info = _oracle_skills(env, 0)
+        assert info["is_success"], ran
+        assert "place_next_to(box_of_baking_soda_2, box_of_baking_soda_1)" in ran, ran
+        assert ran.count("pick(box_of_baking_soda_2)") == 1, ran
+    finally:
+        env.close()
+
+
+def test_a_thing_is_set_down_beside_one_in_a_closed_cabinet_only_once_it_is_open() -> None:
+    """Placing on or next to a thing in a closed cabinet is masked (the hand would go through the
+    door), and the oracle opens the cabinet first."""
+    env = gym.make(BEHAVIOR, activity="store_baking_soda", skill_execution="teleport")
+    try:
+        obs, info = env.reset(seed=0)
+        u = env.unwrapped
+        policy = make_policy("oracle", env)
+        policy.reset(0)
+        for _ in range(20):
+            obs, _, _, _, info = env.step(policy.act(obs, info))
+            if info["skill_result"]["skill"] == "pick(box_of_baking_soda_2)":
+                break
+        cabinet = u.executor.by_label["cabinet_1"]
+        set_door(u.world, cabinet, 0.0, instant=True)
+        u.query.invalidate()
+        beside = u.table[u.table.parse("place_next_to(box_of_baking_soda_1)")[0]]
+        assert u.executor.precondition(beside) == (
+            "box_of_baking_soda_1 is inside cabinet_1, which is closed; open(cabinet_1) first"
+        )
+        ran = []
+        for _ in range(10):
+            obs, _, terminated, _, info = env.step(policy.act(obs, info))
+            ran.append(info["skill_result"]["skill"])
+            if terminated:
+                break
+        assert info["is_success"], ran
+        assert ran.index("open(cabinet_1)") < ran.index(
+            "place_next_to(box_of_baking_soda_2, box_of_baking_soda_1)"
+        )
+    finally:
+        env.close()
+
+
+def test_a_door_sweeps_a_quarter_circle_about_its_hinge() -> None:
+    """The robot must stand clear of where the door sweeps, not of the whole circle about its hinge:
+    beside the hinge, behind where the open door stops, it is clear."""
+    env = gym.make("ethogym/Household-CookAFrozenPie-v0", skill_execution="teleport")
+    try:
+        env.reset(seed=0)
+        ex = env.unwrapped.executor
+        fridge = ex.by_label["electric_refrigerator_1"]
+        d, w, _ = fridge.size
+        hinge = (d / 2, w / 2)
+
+        def clear(lx: float, ly: float) -> bool:
+            x, y, _ = to_world(env.unwrapped.world, fridge, (hinge[0] + lx, hinge[1] + ly, 0.0))
+            return bool(ex._clear_of_swing(fridge, np.array(x), np.array(y), 0.0, OPEN_TARGET))
+
+        assert not clear(0.4, -w / 2)  # in front of the door
+        assert clear(w + 0.4, -w / 2)  # beyond its reach
+        assert clear(0.05, 0.45)  # beside the hinge, within the circle but behind the open door
+        assert not clear(0.3, 0.1)  # just past the open door's edge
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "seed"),
+    [
+        # The robot stood in the oven door's swing; it stepped out to where the open door cut it off
+        # from the nook beside the fridge, the one spot from which the arm reaches in.
+        ("ethogym/Household-CookAFrozenPie-v0", {}, 38),
+        # The robot stood clear of the fridge door, on the side the open door walls off.
+        (BEHAVIOR, {"activity": "putting_meal_in_fridge_at_work"}, 2),
+    ],
+)
+def test_an_open_door_does_not_wall_the_robot_off_from_reaching_in(
+    env_id: str, kwargs: dict, seed: int
+) -> None:
+    env = gym.make(env_id, skill_execution="teleport", **kwargs)
+    try:
+        ran, info = _oracle_skills(env, seed)
+        assert info["is_success"], ran
+    finally:
+        env.close()
+
+
+def test_what_keeps_a_door_open_for_the_oracle() -> None:
+    """The fridge is needed open while the pie is in it, the oven while the pie is still to be heated
+    in it, whether or not the pie is in there yet."""
+    env = gym.make("ethogym/Household-CookAFrozenPie-v0", skill_execution="teleport")
+    try:
+        obs, info = env.reset(seed=0)
+        by_label = env.unwrapped.executor.by_label
+        fridge, oven = by_label["electric_refrigerator_1"], by_label["oven_1"]
+        policy = make_policy("oracle", env)
+        policy.reset(0)
+        needed = []
+        for _ in range(20):
+            obs, _, _, _, info = env.step(policy.act(obs, info))
+            needed.append(
+                (info["skill_result"]["skill"], policy._needs_open(fridge), policy._needs_open(oven))
+            )
+            if info["skill_result"]["skill"] == "pick(apple_pie_1)":
+                break
+        assert needed[0][1:] == (True, True), needed
+        assert needed[-1] == ("pick(apple_pie_1)", False, True), needed
+    finally:
+        env.close()
+
+
+def test_a_fridge_stays_open_while_things_in_it_are_still_to_be_taken_out() -> None:
+    """Three salmon to take out of a fridge: it is opened once, and closed only once the last is
+    out (not after each, to be opened again)."""
+    env = gym.make(BEHAVIOR, activity="taking_fish_out_of_freezer", skill_execution="teleport")
+    try:
+        ran, info = _oracle_skills(env, 0)
+        assert info["is_success"]
+        assert ran.count("open(electric_refrigerator_1)") == 1, ran
+        assert ran.count("close(electric_refrigerator_1)") == 1, ran
+        assert ran.index("close(electric_refrigerator_1)") > ran.index("pick(salmon_3)"), ran
     finally:
         env.close()
 

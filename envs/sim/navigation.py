@@ -166,7 +166,7 @@ class NavGrid:
         from the start to the goals); when no goal is found within it, it runs again without. Either
         way the path is a cheapest one.
         """
-        seeds = self._start_cells(*start)
+        seeds = self.start_cells(*start)
         if not seeds or not goal_cells.any():
             return None
         cost_of = penalty if penalty is not None and penalty.any() else None
@@ -227,7 +227,7 @@ class NavGrid:
             mesh = self._mesh = np.meshgrid(self.xs, self.ys)
         return mesh
 
-    def _start_cells(self, x: float, y: float) -> list[tuple[tuple[int, int], float]]:
+    def start_cells(self, x: float, y: float) -> list[tuple[tuple[int, int], float]]:
         """Search seeds with their cost in cells: the robot's own cell, or, when it stands in a
         blocked one (its margins overlap a door it just opened, a person, a dropped object), every
         free cell within ESCAPE_RADIUS. That is too short a step to cross a wall, a piece of
