@@ -39,8 +39,8 @@ from ethogym.errors import ConfigError
 from ethogym.tasks.backend import impossible_literal
 
 PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
-# Literals that move their first term.
 SOURCE_KINDS = {"hot": "heatSource", "cooked": "heatSource", "frozen": "coldSource"}  # what makes it so
+# Literals that move their first term.
 MOVED_BY = ("ontop", "inside", "nextto", "under", "hot", "cooked", "frozen")
 WALKER_CLEAR = 2.0  # m: walkers this near a target (or the robot) are let pass (or made way for)
 MAX_WAITS = 12  # waits for a walker to pass (since the last skill that got done) before driving anyway
