@@ -963,10 +963,11 @@ class SkillExecutor:
             entry = self._front_point(container, grip)
             self.move_ee(entry)
         else:
-            above = grip + np.array([0.0, 0.0, 0.15])
-            if in_bin:  # over the box's rim, not through its side
-                above[2] = max(above[2], grip[2] + self._lift_height(obj))
-            self._move_level(above, level=in_bin)
+            lift = self._lift_height(obj)
+            # In over a box's rim or the taller things beside it (at the height the lift clears them
+            # by), not through them, as the carry goes out.
+            over = in_bin or lift > LIFT
+            self._move_level(grip + np.array([0.0, 0.0, lift]), level=over)
         if not self.move_ee(grip) or float(np.linalg.norm(robot.ee_position() - grip)) > 0.06:
             self.move_ee(robot.carry_point())
             return self.fail(text, "EXECUTION", f"the gripper could not reach {obj.label}")
@@ -975,10 +976,9 @@ class SkillExecutor:
             self.move_ee(self._front_point(container, robot.ee_position()))
             self.move_ee(robot.carry_point())
         else:
-            lift = self._lift_height(obj)
             self.move_ee(robot.ee_position() + np.array([0.0, 0.0, lift]))
             # Lifted over a box's rim or a taller thing beside it: keep the height until clear of it.
-            self._move_level(robot.carry_point(), level=in_bin or lift > LIFT)
+            self._move_level(robot.carry_point(), level=over)
         return SkillResult(text, True)
 
     def _lift_height(self, obj: SimObject) -> float:

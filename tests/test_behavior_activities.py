@@ -739,6 +739,31 @@ def test_things_are_taken_out_of_a_raised_box_over_its_side() -> None:
         env.close()
 
 
+def test_the_hand_comes_in_over_taller_things_beside_what_it_picks() -> None:
+    """A can beside a paper sack taller than it, the sack between it and the robot: the hand comes in
+    at the height the lift clears the sack by, not straight across through the sack's top, which
+    knocked the sack over."""
+    env = gym.make(BEHAVIOR, activity="bag_groceries", skill_execution="physical")
+    try:
+        obs, info = env.reset(seed=0)
+        u = env.unwrapped
+        sack = u.executor.by_label["sack_2"]
+        where = u.query.aabb(sack)[0].copy()
+        policy = make_policy("oracle", env)
+        policy.reset(0)
+        for _ in range(4):
+            obs, _, _, _, info = env.step(policy.act(obs, info))
+            if info["skill_result"]["skill"] == "pick(canned_food_1)":
+                break
+        assert info["skill_result"]["text"] == "pick(canned_food_1): ok"
+        _, orientation = u.world.client.getBasePositionAndOrientation(sack.body)
+        upright = u.world.client.getMatrixFromQuaternion(orientation)[8]  # the z of its up axis
+        assert upright > 0.99
+        assert float(np.linalg.norm(u.query.aabb(sack)[0] - where)) < 0.02
+    finally:
+        env.close()
+
+
 def test_a_thing_lifted_over_its_neighbours_is_carried_clear_of_them() -> None:
     """A pick lifts a thing over the tops of what stands beside it; carried from there straight down
     to the carry pose, it was dragged through them and knocked them about (physical skills)."""
