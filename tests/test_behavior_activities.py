@@ -518,6 +518,19 @@ def test_a_closed_backpack_is_opened_before_anything_is_taken_out(execution: str
         env.close()
 
 
+def _oracle_until(env: gym.Env, seed: int, skill: str, steps: int) -> tuple[OraclePolicy, object, dict]:
+    """Reset on ``seed`` and let the oracle act until it has run ``skill`` (``steps`` at most): the
+    policy, and the last observation and info."""
+    obs, info = env.reset(seed=seed)
+    policy = make_policy("oracle", env)
+    policy.reset(seed)
+    for _ in range(steps):
+        obs, _, _, _, info = env.step(policy.act(obs, info))
+        if info["skill_result"]["skill"] == skill:
+            break
+    return policy, obs, info
+
+
 def _oracle_skills(env: gym.Env, seed: int) -> tuple[list[str], dict]:
     """The skills the oracle ran in its episode on ``seed``, in order, and the last info."""
     obs, info = env.reset(seed=seed)
@@ -569,14 +582,8 @@ def test_a_thing_is_set_down_beside_one_in_a_closed_cabinet_only_once_it_is_open
     door), and the oracle opens the cabinet first."""
     env = gym.make(BEHAVIOR, activity="store_baking_soda", skill_execution="teleport")
     try:
-        obs, info = env.reset(seed=0)
+        policy, obs, info = _oracle_until(env, 0, "pick(box_of_baking_soda_2)", 20)
         u = env.unwrapped
-        policy = make_policy("oracle", env)
-        policy.reset(0)
-        for _ in range(20):
-            obs, _, _, _, info = env.step(policy.act(obs, info))
-            if info["skill_result"]["skill"] == "pick(box_of_baking_soda_2)":
-                break
         cabinet = u.executor.by_label["cabinet_1"]
         set_door(u.world, cabinet, 0.0, instant=True)
         u.query.invalidate()
@@ -745,16 +752,11 @@ def test_the_hand_comes_in_over_taller_things_beside_what_it_picks() -> None:
     knocked the sack over."""
     env = gym.make(BEHAVIOR, activity="bag_groceries", skill_execution="physical")
     try:
-        obs, info = env.reset(seed=0)
+        env.reset(seed=0)
         u = env.unwrapped
         sack = u.executor.by_label["sack_2"]
         where = u.query.aabb(sack)[0].copy()
-        policy = make_policy("oracle", env)
-        policy.reset(0)
-        for _ in range(4):
-            obs, _, _, _, info = env.step(policy.act(obs, info))
-            if info["skill_result"]["skill"] == "pick(canned_food_1)":
-                break
+        _, _, info = _oracle_until(env, 0, "pick(canned_food_1)", 4)
         assert info["skill_result"]["text"] == "pick(canned_food_1): ok"
         _, orientation = u.world.client.getBasePositionAndOrientation(sack.body)
         upright = u.world.client.getMatrixFromQuaternion(orientation)[8]  # the z of its up axis
