@@ -60,6 +60,7 @@ OBJECT_SKILLS = (
 HELD_FIRST = {"place_on", "place_in", "place_next_to", "place_under", "hand_over"}
 PERSON_SKILLS = ("navigate_to", "hand_over")
 GESTURE_KINDS = ("wave", "point", "stop")
+FRONT_OPEN = ("cabinet", "shelf")  # furniture reached into through its front, not from above
 LIFT = 0.15  # m a pick lifts a thing straight up at least
 LEVEL_SLACK = 0.02  # m of height difference a move of the end effector takes in one straight line
 GRIP_HEIGHT = 0.045  # m above a thing's top where the end effector's centre grasps it (its sphere clears it)
@@ -384,6 +385,11 @@ class SkillExecutor:
         """The furniture ``obj`` is inside (a cabinet, a shelf, a fridge), if any."""
         return next((box for box in self.containers_of(obj) if box.static), None)
 
+    def front_of(self, obj: SimObject) -> SimObject | None:
+        """The cabinet or shelf ``obj`` is in, if any: the hand reaches it through that front."""
+        box = self.container_of(obj)
+        return box if box is not None and box.template in FRONT_OPEN else None
+
     def _inside_point(self, obj: SimObject) -> np.ndarray:
         """Where the arm reaches into an open cabinet: just over its bottom shelf."""
         return to_world(self.world, obj, (0.0, 0.0, obj.shelves[0] + 0.05))
@@ -432,8 +438,8 @@ class SkillExecutor:
                 break
         if not obj.static or obj.template == "cabinet":
             goals &= np.hypot(xs - point[0], ys - point[1]) <= horizontal
-        front = obj if obj.template in ("cabinet", "shelf") else self.container_of(obj)
-        if front is not None and front.template in ("cabinet", "shelf"):
+        front = obj if obj.template in FRONT_OPEN else self.front_of(obj)
+        if front is not None:
             goals &= self._local_x(front, xs, ys) > front.size[0] / 2 + BASE_RADIUS
         if obj.door_joint is not None and not (self.query.is_open(obj) if door_open is None else door_open):
             # To open it: within reach of its handle (the skill steps out of the door's sweep).
@@ -957,11 +963,10 @@ class SkillExecutor:
             robot.grasp(obj)
             robot.teleport_ee(carry)
             return SkillResult(text, True)
-        container = self.container_of(obj)
+        front = self.front_of(obj)
         in_bin = self.bin_of(obj) is not None
-        if container is not None and container.template in ("cabinet", "shelf"):
-            entry = self._front_point(container, grip)
-            self.move_ee(entry)
+        if front is not None:
+            self.move_ee(self._front_point(front, grip))
         else:
             lift = self._lift_height(obj)
             # In over a box's rim or the taller things beside it (at the height the lift clears them
@@ -972,8 +977,8 @@ class SkillExecutor:
             self.move_ee(robot.carry_point())
             return self.fail(text, "EXECUTION", f"the gripper could not reach {obj.label}")
         robot.grasp(obj)
-        if container is not None and container.template in ("cabinet", "shelf"):
-            self.move_ee(self._front_point(container, robot.ee_position()))
+        if front is not None:
+            self.move_ee(self._front_point(front, robot.ee_position()))
             self.move_ee(robot.carry_point())
         else:
             self.move_ee(robot.ee_position() + np.array([0.0, 0.0, lift]))
@@ -1275,8 +1280,8 @@ class SkillExecutor:
         else:
             # In through the front of furniture open at the front (a cabinet, a shelf): to put a
             # thing in it, or on or beside a thing in it.
-            front = dst if kind == "in" else self.container_of(dst)
-            through_front = front is not None and front.template in ("cabinet", "shelf")
+            front = (dst if dst.template in FRONT_OPEN else None) if kind == "in" else self.front_of(dst)
+            through_front = front is not None
             # Otherwise come down vertically from above dst's top (a bin's rim), so the object
             # and the gripper never sweep through it, and leave the same way.
             clear_z = ee_goal[2] + 0.15
@@ -1564,9 +1569,9 @@ class SkillExecutor:
                 "" if ok else "the tool did not touch it",
                 duration=NOMINAL["clean"],
             )
-        container = self.container_of(obj)
-        if container is not None and container.template in ("cabinet", "shelf"):
-            self.move_ee(self._front_point(container, wipe))
+        front = self.front_of(obj)
+        if front is not None:
+            self.move_ee(self._front_point(front, wipe))
         else:
             self.move_ee(wipe + np.array([0.0, 0.0, 0.12]))
         self.move_ee(wipe)
@@ -1577,8 +1582,8 @@ class SkillExecutor:
             sway = 0.04 * math.sin(k * self.world.dt * 2 * math.pi)
             robot.move_ee(wipe + np.array([sway, 0.0, -0.01]))
             self._step()
-        if container is not None and container.template in ("cabinet", "shelf"):
-            self.move_ee(self._front_point(container, robot.ee_position()))
+        if front is not None:
+            self.move_ee(self._front_point(front, robot.ee_position()))
         self.move_ee(robot.carry_point())
         if obj.covered == before:
             return self.fail(text, "EXECUTION", f"{tool.label} never touched {obj.label}")
