@@ -94,6 +94,41 @@ def test_lines_free_matches_a_brute_force_check() -> None:
     assert disagree <= 6
 
 
+def test_lines_free_fails_segments_that_leave_the_grid_or_cross_costlier_cells() -> None:
+    grid = _room()
+    penalty = np.zeros(grid.free.shape)
+    penalty[grid.window(1.8, 0.0, 2.2, 4.0)] = 5.0  # a costly band across the room
+    a = np.array([0.5, 2.0])
+    ends = np.array([[1.5, 2.0], [3.5, 2.0], [2.0, 2.0], [4.5, 2.0], [0.5, -0.5]])
+    assert lines_free(grid, a, ends).tolist() == [True, True, True, False, False]
+    # Across the band: hidden; into it (an end that costs as much): visible.
+    assert lines_free(grid, a, ends, penalty).tolist() == [True, False, True, False, False]
+
+
+def test_the_first_hidden_shortcut_is_found_batch_by_batch() -> None:
+    """first_hidden tests the ends in batches that double in size; it names the same end as one
+    test of them all, wherever that end lies."""
+    rng = np.random.default_rng(3)
+    grid = _room()
+    grid.mark([(1.0, 1.0, 1.4, 3.0), (2.5, 0.5, 3.0, 1.0)], free=False, inflate=0.0)
+    penalty = np.zeros(grid.free.shape)
+    penalty[grid.window(3.2, 2.0, 4.0, 4.0)] = 5.0
+    past_first_batch = 0
+    for _ in range(300):
+        a = rng.uniform(0.05, 0.95, 2)  # left of the long block
+        near = rng.uniform(0.05, 0.95, (rng.integers(1, 80), 2))  # in view
+        anywhere = rng.uniform(0.05, 3.95, (rng.integers(0, 3), 2))
+        ends = np.concatenate([near, anywhere]) if rng.random() < 0.8 else anywhere
+        if not len(ends):
+            continue
+        for cost in (None, penalty):
+            visible = lines_free(grid, a, ends, cost)
+            expected = None if visible.all() else int(np.argmin(visible))
+            assert navigation.first_hidden(grid, a, ends, cost) == expected
+            past_first_batch += expected is not None and expected >= navigation.HIDDEN_BATCH
+    assert past_first_batch > 20
+
+
 def test_free_radius_is_all_free_and_follows_marks() -> None:
     rng = np.random.default_rng(1)
     grid = _room()

@@ -28,6 +28,7 @@ _MOVES = (
 )
 SEARCH_SLACK = 1.5  # the first search admits paths this much longer than the straight line
 SEARCH_MARGIN = 20.0  # plus this many cell steps (detours, penalties)
+HIDDEN_BATCH = 16  # shortcuts from one waypoint tested in the first batch (see first_hidden)
 GRAPH_CACHE = 16  # grid graphs kept: a navigate's grid often repeats one seen a few skills before
 
 
@@ -255,20 +256,35 @@ def simplify(
     """Drop waypoints whose straight shortcut stays on free cells (string pulling) and, with a
     ``penalty``, costs no more per cell than its ends (a shortcut must not cut through what the
     path went around). From each kept waypoint the path goes straight to the last point before
-    the first one it cannot see; every shortcut from one anchor is tested in one batch."""
+    the first one it cannot see (:func:`first_hidden`)."""
     if len(points) <= 2:
         return points[1:] if len(points) == 2 else points
     pts = np.asarray(points, dtype=float)
     out = [points[0]]
     anchor = 0
     while anchor + 2 < len(points):
-        visible = lines_free(grid, pts[anchor], pts[anchor + 2 :], penalty)
-        if visible.all():
+        hidden = first_hidden(grid, pts[anchor], pts[anchor + 2 :], penalty)
+        if hidden is None:
             break
-        anchor = anchor + 1 + int(np.argmin(visible))  # the point before the first hidden one
+        anchor = anchor + 1 + hidden  # the point before the first hidden one
         out.append(points[anchor])
     out.append(points[-1])
     return out[1:]
+
+
+def first_hidden(
+    grid: NavGrid, a: np.ndarray, ends: np.ndarray, penalty: np.ndarray | None = None
+) -> int | None:
+    """Index of the first row of ``ends`` that :func:`lines_free` finds hidden from ``a``, or None.
+    The ends are tested in batches that double in size: the first hidden end is usually near, and
+    a batch of short segments costs far less than one that reaches the far end of the path."""
+    start, size = 0, HIDDEN_BATCH
+    while start < len(ends):
+        visible = lines_free(grid, a, ends[start : start + size], penalty)
+        if not visible.all():
+            return start + int(np.argmin(visible))
+        start, size = start + size, 2 * size
+    return None
 
 
 def lines_free(
@@ -281,16 +297,19 @@ def lines_free(
     counts = (np.hypot(delta[:, 0], delta[:, 1]) / (grid.resolution * 0.5)).astype(int) + 1
     # Row r samples its segment at 0, 1/n_r, ..., 1 and repeats the end beyond that.
     t = np.minimum(np.arange(int(counts.max()) + 1)[None, :] / counts[:, None], 1.0)
-    i = np.floor((a[0] + delta[:, :1] * t - grid.origin[0]) / grid.resolution).astype(int)
-    j = np.floor((a[1] + delta[:, 1:] * t - grid.origin[1]) / grid.resolution).astype(int)
-    inside = ((i >= 0) & (j >= 0) & (i < grid.nx) & (j < grid.ny)).all(axis=1)
-    i = np.clip(i, 0, grid.nx - 1)
-    j = np.clip(j, 0, grid.ny - 1)
-    ok = inside & grid.free[j, i].all(axis=1)
+    i = np.floor((a[0] + delta[:, :1] * t - grid.origin[0]) / grid.resolution).astype(np.intp)
+    j = np.floor((a[1] + delta[:, 1:] * t - grid.origin[1]) / grid.resolution).astype(np.intp)
+    # Cells as flat indices (one gather each from the free mask and the penalty, the hot spots).
+    cells = j * grid.nx + i
+    outside = ((i < 0) | (j < 0) | (i >= grid.nx) | (j >= grid.ny)).any(axis=1)
+    if outside.any():  # those rows fail; any cell will do for them
+        cells[outside] = 0
+    ok = ~outside & grid.free.ravel()[cells].all(axis=1)
     if penalty is None:
         return ok
-    limit = np.maximum(penalty[j[:, 0], i[:, 0]], penalty[j[:, -1], i[:, -1]])
-    return ok & (penalty[j, i] <= limit[:, None]).all(axis=1)
+    cost = penalty.ravel()[cells]
+    limit = np.maximum(cost[:, 0], cost[:, -1])
+    return ok & (cost <= limit[:, None]).all(axis=1)
 
 
 class _Graph:
@@ -356,7 +375,7 @@ class _Graph:
         """The weighted graph: each move costs its length plus ``extra`` (per cell) of the cell it
         enters. With ``seeds``, one more node (index ``size``) links to those flat cell indices at
         ``seed_costs``: a virtual source for a search from several start cells."""
-        weights = self.steps if extra is None else self.steps + extra.ravel()[self.targets]
+        weights = self.steps if extra is None else self.steps + extra.ravel().take(self.targets)
         if self.closed is not None and len(self.closed):
             weights = weights.copy() if extra is None else weights
             weights[self.closed] = np.inf
