@@ -25,9 +25,11 @@ from .sim.objects import (
     INSIDE_PAD,
     UNDER_TEMPLATES,
     WALL,
+    DoorSwing,
     SimObject,
     door_angle,
     door_hinge,
+    door_swing,
     local_box,
     packed_spots,
     pose,
@@ -347,6 +349,7 @@ class SkillExecutor:
         self.reach_under = False
         # Floors that take navigate_to (the SkillTable's ``bare_floors``): nothing else in their room.
         self.bare_floors: frozenset[str] = frozenset()
+        self._swings: list[DoorSwing] | None = None  # of the furniture's doors, found on first use
 
     # --- helpers ---------------------------------------------------------------------------------
     def fail(self, skill: str, status: str, reason: str, duration: float = 0.0) -> SkillResult:
@@ -1085,11 +1088,14 @@ class SkillExecutor:
         candidates: list[np.ndarray],
         relation: Callable[[], bool] | None,
     ) -> np.ndarray | None:
-        """The first of ``candidates`` (centres for ``obj``, of half extents ``half``) in reach, free
-        (and satisfying ``relation``) and, on the floor, leaving everything reachable."""
+        """The first of ``candidates`` (centres for ``obj``, of half extents ``half``) in reach, out of
+        the way of doors, free (and satisfying ``relation``) and, on the floor, leaving everything
+        reachable."""
         grid = None
         for centre in candidates:
             if not self.robot.within_reach(centre + np.array([0, 0, half[2]])):
+                continue
+            if self._in_door_way(centre, half):
                 continue
             if not self._free_at(obj, centre, relation):
                 continue
@@ -1099,6 +1105,17 @@ class SkillExecutor:
                     continue
             return centre
         return None
+
+    def _in_door_way(self, centre: np.ndarray, half: np.ndarray) -> bool:
+        """Would a thing of half extents ``half`` at ``centre`` stand where a piece of furniture's
+        door swings (below its top)? Set there, it would keep the door from opening."""
+        if self._swings is None:
+            self._swings = [
+                door_swing(self.world, o) for o in self.objects if o.static and o.door_joint is not None
+            ]
+        x, y, z = centre.tolist()
+        radius, bottom = math.hypot(half[0], half[1]), z - half[2]
+        return any(bottom < swing.top and swing.meets(x, y, radius) for swing in self._swings)
 
     def _floor_around(
         self, half: np.ndarray, radius: float, lo: np.ndarray, hi: np.ndarray

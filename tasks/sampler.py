@@ -17,7 +17,7 @@ from ethogym.envs.sim.objects import (
     SimObject,
     Substance,
     dims,
-    door_hinge,
+    door_swing,
     fit_margins,
     fits_inside,
     label_of,
@@ -51,7 +51,6 @@ UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the ob
 #: A container whose :init contents cover more than this share of its shelves is packed from a corner
 #: from the first thing on: things dropped at random would leave gaps that the last ones need.
 CROWDED = 0.5
-DOOR_SWING_MARGIN = 0.1  # m kept between a container door's swing and what :init sets on the floor
 
 
 class SceneSampler:
@@ -158,7 +157,7 @@ class SceneSampler:
         # The doors of the containers the task puts things in (in :init or its goal) swing clear of
         # what :init sets on the floor, on it or next to furniture.
         self._swings = [
-            self._swing(scope[name])
+            door_swing(self.world, scope[name])
             for name in sorted(activity.containers())
             if isinstance(scope.get(name), SimObject)
             and scope[name].static
@@ -415,25 +414,9 @@ class SceneSampler:
             return (x, y, half[2] + 0.002), yaw
         raise SamplingError(f"cannot sample initial relation '{pred}'")
 
-    def _swing(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Where ``obj``'s door swings (``door_hinge``): its hinge, the direction its front faces,
-        the direction the closed door runs from the hinge, and the door's width."""
-        yaw = pose(self.world, obj)[1]
-        front, along = np.array([math.cos(yaw), math.sin(yaw)]), np.array([math.sin(yaw), -math.cos(yaw)])
-        return door_hinge(self.world, obj)[:2], front, along, float(obj.size[1])
-
     def _in_swing(self, x: float, y: float, radius: float) -> bool:
-        """Would a thing of ``radius`` at (x, y) stand in a swing of ``_swings``: the quarter disc in
-        front of the door, on the side it runs along, within its width of the hinge?"""
-        for hinge, front, along, width in self._swings:
-            offset = np.array([x, y]) - hinge
-            if (
-                float(offset @ front) > -radius
-                and float(offset @ along) > -radius
-                and float(np.hypot(*offset)) < width + radius + DOOR_SWING_MARGIN
-            ):
-                return True
-        return False
+        """Would a thing of ``radius`` at (x, y) stand in the way of a door of ``_swings``?"""
+        return any(swing.meets(x, y, radius) for swing in self._swings)
 
     @staticmethod
     def _near_door(scene: Scene, x: float, y: float) -> bool:

@@ -16,6 +16,7 @@ from ethogym.benchmarks.episode import run_episode
 from ethogym.envs import skills as skills_module
 from ethogym.envs.sim.knowledge import synset_info
 from ethogym.envs.sim.objects import (
+    door_swing,
     pose,
     resolve_template,
     resting_span,
@@ -626,6 +627,21 @@ def test_a_door_sweeps_a_quarter_circle_about_its_hinge() -> None:
         assert not clear(0.3, 0.1)  # just past the open door's edge
     finally:
         env.close()
+
+
+def test_things_set_next_to_a_cabinet_are_kept_out_of_its_door_s_way(behavior) -> None:
+    """Wreaths and bows go next to the cabinet the ribbons go in: set in front of its door, they
+    would keep it from opening (they did, and the ribbons could never go in)."""
+    env = behavior("putting_away_Christmas_decorations")
+    ran, info = _oracle_skills(env, 0)
+    assert info["is_success"], ran
+    assert ran.count("open(cabinet_1)") == 1, ran  # opened at the first try
+    u = env.unwrapped
+    swing = door_swing(u.world, u.executor.by_label["cabinet_1"])
+    for label in ("wreath_1", "wreath_2", "bow_1", "bow_2", "bow_3"):
+        lo, hi = u.query.aabb(u.executor.by_label[label])
+        x, y = (lo[:2] + hi[:2]) / 2
+        assert not swing.meets(float(x), float(y), float(np.hypot(*(hi[:2] - lo[:2]) / 2))), label
 
 
 @pytest.mark.parametrize(

@@ -690,6 +690,40 @@ def door_hinge(world: World, obj: SimObject) -> np.ndarray:
     return to_world(world, obj, (obj.size[0] / 2, obj.size[1] / 2, 0.0))
 
 
+SWING_MARGIN = 0.1  # m kept between a door's swing and a thing set in its way (so the door still opens)
+
+
+@dataclass(frozen=True)
+class DoorSwing:
+    """The floor a container's hinged door sweeps as it opens: the quarter disc of the door's width
+    about its hinge (``door_hinge``), in front of the closed door, on the side it runs along; up
+    to the container's ``top``."""
+
+    hinge: tuple[float, float]
+    front: tuple[float, float]  # the direction the closed door faces
+    along: tuple[float, float]  # the direction it runs from the hinge
+    width: float
+    top: float  # world z
+
+    def meets(self, x: float, y: float, radius: float) -> bool:
+        """Would a thing of ``radius`` standing at (x, y) be in the door's way (within SWING_MARGIN)?"""
+        ox, oy = x - self.hinge[0], y - self.hinge[1]
+        return (
+            ox * self.front[0] + oy * self.front[1] > -radius
+            and ox * self.along[0] + oy * self.along[1] > -radius
+            and math.hypot(ox, oy) < self.width + radius + SWING_MARGIN
+        )
+
+
+def door_swing(world: World, obj: SimObject) -> DoorSwing:
+    """Where the door of ``obj`` (a container with ``door_joint``) swings."""
+    _, yaw = pose(world, obj)
+    c, s = math.cos(yaw), math.sin(yaw)
+    hinge = door_hinge(world, obj)
+    top = float(world.client.getAABB(obj.body)[1][2])
+    return DoorSwing((float(hinge[0]), float(hinge[1])), (c, s), (s, -c), float(obj.size[1]), top)
+
+
 def door_angle(world: World, obj: SimObject) -> float:
     if obj.door_joint is None:
         return 0.0
