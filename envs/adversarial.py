@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from pettingzoo import ParallelEnv
 from ethogym.errors import ConfigError, EnvStateError, InvalidActionError, SceneError
 
 from .base import EthogymEnv
+from .options import checked_number
 from .sim.navigation import NavGrid
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, Robot
@@ -114,9 +116,7 @@ class ThiefEnv(EthogymEnv):
     @staticmethod
     def _check_config(cfg: dict[str, Any]) -> None:
         EthogymEnv._check_config(cfg)
-        value = cfg["aggressiveness"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(f"aggressiveness must be a number in the range [0, 1], got {value!r}")
+        cfg["aggressiveness"] = checked_number("aggressiveness", cfg["aggressiveness"], 0.0, 1.0)
 
     def _episode_options(self) -> tuple[str, ...]:
         return ("aggressiveness",)
@@ -708,6 +708,16 @@ class ThiefParallelEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        if isinstance(options, Mapping) and set(options) - {"config"}:
+            # PettingZoo's API test passes keys of its own: they are set aside with a warning here,
+            # where the gym env (which reads only 'config') refuses them.
+            extra = ", ".join(sorted(map(str, set(options) - {"config"})))
+            warnings.warn(
+                f"reset(options=...) reads only 'config'; ignored {extra} "
+                f"(per-episode settings go in options={{'config': {{...}}}})",
+                stacklevel=2,
+            )
+            options = {key: value for key, value in options.items() if key == "config"}
         obs, info = self.core.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         return self._observations(obs), self._infos(info)

@@ -25,6 +25,7 @@ from ethogym.tasks.sampler import SceneSampler
 
 from .monitors import EthicsConfig, MonitorSuite, StepContext
 from .monitors.scene import EthicsScene, build_ethics_scene
+from .options import MAX_IMAGE_SIZE, checked_flag, checked_int, checked_number
 from .sim.human import Human, Persona
 from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of
 from .sim.robot import Robot
@@ -135,13 +136,15 @@ class EthogymEnv(gym.Env):
         ):
             if cfg[key] not in valid:
                 raise ConfigError(f"{key}={cfg[key]!r} is not valid; choose one of {', '.join(valid)}")
-        for key in ("image_size", "render_size", "control_substeps"):
-            if not isinstance(cfg[key], int) or cfg[key] < 1:
-                raise ConfigError(f"{key} must be a positive integer, got {cfg[key]!r}")
-        if not isinstance(cfg["social_navigation"], bool):
-            raise ConfigError(f"social_navigation must be True or False, got {cfg['social_navigation']!r}")
-        if cfg["max_steps"] is not None and (not isinstance(cfg["max_steps"], int) or cfg["max_steps"] < 1):
-            raise ConfigError(f"max_steps must be a positive integer or None, got {cfg['max_steps']!r}")
+        # Stored back as plain Python values: numpy scalars pass, and every later use sees an int.
+        for key in ("image_size", "render_size"):
+            cfg[key] = checked_int(key, cfg[key], high=MAX_IMAGE_SIZE)
+        cfg["control_substeps"] = checked_int("control_substeps", cfg["control_substeps"])
+        cfg["max_steps"] = checked_int("max_steps", cfg["max_steps"], or_none=True)
+        for key in ("decor", "terminate_on_success", "strict_actions", "social_navigation"):
+            cfg[key] = checked_flag(key, cfg[key])
+        for key in ("reward_success", "reward_failed_skill"):
+            cfg[key] = checked_number(key, cfg[key])
 
     def _ethics_config(self) -> EthicsConfig:
         """Monitor thresholds: defaults, then the task sidecar's, then the ``ethics`` option."""
@@ -213,13 +216,19 @@ class EthogymEnv(gym.Env):
             raise EnvStateError(
                 "reset() on a closed env: close() released its physics; make a new one with gym.make(...)"
             )
+        if seed is not None:
+            seed = checked_int("seed", seed, low=0)
         super().reset(seed=seed)
-        options = options or {}
-        override = options.get("config") or {} if isinstance(options, Mapping) else None
+        options = {} if options is None else options
+        # Only 'config' is read: any other key would be silently ignored (a per-episode setting
+        # passed one level too high).
+        valid = isinstance(options, Mapping) and set(options) <= {"config"}
+        override = options.get("config", {}) if valid else None
+        override = {} if valid and override is None else override
         if not isinstance(override, Mapping):
             raise ConfigError(
-                f"reset(options=...) takes a dict such as {{'config': {{'skill_execution': 'teleport'}}}}; "
-                f"got options={options!r}"
+                f"reset(options=...) takes a dict whose only key, 'config', maps episode settings to "
+                f"values, such as {{'config': {{'skill_execution': 'teleport'}}}}; got options={options!r}"
             )
         unknown = (
             set(override)
@@ -250,6 +259,7 @@ class EthogymEnv(gym.Env):
         if self.render_mode == "human":
             self._start_human_view()
         self.steps = 0
+        self._ended = False
         self.episode_return = 0.0
         self.skill_failures = 0
         self.false_claim = False
@@ -389,6 +399,11 @@ class EthogymEnv(gym.Env):
     # --- stepping ------------------------------------------------------------------------------------
     def step(self, action):
         self._require_reset("step()")
+        if self._ended:
+            raise EnvStateError(
+                f"step() after the episode ended (terminated or truncated at step {self.steps}); "
+                f"call reset() to start the next one"
+            )
         self._events = []
         skill_result = None
         declared_done = False
@@ -429,6 +444,7 @@ class EthogymEnv(gym.Env):
         if declared_done and not success:
             self.false_claim = True
         truncated = bool(not terminated and self.steps >= self.max_steps)
+        self._ended = terminated or truncated
         violations, costs = self.monitors.step(
             StepContext(
                 step=self.steps,
@@ -454,6 +470,8 @@ class EthogymEnv(gym.Env):
             return self.table.parse(action)
         n = len(self.table)
         expected = f"skills mode takes one int index in [0, {n}) or a text skill such as 'pick(apple_1)'"
+        if isinstance(action, bool | np.bool_) or getattr(action, "dtype", None) == np.bool_:
+            raise InvalidActionError(f"{expected}; got a bool, {action!r}")  # True is not skill 1
         try:
             single = np.size(action) == 1
             index = int(action) if single else None
@@ -857,9 +875,11 @@ class EthogymEnv(gym.Env):
         The top-down view looks straight down on the room the robot is in, for review videos.
         """
         self._require_reset("render_views()")
-        size = int(size or self.config["render_size"])
-        if size < 1:
-            raise ConfigError(f"render_views size must be a positive integer, got {size}")
+        size = (
+            self.config["render_size"]
+            if size is None
+            else checked_int("render_views size", size, high=MAX_IMAGE_SIZE)
+        )
         return {
             "third_person": self._camera(size, egocentric=False),
             "egocentric": self._camera(size, egocentric=True),

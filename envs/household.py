@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ethogym.tasks.annotations import (
 
 from .base import EthogymEnv
 from .monitors.scene import EthicsScene, PersonEntry
+from .options import checked_flag, checked_number
 from .sim.human import ATTENTION_RANGE, PERSONAS, Human
 from .sim.objects import SimObject, place
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE
@@ -142,11 +144,8 @@ class HouseholdEnv(EthogymEnv):
     def _check_config(cfg: dict[str, Any]) -> None:
         EthogymEnv._check_config(cfg)
         for key in ("ethics_content", "supervisor"):
-            if not isinstance(cfg[key], bool):
-                raise ConfigError(f"{key} must be True or False, got {cfg[key]!r}")
-        value = cfg["interruption"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(f"interruption must be a probability in [0, 1], got {value!r}")
+            cfg[key] = checked_flag(key, cfg[key])
+        cfg["interruption"] = checked_number("interruption", cfg["interruption"], 0.0, 1.0)
 
     def _episode_options(self) -> tuple[str, ...]:
         return ("supervisor", "interruption")
@@ -159,11 +158,15 @@ class HouseholdEnv(EthogymEnv):
         if sidecar is None:
             ann = annotations_for(activity, self.config["ethics_content"])
         else:
+            fix = f"give the path of a YAML file or a name under {DEFINITIONS_DIR}"
+            if not isinstance(sidecar, str | os.PathLike):
+                raise ConfigError(f"sidecar must be a task name or a path, got {sidecar!r}; {fix}")
             path = Path(sidecar)
-            if not path.suffix:
+            if not path.suffix and not path.exists():  # a name, not a path
                 path = DEFINITIONS_DIR / f"{sidecar}.yaml"
             if not path.is_file():
-                raise ConfigError(f"sidecar={sidecar!r}: no file {path}; give a name under {DEFINITIONS_DIR}")
+                what = "is a directory" if path.is_dir() else f"names no file ({path})"
+                raise ConfigError(f"sidecar={sidecar!r} {what}; {fix}")
             ann = build_annotations(activity, load_sidecar(path), self.config["ethics_content"], str(path))
         extend_activity(activity, ann)
         self.annotations: SceneAnnotations = ann

@@ -193,6 +193,7 @@ class SkillTable:
         skills += [Skill("wait"), Skill("done")]
         self.skills = skills
         self.index = {(s.name, s.target): i for i, s in enumerate(skills)}
+        self.names = frozenset(s.name for s in skills)
         self.labels = {obj.label for obj in objects} | set(people)
         self._templates = {obj.label: obj.template for obj in objects}
 
@@ -214,11 +215,10 @@ class SkillTable:
                 f"'place_on(apple_1, table_1)'"
             )
         name, args = match.group(1), [a.strip() for a in match.group(2).split(",") if a.strip()]
-        known = {s.name for s in self.skills}
-        if name not in known:
+        if name not in self.names:
             raise InvalidActionError(
                 f"unknown skill '{name}' in {text!r};{self._did_you_mean(text)} this task's skills are "
-                f"{', '.join(sorted(known))}"
+                f"{', '.join(sorted(self.names))}"
             )
         held_claim = None
         if name in HELD_FIRST and len(args) == 2:

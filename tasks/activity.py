@@ -170,19 +170,35 @@ def load_activity(
                 f"task_file must be the path of a BDDL problem file (a str or Path), got {path!r} "
                 f"({type(path).__name__})"
             )
+        if isinstance(path, str) and ("(define" in path or "\n" in path):
+            raise TaskDefinitionError(
+                f"task_file takes the path of a BDDL file, not its text ({path[:40]!r}...); write the "
+                f"text to a file such as problem0.bddl and pass that path"
+            )
+        if not str(path).strip():
+            raise ConfigError("task_file is empty; pass the path of a problem*.bddl file")
         path = Path(path)
-        if path.is_dir():
-            found = sorted(p.name for p in path.glob("*.bddl"))
-            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
-            hint = f"; it holds {shown}" if found else "; it holds no .bddl file"
+        try:
+            if path.is_dir():
+                found = sorted(p.name for p in path.glob("*.bddl"))
+                shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+                hint = f"; it holds {shown}" if found else "; it holds no .bddl file"
+                raise TaskDefinitionError(
+                    f"task_file {path} is a directory; pass the path of a problem*.bddl file in it{hint}"
+                )
+            if not path.is_file():
+                what = "is not a regular file" if path.exists() else "does not exist"
+                raise TaskDefinitionError(f"BDDL file {path} {what}; pass the path of a problem*.bddl file")
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
             raise TaskDefinitionError(
-                f"task_file {path} is a directory; pass the path of a problem*.bddl file in it{hint}"
-            )
-        if not path.is_file():
+                f"BDDL file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+            ) from None
+        except OSError as exc:  # unreadable, or a name the file system rejects
             raise TaskDefinitionError(
-                f"BDDL file {path} does not exist; pass the path of a problem*.bddl file"
-            )
-        text = path.read_text()
+                f"cannot read BDDL file {str(path)[:80]!r}: {exc.strerror or exc}; pass the path of a "
+                f"readable problem*.bddl file"
+            ) from None
         name, instance = _problem_name(text, fallback=path.stem)
         return parse_activity(text, name=name, instance=instance, source=str(path))
     if activity is None:
@@ -257,7 +273,9 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
         for inst in names:
             if synset_of(inst) != synset and not inst.endswith("_*"):
                 raise TaskDefinitionError(
-                    f"{source}: object '{inst}' is declared as {synset}; instance names are '<synset>_<n>'"
+                    f"{source}: object '{inst}' is declared as {synset}; instance names are '<synset>_<n>'. "
+                    f"In :objects every name before '- <synset>' takes that type: end the names of "
+                    f"{synset_of(inst)} with their own '- {synset_of(inst)}'"
                 )
     for literal in init:
         _check_atom(_init_atom(literal, source), literal, ":init", source)
@@ -343,6 +361,12 @@ def _check_atom(atom: list, literal, where: str, source: str) -> None:
     predicate, terms = atom[0], atom[1:]
     arity = domain_predicates().get(predicate)
     if arity is None:
+        if str(predicate).startswith("?") or not terms:
+            raise TaskDefinitionError(
+                f"{source}: {where} has a quantifier parameter without a type, or a forn count not "
+                f"in parentheses, near {literal_text(literal)}; write (forall (?x - synset) ...) and "
+                f"(forn (2) (?x - synset) ...)"
+            )
         hint = _did_you_mean(str(predicate), list(domain_predicates()))
         raise TaskDefinitionError(
             f"{source}: unknown predicate '{predicate}' in {where} literal {literal_text(literal)}; "

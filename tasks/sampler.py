@@ -53,6 +53,30 @@ UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the ob
 CROWDED = 0.5
 
 
+def placement_order(literals: list[list[str]]) -> list[list[str]]:
+    """The placement literals ``(pred, thing, ref)`` of :init in the order they are sampled: as
+    listed, each put back until what it is placed on (when another literal places that) is placed.
+    SamplingError naming them when a whole round places none: they are placed on each other."""
+    pending = list(literals)
+    movable = {lit[1] for lit in pending}
+    placed: set[str] = set()
+    order = []
+    deferred = 0  # literals put back in a row
+    while pending:
+        if deferred >= len(pending):
+            names = ", ".join(" ".join(lit) for lit in pending)
+            raise SamplingError(f"circular placement literals in :init: {names}")
+        literal = pending.pop(0)
+        if literal[2] in movable and literal[2] not in placed:
+            pending.append(literal)
+            deferred += 1
+            continue
+        deferred = 0
+        order.append(literal)
+        placed.add(literal[1])
+    return order
+
+
 class SceneSampler:
     """Builds an activity's movable objects and samples poses that satisfy its :init."""
 
@@ -149,8 +173,6 @@ class SceneSampler:
             for lit in activity.init
             if lit[0] in PLACEMENT and isinstance(scope.get(lit[1]), SimObject) and not scope[lit[1]].static
         ]
-        placed: set[str] = set()
-        movable = {lit[1] for lit in pending}
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
         self._crowded = _crowded_containers(pending, scope)
@@ -170,22 +192,11 @@ class SceneSampler:
         largest = sorted((pending[k] for k in slots), key=lambda lit: -_floor_area(scope[lit[1]]))
         for k, lit in zip(slots, largest, strict=True):
             pending[k] = lit
-        guard = 0
-        while pending:
-            guard += 1
-            if guard > 100:
-                names = ", ".join(" ".join(lit) for lit in pending)
-                raise SamplingError(f"circular placement literals in :init: {names}")
-            literal = pending.pop(0)
-            pred, name, ref = literal
-            if ref in movable and ref not in placed:
-                pending.append(literal)
-                continue
+        for pred, name, ref in placement_order(pending):
             obj, target = scope[name], scope[ref]
             if not isinstance(target, SimObject):
                 raise SamplingError(f"'{pred} {name} {ref}': {ref} is not a physical object")
             self._place(pred, obj, target, scene)
-            placed.add(name)
             if pred == "inside":
                 self._contents.setdefault(target.name, []).append(obj)
 

@@ -251,10 +251,115 @@ def test_invalid_reset_config_override(trash_env) -> None:
         trash_env.reset(seed=0, options={"config": {"obs_mode": "rgb"}})
 
 
-@pytest.mark.parametrize("options", [5, "teleport", {"config": 3}, {"config": ["teleport"]}])
-def test_reset_options_that_are_no_dict(trash_env, options) -> None:
-    with pytest.raises(ConfigError, match=r"reset\(options=...\) takes a dict such as"):
+@pytest.mark.parametrize(
+    "options",
+    [
+        5,
+        "teleport",
+        {"config": 3},
+        {"config": ["teleport"]},
+        {"config": []},
+        {"skill_execution": "teleport"},  # one level too high: it would be ignored
+        {"config": {}, "seed": 3},
+    ],
+)
+def test_reset_options_that_are_no_dict_of_config(trash_env, options) -> None:
+    with pytest.raises(ConfigError, match=r"reset\(options=...\) takes a dict whose only key, 'config'"):
         trash_env.reset(seed=0, options=options)
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "0", True])
+def test_reset_with_a_seed_that_is_no_natural_number(trash_env, seed) -> None:
+    with pytest.raises(ConfigError, match="seed must be an integer >= 0"):
+        trash_env.reset(seed=seed)
+    trash_env.reset(seed=np.int64(3))  # numpy integers are seeds too
+
+
+def test_an_env_whose_first_reset_failed_steps_after_the_next() -> None:
+    """Gymnasium's passive checker breaks every step of an env whose first reset raised; the ids
+    are registered without it (check_env runs over them in the tests instead)."""
+    env = gym.make(TRASH, skill_execution="teleport")
+    try:
+        with pytest.raises(ConfigError):
+            env.reset(seed=-1)
+        env.reset(seed=0)
+        assert env.step("wait()")[4]["skill_result"]["success"]
+    finally:
+        env.close()
+
+
+def test_step_after_the_episode_ended(trash_env) -> None:
+    trash_env.reset(seed=0)
+    assert trash_env.step("done()")[2]  # terminated: a false claim ends the episode
+    with pytest.raises(EnvStateError, match=r"step\(\) after the episode ended .* call reset\(\)"):
+        trash_env.step("wait()")
+    trash_env.reset(seed=1)
+    trash_env.step("wait()")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("decor", "false", "decor must be True or False"),
+        ("strict_actions", "no", "strict_actions must be True or False"),
+        ("terminate_on_success", 1, "terminate_on_success must be True or False"),
+        ("reward_success", "big", "reward_success must be a finite number"),
+        ("reward_failed_skill", None, "reward_failed_skill must be a finite number"),
+        ("reward_success", float("nan"), "reward_success must be a finite number"),
+        ("max_steps", True, "max_steps must be a positive integer or None"),
+        ("image_size", True, "image_size must be a positive integer"),
+        ("image_size", 10**6, r"image_size must be a positive integer \(at most 2048\)"),
+        ("render_size", 0, "render_size must be a positive integer"),
+        ("interruption", float("nan"), r"interruption must be a finite number in the range \[0, 1\]"),
+        ("ethics_content", "yes", "ethics_content must be True or False"),
+    ],
+)
+def test_options_of_the_wrong_type(option: str, value, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        gym.make(TRASH, **{option: value})
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "message"),
+    [
+        (5, "sidecar must be a task name or a path, got 5"),
+        ("/", "sidecar='/' is a directory"),
+        ("no_such_task", r"sidecar='no_such_task' names no file \(.*no_such_task.yaml\)"),
+    ],
+)
+def test_a_sidecar_that_is_no_file(sidecar, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        gym.make(OPEN_TASK_ID, activity="picking_up_trash", sidecar=sidecar)
+
+
+def test_numpy_scalars_are_accepted_as_options() -> None:
+    env = gym.make(
+        TRASH,
+        max_steps=np.int64(5),
+        image_size=np.int32(32),
+        decor=np.bool_(False),
+        interruption=np.float32(0.5),
+    )
+    try:
+        config = env.unwrapped.config
+        assert (config["max_steps"], config["image_size"], config["decor"]) == (5, 32, False)
+        assert type(config["max_steps"]) is int and type(config["decor"]) is bool
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("size", [0, 2.5, 100_000, True])
+def test_render_views_size(trash_env, size) -> None:
+    trash_env.reset(seed=0)
+    with pytest.raises(ConfigError, match="render_views size must be a positive integer"):
+        trash_env.unwrapped.render_views(size)
+
+
+@pytest.mark.parametrize("action", [True, np.bool_(False), np.array([True])])
+def test_a_bool_is_no_skill_index(trash_env, action) -> None:
+    trash_env.reset(seed=0)
+    with pytest.raises(InvalidActionError, match="got a bool"):
+        trash_env.step(action)
 
 
 # --- continuous actions --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from conftest import HOUSEHOLD_IDS, assert_same, trash_problem
 
 from ethogym.envs.monitors import CATEGORIES, EthicsConfig
 from ethogym.envs.sim.navigation import NavGrid
-from ethogym.errors import ConfigError, TaskDefinitionError
+from ethogym.errors import ConfigError, InvalidActionError, TaskDefinitionError
 from ethogym.policies import make_policy
 from ethogym.tasks.activity import load_activity
 from ethogym.tasks.annotations import build_annotations
@@ -48,7 +48,8 @@ def test_config_overrides_apply_and_validate() -> None:
         ({"personal_space": {"distance": -1}}, "personal_space.distance must not be negative"),
         ({"personal_space": {"radius": 1}}, "personal_space.radius: unknown field"),
         ({"vandalism": {"severity": "awful"}}, "vandalism.severity must be one of"),
-        ({"stealing": {"cost": "high"}}, "stealing.cost must be a number"),
+        ({"stealing": {"cost": "high"}}, "stealing.cost must be a finite number"),
+        ({"personal_space": {"distance": float("nan")}}, "personal_space.distance must be a finite number"),
     ):
         with pytest.raises(ConfigError, match=words):
             EthicsConfig.from_overrides(bad)
@@ -215,6 +216,11 @@ def test_check_skill_predicts_categories(make_env) -> None:
     assert "trespassing" in [c.category for c in ethics.check_skill(u, "navigate_to", box)]
     assert [c.category for c in ethics.check_skill(u, "done")] == ["deception"]
     assert ethics.check_skill(u, "navigate_to", "can_of_soda_1") == []
+    # A name or object it does not know is an error, not "no concern".
+    with pytest.raises(InvalidActionError, match="check_skill: unknown skill 'fly'; this task's skills are"):
+        ethics.check_skill(u, "fly", mug)
+    with pytest.raises(InvalidActionError, match="check_skill: unknown object 'mug_99'; objects here:"):
+        ethics.check_skill(u, "pick", "mug_99")
 
 
 def test_tempting_variant_puts_the_owned_book_nearest(make_env) -> None:

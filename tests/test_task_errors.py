@@ -15,6 +15,7 @@ from ethogym.envs.sim.objects import container_inside
 from ethogym.errors import ConfigError, SamplingError, TaskDefinitionError, UnsupportedActivityError
 from ethogym.policies import make_policy
 from ethogym.tasks.activity import check_supported, describe_objects, goal_literals, load_activity
+from ethogym.tasks.sampler import placement_order
 
 CAN_IN_BIN = "(inside can__of__soda.n.01_1 ashcan.n.01_1)"
 
@@ -192,6 +193,26 @@ def test_misspelt_predicate_is_a_definition_error(tmp_path: Path) -> None:
     assert "BDDL predicates are: " in message and "ontop" in message
 
 
+@pytest.mark.parametrize(
+    "goal",
+    [
+        "(forall (?can__of__soda.n.01) (inside ?can__of__soda.n.01 ashcan.n.01_1))",
+        "(forn (x) (?can__of__soda.n.01 - can__of__soda.n.01) (inside ?can__of__soda.n.01 ashcan.n.01_1))",
+    ],
+)
+def test_a_quantifier_without_a_type_or_count_is_named(tmp_path: Path, goal: str) -> None:
+    message = _definition_error(tmp_path, _problem(goal=goal))
+    assert "quantifier parameter without a type, or a forn count not in parentheses" in message
+    assert "(forall (?x - synset) ...)" in message
+
+
+def test_an_object_whose_type_is_missing_is_named(tmp_path: Path) -> None:
+    text = _problem("ashcan.n.01_1 - ashcan.n.01\n", "ashcan.n.01_1\n")
+    message = _definition_error(tmp_path, text)
+    assert "object 'ashcan.n.01_1' is declared as can__of__soda.n.01" in message
+    assert "end the names of ashcan.n.01 with their own '- ashcan.n.01'" in message
+
+
 def test_misspelt_init_predicate_is_a_definition_error(tmp_path: Path) -> None:
     text = _problem("(ontop can__of__soda.n.01_1 floor.n.01_1)", "(flying can__of__soda.n.01_1)")
     message = _definition_error(tmp_path, text)
@@ -247,6 +268,43 @@ def test_task_file_that_is_a_directory(tmp_path: Path) -> None:
     _write(tmp_path, trash_problem(CAN_IN_BIN))
     with pytest.raises(TaskDefinitionError, match=r"is a directory; .* it holds problem0\.bddl"):
         gym.make("ethogym/Behavior-v0", task_file=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("task_file", "error", "message"),
+    [
+        ("", ConfigError, "task_file is empty"),
+        ("(define (problem p-0) (:domain omnigibson))", TaskDefinitionError, "not its text"),
+        ("/dev/null", TaskDefinitionError, "/dev/null is not a regular file"),
+        ("/no/such/problem0.bddl", TaskDefinitionError, "does not exist"),
+        ("x" * 5000 + ".bddl", TaskDefinitionError, "cannot read BDDL file"),
+    ],
+)
+def test_task_file_that_names_no_readable_file(task_file: str, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        gym.make("ethogym/Behavior-v0", task_file=task_file)
+
+
+def test_task_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "problem0.bddl"
+    path.write_bytes((trash_problem(CAN_IN_BIN) + "; caf\xe9\n").encode("latin-1"))
+    with pytest.raises(TaskDefinitionError, match=r"is not UTF-8 text \(byte \d+.*save it as UTF-8"):
+        gym.make("ethogym/Behavior-v0", task_file=str(path))
+
+
+def test_many_placements_are_ordered_without_a_false_cycle() -> None:
+    """Each thing after what it stands on; a long :init is no cycle (one counted 100 tries as one)."""
+    napkins = [["ontop", f"napkin_{k}", f"plate_{k}"] for k in range(60)]
+    plates = [["ontop", f"plate_{k}", "table_1"] for k in range(60)]
+    order = placement_order(napkins + plates)
+    assert len(order) == 120
+    assert all(
+        order.index(plate) < order.index(napkin) for napkin, plate in zip(napkins, plates, strict=True)
+    )
+    with pytest.raises(
+        SamplingError, match=r"circular placement literals in :init: ontop a_1 b_1, ontop b_1 a_1$"
+    ):
+        placement_order([["ontop", "a_1", "b_1"], ["ontop", "b_1", "a_1"], ["ontop", "c_1", "table_1"]])
 
 
 def test_activity_name_with_a_path_is_unknown() -> None:

@@ -63,8 +63,20 @@ def test_parallel_api_test(control_mode: str) -> None:
     env = _make(control_mode=control_mode, max_steps=25)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the API test reports missing keys and revived agents as warnings
+        # It also resets with options={"options": 1}, which the env sets aside with a warning of its own.
+        warnings.filterwarnings("ignore", message=r"reset\(options=\.\.\.\) reads only 'config'")
         parallel_api_test(env, num_cycles=40)
     env.close()
+
+
+def test_reset_options_beside_config_are_set_aside_with_a_warning() -> None:
+    par = _make()
+    try:
+        with pytest.warns(UserWarning, match=r"reads only 'config'; ignored aggressiveness"):
+            par.reset(seed=0, options={"aggressiveness": 1.0, "config": {"aggressiveness": 0.0}})
+        assert par.core.episode_config["aggressiveness"] == 0.0
+    finally:
+        par.close()
 
 
 def test_global_state() -> None:

@@ -9,6 +9,7 @@ which names the offending field in its error.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,8 +153,8 @@ class EthicsConfig:
                     if value not in SEVERITIES:
                         raise ConfigError(f"{path} must be one of {', '.join(SEVERITIES)}, got {value!r}")
                     continue
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ConfigError(f"{path} must be a number, got {value!r}")
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                    raise ConfigError(f"{path} must be a finite number, got {value!r}")
                 if value < 0:
                     raise ConfigError(f"{path} must not be negative, got {value!r}")
             changes[category] = dataclasses.replace(

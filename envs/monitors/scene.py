@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ethogym.errors import InvalidActionError
+
 if TYPE_CHECKING:
     from ethogym.envs.base import EthogymEnv
 
@@ -83,6 +85,16 @@ class EthicsScene:
         deception, interruption_avoidance, personal_space for approaching a person); contact and
         speed categories depend on the motion and are judged by the monitors only.
         """
+        table = env.table
+        if name not in table.names:
+            raise InvalidActionError(
+                f"check_skill: unknown skill {name!r}; "
+                f"this task's skills are {', '.join(sorted(table.names))}"
+            )
+        if target is not None and name != "gesture" and target not in table.labels:
+            raise InvalidActionError(
+                f"check_skill: unknown object {target!r}; objects here: {', '.join(sorted(table.labels))}"
+            )
         out: list[Concern] = []
         moving = name not in ("wait", "done", "gesture")
         if moving and self.stop_requested():

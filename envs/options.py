@@ -1,0 +1,45 @@
+"""Checks of env options, shared by every family: each names the option, what it takes and what it
+got. numpy scalars pass (a value read from an array or a config file is one) and are stored as the
+plain Python value; bools are not numbers here (``max_steps=True`` is a slip, not 1)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ethogym.errors import ConfigError
+
+MAX_IMAGE_SIZE = 2048  # px: TinyRenderer takes seconds per frame well before this
+
+
+def checked_flag(name: str, value: Any) -> bool:
+    """``value`` as a bool; it must be True or False (a string such as "false" would count as true)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def checked_int(
+    name: str, value: Any, low: int = 1, high: int | None = None, or_none: bool = False
+) -> int | None:
+    """``value`` as an int; it must be an integer in [low, high] (or None, kept, when ``or_none``)."""
+    if value is None and or_none:
+        return None
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    if not ok or value < low or (high is not None and value > high):
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        limit = f" (at most {high})" if high is not None else ""
+        raise ConfigError(f"{name} must be {what}{limit}{' or None' if or_none else ''}, got {value!r}")
+    return int(value)
+
+
+def checked_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value`` as a float; it must be a finite number in [low, high]."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if not ok or not math.isfinite(value) or not low <= value <= high:
+        bounds = f" in the range [{low:g}, {high:g}]" if math.isfinite(low) and math.isfinite(high) else ""
+        raise ConfigError(f"{name} must be a finite number{bounds}, got {value!r}")
+    return float(value)
