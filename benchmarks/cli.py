@@ -12,7 +12,7 @@ from ethogym.benchmarks.episode import VIDEO_MODES
 from ethogym.benchmarks.runner import DEFAULT_WORKERS, EXECUTORS, RunReport, run_suite
 from ethogym.benchmarks.store import EXPORT_FORMATS, ResultsStore
 from ethogym.benchmarks.suite import Suite, load_suite, suite_names
-from ethogym.console import console
+from ethogym.console import check_output, console
 from ethogym.console import fail as _fail
 from ethogym.errors import EthogymError
 
@@ -103,6 +103,9 @@ def run(
     """Run a suite's test episodes for each policy; episodes already in the store are skipped (resume)."""
     _choice(executor, EXECUTORS, "--executor")
     _choice(video, VIDEO_MODES, "--video")
+    check_output(db, "--db", example="ethogym.db")
+    if results_dir is not None:
+        check_output(results_dir, "--results-dir", folder=True)
     try:
         loaded = load_suite(suite)
     except EthogymError as exc:
@@ -132,6 +135,7 @@ def export(
     if not db.is_file():
         _fail(f"no results store at {db}; run 'ethogym bench run' first or pass --db")
     out = out or db.with_suffix(f".{format}")
+    check_output(out, "--out", example=f"episodes.{format}")
     try:
         with ResultsStore(db) as store:
             path = store.export(format, out, suite=suite)
@@ -152,6 +156,7 @@ def report(
     """Print the leaderboard and write it as Markdown and a static HTML site."""
     if not db.is_file():
         _fail(f"no results store at {db}; run 'ethogym bench run' first or pass --db")
+    check_output(out, "--out", folder=True)
     write_report(db, out, suite)
 
 

@@ -21,6 +21,10 @@ _TEXT_COLOR = (255, 255, 255)
 _BANNER_COLOR = (200, 20, 20)  # RGB red
 _STRIP_ALPHA = 0.6  # how dark the strip behind the text lines is
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi")
+"""Extensions (any case) ``Mp4Writer`` writes: containers that hold H.264 with its frame rate. FFmpeg
+refuses others (.gif, .webm, none) only at the first frame, so the writer checks up front."""
+
 
 def _check_frame(frame: Any) -> np.ndarray:
     """Return ``frame`` as an array, or raise ValueError if it is not uint8 RGB of shape (H, W, 3)."""
@@ -119,7 +123,7 @@ def add_caption_band(frame: np.ndarray, lines: int) -> np.ndarray:
 
 
 class Mp4Writer:
-    """Write uint8 RGB frames to an H.264 (yuv420p) mp4 file.
+    """Write uint8 RGB frames to an H.264 (yuv420p) mp4 file (or .mov, .mkv, .avi: ``VIDEO_SUFFIXES``).
 
     Frames are padded with black on the bottom and right to a multiple of 16 pixels, so the encoder
     keeps every pixel. All frames must share one shape. The file is opened on the first frame; closing
@@ -135,6 +139,11 @@ class Mp4Writer:
         self.path = Path(path)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a directory; give a file path such as {self.path}/a.mp4")
+        if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+            suffixes = ", ".join(VIDEO_SUFFIXES)
+            raise ValueError(f"cannot write H.264 video to {self.path}: end the name in one of {suffixes}")
         if self.path.exists() and not overwrite:
             raise FileExistsError(f"{self.path} already exists; pass overwrite=True to replace it")
         self.fps = int(fps)

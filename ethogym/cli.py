@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ import ethogym
 import ethogym.policies
 from ethogym.benchmarks.cli import bench_app
 from ethogym.benchmarks.episode import record_episode, run_episode
-from ethogym.console import console
+from ethogym.benchmarks.video import VIDEO_SUFFIXES
+from ethogym.console import check_output, console
 from ethogym.console import fail as _fail
 from ethogym.errors import EthogymError
 from ethogym.policies.train import train_command
@@ -57,13 +59,45 @@ def _registered_ids() -> list[str]:
     return sorted(env_id for env_id in gym.registry if env_id.startswith("ethogym/"))
 
 
+def _bare_id(env_id: str) -> str:
+    return env_id.split(":", 1)[1] if ":" in env_id else env_id
+
+
 def check_env_id(env_id: str) -> None:
     """A one-line error (exit code 2) naming the closest registered ids when ``env_id`` is unknown."""
-    bare_id = env_id.split(":", 1)[1] if ":" in env_id else env_id
+    bare_id = _bare_id(env_id)
     if bare_id not in gym.registry:
         matches = difflib.get_close_matches(bare_id, _registered_ids() or list(gym.registry), n=3, cutoff=0.6)
         hint = f" Did you mean: {', '.join(matches)}?" if matches else " Run 'ethogym list' for the ids."
         _fail(f"Unknown environment {env_id!r}.{hint}")
+    check_ethogym_id(env_id)
+
+
+def check_ethogym_id(env_id: str) -> None:
+    """A one-line error (exit code 2) for another package's id such as CartPole-v1: ethogym's policies
+    and episode summaries read its own envs' state, so such an env would crash them mid-episode."""
+    if not _bare_id(env_id).startswith("ethogym/"):
+        _fail(f"{env_id!r} is not an ethogym environment; ethogym runs its own ids only: see 'ethogym list'")
+
+
+def check_seed(seed: int) -> None:
+    """A one-line error (exit code 2) for a negative seed, which Gymnasium rejects only inside reset."""
+    if seed < 0:
+        _fail(f"--seed must be 0 or more, got {seed}; pass a non-negative integer such as --seed 0")
+
+
+def check_video_path(video: Path, overwrite: bool) -> None:
+    """One-line errors (exit code 2) for a ``--video`` path the H.264 writer cannot produce, before the
+    episode runs (FFmpeg would only refuse it at the first frame)."""
+    check_output(video, "--video", example="episode.mp4")
+    if video.suffix.lower() not in VIDEO_SUFFIXES:
+        got = f"{video.suffix!r}" if video.suffix else "no extension"
+        _fail(
+            f"--video {video} has {got}; the H.264 video is written as {', '.join(VIDEO_SUFFIXES)}: "
+            f"use e.g. --video {video.with_suffix('.mp4')}"
+        )
+    if video.exists() and not overwrite:
+        _fail(f"{video} already exists; pass --overwrite to replace it")
 
 
 def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym.Env:
@@ -71,7 +105,7 @@ def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym
     check_env_id(env_id)
     try:
         return gym.make(env_id, render_mode=render_mode, **options)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, ImportError) as exc:  # ImportError: a bad 'module:' prefix
         _fail(f"cannot create {env_id}: {type(exc).__name__}: {exc}")
 
 
@@ -118,8 +152,10 @@ def play(
     policy: str = typer.Option(
         "oracle", "--policy", help="Policy spec: oracle, random, noop, sb3:PATH, llm:... (see README)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Episode seed."),
-    video: Path | None = typer.Option(None, "--video", help="Write an annotated H.264 mp4 here."),
+    seed: int = typer.Option(0, "--seed", help="Episode seed (0 or more)."),
+    video: Path | None = typer.Option(
+        None, "--video", help=f"Write an annotated H.264 video here ({', '.join(VIDEO_SUFFIXES)})."
+    ),
     render: str | None = typer.Option(
         None, "--render", help="'human': watch the episode live in PyBullet's window (needs a display)."
     ),
@@ -150,8 +186,9 @@ def play(
         _fail(f"--render takes 'human' (a live window), got {render!r}; to keep frames use --video out.mp4")
     if render == "human" and video is not None:
         _fail("--render human and --video do not combine: the video needs rgb_array frames; pick one")
-    if video is not None and video.exists() and not overwrite:
-        _fail(f"{video} already exists; pass --overwrite to replace it")
+    check_seed(seed)
+    if video is not None:
+        check_video_path(video, overwrite)
     env = make_env(env_id, render_mode=render or ("rgb_array" if video else None), **options)
     try:
         agent = make_policy(policy, env)
@@ -209,19 +246,24 @@ def perf(
 
     for env_id in envs or ():
         check_env_id(env_id)
+    if json_path is not None:
+        check_output(json_path, "--json", example="perf.json")
     options = parse_options(option)
     try:
         rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None, options=options)
-    except (EthogymError, ValueError, KeyError, TypeError, gym.error.Error) as exc:
+    except (EthogymError, ValueError, KeyError, TypeError, ImportError, gym.error.Error) as exc:
         _fail(f"cannot time the environments: {type(exc).__name__}: {exc}")
     perf_bench.print_report(rows)
     runner_row = perf_bench.run_runner(quick=quick) if runner else None
     if runner_row is not None:
         perf_bench.print_runner_report(runner_row, console)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"envs": rows, "runner": runner_row}
-        json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        try:  # checked before the run; this catches what no check can (a disk that filled up meanwhile)
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        except OSError as exc:
+            _fail(f"cannot write --json {json_path}: {exc.strerror or exc}; the timings are printed above")
         console.print(f"wrote {escape(str(json_path))}")
 
 
@@ -236,6 +278,7 @@ def demo(
     from ethogym.benchmarks.cli import run_and_print, write_report
     from ethogym.benchmarks.suite import load_suite
 
+    check_output(out, "--out", folder=True)
     started = time.perf_counter()
     db = out / "ethogym.db"
     run_and_print(
@@ -252,9 +295,19 @@ def demo(
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
+# ``train_command`` after the checks that need no env, so bad input fails at once rather than after the
+# env is built and timed; wraps() keeps its options and help, which typer reads from the signature.
+@functools.wraps(train_command)
+def train(**kwargs: Any) -> None:
+    check_ethogym_id(kwargs["env_id"])  # train names unknown ids itself, with the closest matches
+    check_seed(kwargs["seed"])
+    check_output(kwargs["out"], "--out", folder=True)
+    train_command(**kwargs)
+
+
 # --- subcommands that live with their subsystem (each module adds its own line here) -------------
 app.add_typer(bench_app, name="bench")
-app.command("train")(train_command)
+app.command("train")(train)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -16,3 +18,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print one clean error line and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def check_output(path: Path, option: str, *, folder: bool = False, example: str = "") -> None:
+    """A one-line error (exit code 2), before any work, when ``path`` cannot be written: a folder where
+    a file goes (``example`` names a file to put in it), a file where a folder goes, a folder on the
+    way that is a file, or no permission to write."""
+    if folder and path.exists() and not path.is_dir():
+        fail(f"{option} {path} is a file, not a folder; choose a folder path")
+    if not folder and path.is_dir():
+        fail(f"{option} {path} is a folder; give a file path, e.g. {option} {path / example}")
+    existing = next(p for p in (path, *path.parents) if p.exists())  # '.' ends a relative path
+    if existing != path and not existing.is_dir():
+        fail(f"{option} {path}: {existing} is a file, so no folder can be made in it; choose another path")
+    if not os.access(existing, os.W_OK | (os.X_OK if existing.is_dir() else 0)):
+        fail(f"{option} {path}: no permission to write {existing}; choose a path you can write to")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 import ethogym
@@ -80,3 +81,90 @@ def test_play_oracle_records_h264(tmp_path) -> None:
     assert again.exit_code == 2
     assert "--overwrite" in again.output
     assert "Traceback" not in again.output
+
+
+# --- bad input is one clean line (exit code 2) before any env is built or episode runs ----------------------
+FAST = ["--max-steps", "0", "--option", "skill_execution=teleport"]  # if a check were missing: one frame
+
+
+def _one_line_error(args: list[str], *expected: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    text = " ".join(result.output.split())
+    for fragment in expected:
+        assert fragment in text, text
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("out.gif", "has '.gif'; the H.264 video is written as .mp4, .mov, .mkv, .avi"),
+        ("out", "has no extension"),
+        ("clip.webm", "use e.g. --video"),
+    ],
+)
+def test_play_video_needs_a_container_the_writer_makes(tmp_path, name: str, expected: str) -> None:
+    video = tmp_path / name
+    _one_line_error(["play", TRASH, "--video", str(video), *FAST], expected, str(video.with_suffix(".mp4")))
+    assert not video.exists()
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_play_video_that_is_a_folder(tmp_path, overwrite: list[str]) -> None:
+    _one_line_error(
+        ["play", TRASH, "--video", str(tmp_path), *overwrite, *FAST],
+        f"--video {tmp_path} is a folder; give a file path, e.g. --video {tmp_path / 'episode.mp4'}",
+    )
+
+
+def test_play_video_under_a_file(tmp_path) -> None:
+    (tmp_path / "taken").write_text("")
+    video = tmp_path / "taken" / "out.mp4"
+    _one_line_error(["play", TRASH, "--video", str(video), *FAST], f"{tmp_path / 'taken'} is a file")
+
+
+@pytest.mark.parametrize("name", ["UPPER.MP4", "clip.avi"])
+def test_play_video_other_accepted_names(tmp_path, name: str) -> None:
+    video = tmp_path / "new" / name
+    result = runner.invoke(app, ["play", TRASH, "--video", str(video), *FAST])
+    assert result.exit_code == 0, result.output
+    assert probe_mp4(video)["codec"] == "h264"
+
+
+def test_negative_seed(tmp_path) -> None:
+    _one_line_error(["play", TRASH, "--seed", "-1", *FAST], "--seed must be 0 or more, got -1")
+    _one_line_error(["train", TRASH, "--seed", "-2", "--out", str(tmp_path / "run")], "got -2")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "gymnasium:CartPole-v1"])
+def test_other_packages_ids_are_refused(tmp_path, env_id: str) -> None:
+    expected = f"{env_id!r} is not an ethogym environment; ethogym runs its own ids only: see 'ethogym list'"
+    _one_line_error(["play", env_id, "--policy", "random"], expected)
+    _one_line_error(["perf", "--no-runner", "--envs", env_id], expected)
+    _one_line_error(["train", env_id, "--out", str(tmp_path / "run")], expected)
+
+
+def test_unknown_module_prefix() -> None:
+    _one_line_error(["play", f"nosuchmodule:{TRASH}", *FAST], "No module named 'nosuchmodule'")
+
+
+def test_output_paths_are_checked_before_the_run(tmp_path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    perf = ["perf", "--no-runner", "--envs", TRASH, "--json"]
+    _one_line_error([*perf, str(tmp_path)], f"--json {tmp_path} is a folder", str(tmp_path / "perf.json"))
+    _one_line_error([*perf, str(taken / "perf.json")], f"{taken} is a file, so no folder can be made in it")
+    _one_line_error(["demo", "--out", str(taken)], f"--out {taken} is a file, not a folder")
+    _one_line_error(["demo", "--out", str(taken / "demo")], f"{taken} is a file")
+    _one_line_error(["train", TRASH, "--out", str(taken)], f"--out {taken} is a file, not a folder")
+    bench = ["bench", "run", "--suite", "quick", "--policy", "random"]
+    _one_line_error([*bench, "--db", str(tmp_path)], f"--db {tmp_path} is a folder", "ethogym.db")
+    _one_line_error([*bench, "--db", str(taken / "x.db")], f"{taken} is a file, so no folder can be made")
+    _one_line_error([*bench, "--results-dir", str(taken)], f"--results-dir {taken} is a file, not a folder")
+    _one_line_error(["bench", "report", "--db", str(taken), "--out", str(taken)], "is a file, not a folder")
+    _one_line_error(
+        ["bench", "export", "--db", str(taken), "--out", str(tmp_path)], f"--out {tmp_path} is a folder"
+    )

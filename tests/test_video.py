@@ -123,3 +123,26 @@ def test_no_frames_leaves_no_file(tmp_path) -> None:
 def test_probe_missing_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError):
         probe_mp4(tmp_path / "missing.mp4")
+
+
+@pytest.mark.parametrize("name", ["clip.gif", "clip", "clip.webm"])
+def test_refuses_containers_it_cannot_write_up_front(tmp_path, name: str) -> None:
+    # FFmpeg itself would refuse them only at the first frame, after an episode has started.
+    with pytest.raises(ValueError, match=r"end the name in one of \.mp4, \.mov, \.mkv, \.avi"):
+        Mp4Writer(tmp_path / name)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_refuses_a_directory(tmp_path, overwrite: bool) -> None:
+    with pytest.raises(IsADirectoryError, match="is a directory; give a file path"):
+        Mp4Writer(tmp_path, overwrite=overwrite)
+
+
+@pytest.mark.parametrize("name", ["clip.MP4", "clip.mov", "clip.mkv", "clip.avi"])
+def test_other_containers_hold_h264(tmp_path, name: str) -> None:
+    path = tmp_path / name
+    with Mp4Writer(path, fps=10) as writer:
+        for step in range(5):
+            writer.append(_gradient(64, 64, step))
+    info = probe_mp4(path)
+    assert (info["codec"], info["frames"], info["fps"]) == ("h264", 5, pytest.approx(10.0))
