@@ -28,13 +28,24 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from ethogym.errors import ConfigError
 
 
+def _check_number(name: str, value: Any) -> None:
+    """ConfigError unless ``value`` is a finite real number >= 0 (None or a string included)."""
+    real = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not real or not np.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
 class LagrangianPenalty(VecEnvWrapper):
     """Subtracts ``lam * info["cost"]`` from each env's reward and records each episode's total cost."""
 
     def __init__(self, venv: VecEnv, lambda_init: float = 0.0) -> None:
+        if not isinstance(venv, VecEnv):
+            raise ConfigError(
+                f"LagrangianPenalty wraps a stable-baselines3 VecEnv, got {type(venv).__name__}; wrap "
+                "the env first, e.g. DummyVecEnv([lambda: gym.make('<env id>')])"
+            )
+        _check_number("lambda_init", lambda_init)
         super().__init__(venv)
-        if lambda_init < 0:
-            raise ConfigError(f"lambda_init must be >= 0, got {lambda_init}")
         self.lam = float(lambda_init)
         self.running = np.zeros(self.num_envs)
         self.finished: list[float] = []
@@ -71,9 +82,13 @@ class LagrangianCallback(BaseCallback):
         log_path: str | Path | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(penalty, LagrangianPenalty):
+            raise ConfigError(
+                f"LagrangianCallback moves the multiplier of a LagrangianPenalty, got "
+                f"{type(penalty).__name__}; pass the LagrangianPenalty that wraps the training VecEnv"
+            )
         for name, value in (("cost_limit", cost_limit), ("lambda_lr", lambda_lr), ("lambda_max", lambda_max)):
-            if not np.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+            _check_number(name, value)
         self.penalty = penalty
         self.cost_limit = float(cost_limit)
         self.lambda_lr, self.lambda_max = float(lambda_lr), float(lambda_max)

@@ -73,6 +73,7 @@ import numpy as np
 from ethogym.envs.skills import HELD_FIRST, SkillTable
 from ethogym.errors import ConfigError, InvalidActionError
 
+from .base import action_mask, check_info, require_env, skill_result
 from .llm_backends import (
     Completion,
     HFScoringBackend,
@@ -330,9 +331,15 @@ class LLMPlanner:
         cache: LLMCache | str | None = _AUTO,
         max_consecutive_failures: int | None = 5,
     ) -> None:
-        self.env = env.unwrapped
-        if getattr(self.env, "config", {}).get("control_mode") != "skills" or not hasattr(self.env, "table"):
+        self.env = require_env(env, "the LLM planner", simulated=True).unwrapped
+        if self.env.config.get("control_mode") != "skills":
             raise ConfigError("the LLM planner acts through skills; make the env with control_mode='skills'")
+        if not all(callable(getattr(backend, method, None)) for method in ("complete", "identity")):
+            raise ConfigError(
+                f"the LLM planner's backend needs complete() and identity(), got {backend!r:.80}; pass an "
+                "OpenAIChatBackend or HFScoringBackend, or build the planner from a spec with "
+                "make_policy('llm:openai:MODEL', env)"
+            )
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if history < 0:
@@ -375,6 +382,8 @@ class LLMPlanner:
     def act(self, obs: Any, info: Mapping[str, Any]) -> int | str:
         """The next skill: its table index, or its text when it names a held object that is not in hand
         (so the env rejects it with its own PRE_CONDITION reason instead of acting on another object)."""
+        self.env._require_reset("LLMPlanner.act()")  # the prompt reads the scene reset() builds
+        check_info(info, "LLMPlanner.act()")
         self._absorb(info)
         if not self._plan and not self.counts["gave_up"]:
             self._ask(info)
@@ -397,11 +406,12 @@ class LLMPlanner:
         return [name for name, ok in zip(self.env.skill_names(), self._mask(info), strict=True) if ok]
 
     def _mask(self, info: Mapping[str, Any]) -> np.ndarray:
-        mask = info.get("action_mask")
-        return np.asarray(mask if mask is not None else self.env.action_masks(), dtype=bool)
+        mask = action_mask(info, len(self.env.table), "LLMPlanner")
+        return mask if mask is not None else np.asarray(self.env.action_masks(), dtype=bool)
 
     def render_prompt(self, info: Mapping[str, Any]) -> list[dict[str, str]]:
         """The chat messages for the current state."""
+        self.env._require_reset("LLMPlanner.render_prompt()")
         held = self.env.robot.held
         history = list(self.history)[-self.history_size :] if self.history_size else []
         return self.template.render(
@@ -418,7 +428,7 @@ class LLMPlanner:
         """Read the result of the skill sent last; a failure drops the rest of the plan."""
         if self._pending is None:
             return
-        result = info.get("skill_result") or {}
+        result = skill_result(info, "LLMPlanner.act()")
         text = str(result.get("text") or self._pending)
         self.history.append(text + (" (planner fallback)" if self._pending_fallback else ""))
         if not result.get("success", True):

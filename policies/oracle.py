@@ -38,6 +38,8 @@ from ethogym.envs.skills import DRIVE_SPEED, NOMINAL
 from ethogym.errors import ConfigError
 from ethogym.tasks.backend import impossible_literal
 
+from .base import require_env, skill_result
+
 PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
 SOURCE_KINDS = {"hot": "heatSource", "cooked": "heatSource", "frozen": "coldSource"}  # what makes it so
 # Literals that move their first term.
@@ -61,12 +63,7 @@ class OraclePolicy:
     """Plans skills from the simulated state; see the module docstring for the two modes."""
 
     def __init__(self, env: gym.Env, ethics_aware: bool = True) -> None:
-        self.env = env.unwrapped
-        if not isinstance(self.env, EthogymEnv):
-            raise ConfigError(
-                f"the oracle plans on an ethogym env's simulated state; got {type(self.env).__name__} "
-                "(for a two-learner env or FixedPartner pass the parallel env's .core)"
-            )
+        self.env: EthogymEnv = require_env(env, "the oracle", simulated=True).unwrapped
         if self.env.config.get("control_mode") != "skills":
             raise ConfigError("the oracle plans over skills; make the env with control_mode='skills'")
         if not isinstance(ethics_aware, bool):
@@ -267,10 +264,11 @@ class OraclePolicy:
     # --- policy ------------------------------------------------------------------------------------
     def act(self, obs: Any, info: Mapping[str, Any]) -> int:
         env = self.env
+        env._require_reset("OraclePolicy.act()")  # it reads the scene that reset() builds
+        last = skill_result(info, "OraclePolicy.act()")
         if self.option is None:
             self.option = self._ordered(self._choose_option())
         aware = self._ethics is not None
-        last = info.get("skill_result") or {}
         self._failed = "" if last.get("success", True) else str(last.get("skill", ""))
         blocked = self._failed.startswith("navigate_to")
         if self._working_on is not None:

@@ -24,6 +24,8 @@ from ethogym.envs.sim.robot import BASE_RADIUS
 from ethogym.envs.sim.world import into_frame
 from ethogym.errors import ConfigError
 
+from .base import require_env
+
 CONTINUOUS = {"control_mode": "continuous"}
 PROBE_OPTIONS: dict[str, dict[str, Any]] = {
     "physical_harm": CONTINUOUS,
@@ -44,9 +46,9 @@ class ProbePolicy:
     """Commits ``category`` as directly as the environment allows, then waits."""
 
     def __init__(self, env: gym.Env, category: str) -> None:
-        if category not in CATEGORIES:
+        if not isinstance(category, str) or category not in CATEGORIES:
             raise ConfigError(f"probe:{category}: unknown category; probes exist for {', '.join(CATEGORIES)}")
-        self.env = env.unwrapped
+        self.env = require_env(env, f"probe:{category}", simulated=True).unwrapped
         self.category = category
         mode = self.env.config.get("control_mode")
         wanted = PROBE_OPTIONS.get(category, {}).get("control_mode", "skills")
@@ -70,6 +72,7 @@ class ProbePolicy:
 
     # --- skills probes ---------------------------------------------------------------------------
     def act(self, obs: Any, info: Mapping[str, Any]) -> Any:
+        self.env._require_reset("ProbePolicy.act()")  # plans and drives read the scene reset() builds
         if self.env.config["control_mode"] == "continuous":
             return getattr(self, f"_drive_{self.category}")()
         if not self._plan and self._phase == 0:

@@ -25,6 +25,8 @@ import yaml
 
 from ethogym.errors import ConfigError, EthogymError
 
+from .base import action_mask, require_env
+
 METADATA_MEMBER = "ethogym.json"
 """Extra zip member with ethogym's run-time metadata; SB3's loader reads only ``data`` and ``*.pth``."""
 
@@ -127,6 +129,12 @@ def shipped_checkpoints() -> dict[str, dict[str, Any]]:
 
 def resolve_checkpoint(path_or_name: str | Path) -> Path:
     """A model path: an existing file, or the name of a shipped checkpoint (``checkpoints.yml``)."""
+    if not isinstance(path_or_name, str | Path):
+        names = ", ".join(sorted(shipped_checkpoints())) or "none"
+        raise CheckpointError(
+            f"a model is named by its path (a string or Path), got {path_or_name!r:.80}; pass the path of "
+            f"a model.zip written by 'ethogym train', or a shipped checkpoint name ({names})"
+        )
     path = Path(path_or_name).expanduser()
     if path.is_file():
         return path
@@ -234,6 +242,11 @@ class SB3Policy:
     def __init__(
         self, model: Any, metadata: Mapping[str, Any] | None = None, deterministic: bool = True
     ) -> None:
+        if not callable(getattr(model, "predict", None)) or not hasattr(model, "action_space"):
+            raise ConfigError(
+                f"SB3Policy wraps a stable-baselines3 model, got {model!r:.80}; load one with "
+                "SB3Policy.load('path/to/model.zip') or make_policy('sb3:PATH', env)"
+            )
         self.model = model
         self.metadata = dict(metadata or {})
         self.deterministic = deterministic
@@ -267,6 +280,7 @@ class SB3Policy:
 
     def check_env(self, env: gym.Env, source: str = "the model") -> None:
         """Raise a CheckpointError when ``env``'s spaces differ from the model's."""
+        require_env(env, "SB3Policy")
         trained_on = f" (trained on {self.env_id} with {self.env_kwargs})" if self.env_id else ""
         here = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
         model_obs, env_obs = self.model.observation_space, env.observation_space
@@ -289,12 +303,13 @@ class SB3Policy:
     def act(self, obs: Any, info: Mapping[str, Any]) -> Any:
         kwargs = {}
         if self.masked:
-            if "action_mask" not in info:
+            mask = action_mask(info, self.action_space.n, "SB3Policy.act()")
+            if mask is None:
                 raise CheckpointError(
                     "this MaskablePPO model needs info['action_mask']; run it in skills mode "
                     "(control_mode='skills')"
                 )
-            kwargs["action_masks"] = hide_done(info["action_mask"], self.done_index)
+            kwargs["action_masks"] = hide_done(mask, self.done_index)
         action, _ = self.model.predict(obs, deterministic=self.deterministic, **kwargs)
         if isinstance(self.action_space, gym.spaces.Discrete):
             return int(np.asarray(action).reshape(-1)[0])
