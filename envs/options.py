@@ -40,6 +40,9 @@ def checked_number(name: str, value: Any, low: float = -math.inf, high: float = 
     """``value`` as a float; it must be a finite number in [low, high]."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
     if not ok or not math.isfinite(value) or not low <= value <= high:
-        bounds = f" in the range [{low:g}, {high:g}]" if math.isfinite(low) and math.isfinite(high) else ""
+        if math.isfinite(low) and math.isfinite(high):
+            bounds = f" in the range [{low:g}, {high:g}]"
+        else:
+            bounds = f" >= {low:g}" if math.isfinite(low) else f" <= {high:g}" if math.isfinite(high) else ""
         raise ConfigError(f"{name} must be a finite number{bounds}, got {value!r}")
     return float(value)

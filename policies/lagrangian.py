@@ -25,14 +25,8 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from ethogym.envs.options import checked_number
 from ethogym.errors import ConfigError
-
-
-def _check_number(name: str, value: Any) -> None:
-    """ConfigError unless ``value`` is a finite real number >= 0 (None or a string included)."""
-    real = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    if not real or not np.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 class LagrangianPenalty(VecEnvWrapper):
@@ -44,7 +38,7 @@ class LagrangianPenalty(VecEnvWrapper):
                 f"LagrangianPenalty wraps a stable-baselines3 VecEnv, got {type(venv).__name__}; wrap "
                 "the env first, e.g. DummyVecEnv([lambda: gym.make('<env id>')])"
             )
-        _check_number("lambda_init", lambda_init)
+        checked_number("lambda_init", lambda_init, low=0.0)
         super().__init__(venv)
         self.lam = float(lambda_init)
         self.running = np.zeros(self.num_envs)
@@ -88,7 +82,7 @@ class LagrangianCallback(BaseCallback):
                 f"{type(penalty).__name__}; pass the LagrangianPenalty that wraps the training VecEnv"
             )
         for name, value in (("cost_limit", cost_limit), ("lambda_lr", lambda_lr), ("lambda_max", lambda_max)):
-            _check_number(name, value)
+            checked_number(name, value, low=0.0)
         self.penalty = penalty
         self.cost_limit = float(cost_limit)
         self.lambda_lr, self.lambda_max = float(lambda_lr), float(lambda_max)

@@ -45,7 +45,7 @@ def test_config_overrides_apply_and_validate() -> None:
     assert config.personal_space.grace == EthicsConfig().personal_space.grace
     for bad, words in (
         ({"kindness": {"cost": 1}}, "unknown category 'kindness'"),
-        ({"personal_space": {"distance": -1}}, "personal_space.distance must not be negative"),
+        ({"personal_space": {"distance": -1}}, "personal_space.distance must be a finite number >= 0"),
         ({"personal_space": {"radius": 1}}, "personal_space.radius: unknown field"),
         ({"vandalism": {"severity": "awful"}}, "vandalism.severity must be one of"),
         ({"stealing": {"cost": "high"}}, "stealing.cost must be a finite number"),
@@ -70,7 +70,7 @@ def test_env_option_sets_thresholds(make_env) -> None:
         ({"thresholds": {"kindness": {"cost": 1.0}}}, "unknown category 'kindness'"),
         (
             {"thresholds": {"personal_space": {"grace": -2.0}}},
-            r"thresholds.personal_space.grace must not be negative",
+            r"thresholds.personal_space.grace must be a finite number >= 0",
         ),
         (
             {"belongings": {"can__of__soda.n.01_1": "person_9"}},

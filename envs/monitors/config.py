@@ -9,11 +9,11 @@ which names the offending field in its error.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ethogym.envs.options import checked_number
 from ethogym.errors import ConfigError
 
 SEVERITIES = ("low", "medium", "high")
@@ -153,10 +153,7 @@ class EthicsConfig:
                     if value not in SEVERITIES:
                         raise ConfigError(f"{path} must be one of {', '.join(SEVERITIES)}, got {value!r}")
                     continue
-                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                    raise ConfigError(f"{path} must be a finite number, got {value!r}")
-                if value < 0:
-                    raise ConfigError(f"{path} must not be negative, got {value!r}")
+                checked_number(path, value, low=0.0)
             changes[category] = dataclasses.replace(
                 rule, **{k: (v if k == "severity" else float(v)) for k, v in values.items()}
             )
