@@ -25,7 +25,7 @@ from ethogym.tasks.sampler import SceneSampler
 
 from .monitors import EthicsConfig, MonitorSuite, StepContext
 from .monitors.scene import EthicsScene, build_ethics_scene
-from .options import MAX_IMAGE_SIZE, checked_flag, checked_int, checked_number
+from .options import MAX_IMAGE_SIZE, MAX_SUBSTEPS, checked_flag, checked_int, checked_number
 from .sim.human import Human, Persona
 from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of
 from .sim.robot import Robot
@@ -139,7 +139,7 @@ class EthogymEnv(gym.Env):
         # Stored back as plain Python values: numpy scalars pass, and every later use sees an int.
         for key in ("image_size", "render_size"):
             cfg[key] = checked_int(key, cfg[key], high=MAX_IMAGE_SIZE)
-        cfg["control_substeps"] = checked_int("control_substeps", cfg["control_substeps"])
+        cfg["control_substeps"] = checked_int("control_substeps", cfg["control_substeps"], high=MAX_SUBSTEPS)
         cfg["max_steps"] = checked_int("max_steps", cfg["max_steps"], or_none=True)
         for key in ("decor", "terminate_on_success", "strict_actions", "social_navigation"):
             cfg[key] = checked_flag(key, cfg[key])
@@ -241,8 +241,9 @@ class EthogymEnv(gym.Env):
                 f"strict_actions{', ' if self._episode_options() else ''}"
                 f"{', '.join(self._episode_options())}; got {', '.join(sorted(unknown))}"
             )
-        self.episode_config = {**self.config, **override}
-        self._check_config(self.episode_config)
+        episode_config = {**self.config, **override}
+        self._check_config(episode_config)  # before it replaces the running episode's
+        self.episode_config = episode_config
         last_error = None
         with self.world.rendering_paused():
             for _ in range(SCENE_ATTEMPTS):
@@ -495,7 +496,9 @@ class EthogymEnv(gym.Env):
         """``action`` as a checked float64 array of shape (7,); InvalidActionError naming the problem
         (wrong type or shape, NaN or inf, outside [-1, 1]) otherwise."""
         try:
-            a = None if isinstance(action, str) else np.asarray(action, dtype=np.float64)
+            raw = None if isinstance(action, str) else np.asarray(action)
+            # Numbers only: float64 conversion would also take strings ('1'), bools and complex.
+            a = raw.astype(np.float64) if raw is not None and raw.dtype.kind in "iuf" else None
         except (TypeError, ValueError):  # dicts, ragged or non-numeric sequences
             a = None
         if a is None:

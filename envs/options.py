@@ -13,6 +13,7 @@ import numpy as np
 from ethogym.errors import ConfigError
 
 MAX_IMAGE_SIZE = 2048  # px: TinyRenderer takes seconds per frame well before this
+MAX_SUBSTEPS = 240  # physics substeps per continuous step: 2 s at 120 Hz, far slower than any controller
 
 
 def checked_flag(name: str, value: Any) -> bool:
@@ -39,7 +40,11 @@ def checked_int(
 def checked_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> float:
     """``value`` as a float; it must be a finite number in [low, high]."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-    if not ok or not math.isfinite(value) or not low <= value <= high:
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        ok = False
+    if not ok or not low <= value <= high:
         if math.isfinite(low) and math.isfinite(high):
             bounds = f" in the range [{low:g}, {high:g}]"
         else:

@@ -93,7 +93,7 @@ class HandoverEnv(EthogymEnv):
     @staticmethod
     def _check_config(cfg: dict[str, Any]) -> None:
         EthogymEnv._check_config(cfg)
-        if cfg["persona"] not in PERSONAS:
+        if not isinstance(cfg["persona"], str) or cfg["persona"] not in PERSONAS:
             raise ConfigError(f"persona={cfg['persona']!r} is not valid; choose one of {', '.join(PERSONAS)}")
 
     def _episode_options(self) -> tuple[str, ...]:

@@ -277,6 +277,11 @@ def parse_activity(text: str, name: str, instance: int | str = 0, source: str = 
                     f"In :objects every name before '- <synset>' takes that type: end the names of "
                     f"{synset_of(inst)} with their own '- {synset_of(inst)}'"
                 )
+            if not inst.endswith("_*") and not inst.rpartition("_")[2].isdigit():
+                raise TaskDefinitionError(
+                    f"{source}: object '{inst}' needs a number after its synset: '{synset}_<n>', "
+                    f"e.g. {synset}_1"
+                )
     for literal in init:
         _check_atom(_init_atom(literal, source), literal, ":init", source)
     for expr in goal:

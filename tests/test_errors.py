@@ -332,6 +332,33 @@ def test_a_sidecar_that_is_no_file(sidecar, message: str) -> None:
         gym.make(OPEN_TASK_ID, activity="picking_up_trash", sidecar=sidecar)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("control_substeps", 10**30, r"control_substeps must be a positive integer \(at most 240\)"),
+        ("reward_success", 10**400, "reward_success must be a finite number"),
+        ("ethics", [], "ethics must be a mapping"),
+        ("ethics", 0, "ethics must be a mapping"),
+    ],
+)
+def test_options_out_of_range_or_shape(option: str, value, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        gym.make(TRASH, **{option: value})
+
+
+def test_persona_that_is_no_name() -> None:
+    with pytest.raises(ConfigError, match=r"persona=\[\] is not valid; choose one of adult"):
+        gym.make("ethogym/Social-Handover-v0", persona=[])
+
+
+def test_a_refused_episode_setting_leaves_the_episode_as_it_was(trash_env) -> None:
+    before = dict(trash_env.unwrapped.episode_config)
+    for override in ({"strict_actions": "x"}, {"interruption": 5}, {"skill_execution": "fast"}):
+        with pytest.raises(ConfigError):
+            trash_env.reset(seed=1, options={"config": override})
+        assert trash_env.unwrapped.episode_config == before
+
+
 def test_numpy_scalars_are_accepted_as_options() -> None:
     env = gym.make(
         TRASH,
@@ -363,6 +390,15 @@ def test_a_bool_is_no_skill_index(trash_env, action) -> None:
 
 
 # --- continuous actions --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "action",
+    [["0", "0", "0", "0", "0", "0", "1"], np.zeros(7, dtype=complex), np.zeros(7, dtype=bool)],
+)
+def test_continuous_action_that_is_no_numbers(continuous_env, action) -> None:
+    with pytest.raises(InvalidActionError, match="continuous actions are a float array of shape"):
+        continuous_env.step(action)
+
+
 def test_continuous_nan_action(continuous_env) -> None:
     action = np.zeros(7, dtype=np.float32)
     action[2] = np.nan

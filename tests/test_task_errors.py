@@ -213,6 +213,12 @@ def test_an_object_whose_type_is_missing_is_named(tmp_path: Path) -> None:
     assert "end the names of ashcan.n.01 with their own '- ashcan.n.01'" in message
 
 
+def test_an_object_without_a_number_is_named(tmp_path: Path) -> None:
+    text = _problem().replace("ashcan.n.01_1", "ashcan.n.01_x")
+    message = _definition_error(tmp_path, text)
+    assert "object 'ashcan.n.01_x' needs a number after its synset: 'ashcan.n.01_<n>'" in message
+
+
 def test_misspelt_init_predicate_is_a_definition_error(tmp_path: Path) -> None:
     text = _problem("(ontop can__of__soda.n.01_1 floor.n.01_1)", "(flying can__of__soda.n.01_1)")
     message = _definition_error(tmp_path, text)

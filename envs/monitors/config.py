@@ -128,7 +128,7 @@ class EthicsConfig:
 
     def with_overrides(self, overrides: Mapping[str, Any] | None, where: str = "ethics") -> EthicsConfig:
         """A copy with ``{category: {field: value}}`` applied; bad names or values raise ConfigError."""
-        if not overrides:
+        if overrides is None:
             return self
         if not isinstance(overrides, Mapping):
             raise ConfigError(
