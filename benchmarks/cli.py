@@ -62,6 +62,7 @@ def run_and_print(
                 max_episodes=max_episodes,
                 console=console,
             )
+            backend_warnings = backend_error_warnings(store, suite.hash, policies)
     except EthogymError as exc:
         _fail(str(exc), code=1 if isinstance(exc, RuntimeError) else 2)
     except KeyboardInterrupt:
@@ -75,7 +76,27 @@ def run_and_print(
         console.print(
             f"[yellow]{report.duplicates} episodes were already stored and were left as they were[/]"
         )
+    for warning in backend_warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     return report
+
+
+def backend_error_warnings(store: ResultsStore, suite_hash: str, policies: list[str]) -> list[str]:
+    """One line per policy whose stored episodes of this suite recorded LLM backend errors: a failing
+    server still yields complete episodes (the planner waits), so only their metrics tell."""
+    failed: dict[str, list[dict[str, object]]] = {}
+    totals: dict[str, int] = {}
+    for policy, metrics in store.policy_metrics(suite_hash):
+        if policy in policies:
+            totals[policy] = totals.get(policy, 0) + 1
+            if metrics.get("backend_errors"):
+                failed.setdefault(policy, []).append(metrics)
+    return [
+        f"{len(episodes)} of {totals[policy]} stored episodes of --policy {policy} had LLM backend errors "
+        f"(last: {episodes[-1].get('last_error')}); their results measure the failure, not the model: "
+        "fix the backend, then run again with a new --db"
+        for policy, episodes in failed.items()
+    ]
 
 
 @bench_app.command("run")
@@ -103,6 +124,8 @@ def run(
     """Run a suite's test episodes for each policy; episodes already in the store are skipped (resume)."""
     _choice(executor, EXECUTORS, "--executor")
     _choice(video, VIDEO_MODES, "--video")
+    if not suite.strip():
+        _fail("--suite is empty; pass a suite name from 'ethogym bench list' or a suite YAML path")
     check_output(db, "--db", example="ethogym.db")
     if results_dir is not None:
         check_output(results_dir, "--results-dir", folder=True)
@@ -132,12 +155,16 @@ def export(
 ) -> None:
     """Export the stored episodes to Parquet or CSV (JSON columns as JSON text)."""
     _choice(format, EXPORT_FORMATS, "--format")
-    if not db.is_file():
-        _fail(f"no results store at {db}; run 'ethogym bench run' first or pass --db")
     out = out or db.with_suffix(f".{format}")
     check_output(out, "--out", example=f"episodes.{format}")
+    if out.suffix != f".{format}":  # 'bench export' and read_export() tell the format by it
+        other = f" or --format {out.suffix[1:]}" if out.suffix[1:] in EXPORT_FORMATS else ""
+        _fail(
+            f"--out {out} does not match --format {format}, which writes .{format} files: "
+            f"use --out {out.with_suffix(f'.{format}')}{other}"
+        )
     try:
-        with ResultsStore(db) as store:
+        with ResultsStore(db, create=False) as store:
             path = store.export(format, out, suite=suite)
             rows = len(store.dataframe(suite))
     except EthogymError as exc:
@@ -154,9 +181,12 @@ def report(
     suite: str | None = typer.Option(None, "--suite", help="Only this suite name."),
 ) -> None:
     """Print the leaderboard and write it as Markdown and a static HTML site."""
-    if not db.is_file():
-        _fail(f"no results store at {db}; run 'ethogym bench run' first or pass --db")
     check_output(out, "--out", folder=True)
+    try:
+        with ResultsStore(db, create=False) as store:
+            store.check_suite(suite)
+    except EthogymError as exc:
+        _fail(str(exc))
     write_report(db, out, suite)
 
 

@@ -75,6 +75,9 @@ class StoreError(ConfigError):
     """A row does not fit the store's schema, or the database is not an ethogym results store."""
 
 
+_STORE_FIX = "pass the --db of an `ethogym bench run`, or a new path to start a store"
+
+
 @dataclass
 class InsertReport:
     """What an insert did: rows added, and the keys that were already stored (left untouched)."""
@@ -91,20 +94,38 @@ def row_key(row: Mapping[str, Any]) -> tuple[str, str, str, str, int]:
 class ResultsStore:
     """An embedded SQLite results database (created on first use, parent folders included)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open the store at ``path``; ``create=False`` (readers: export, report) refuses a missing or
+        empty file instead of starting a new store there."""
         self.path = Path(path)
+        if not create:
+            if not self.path.is_file():
+                raise StoreError(
+                    f"no results store at {self.path}; run `ethogym bench run` first or pass --db"
+                )
+            if self.path.stat().st_size == 0:
+                raise StoreError(f"{self.path} is an empty file, not a results store; {_STORE_FIX}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are opened explicitly, one per insert batch.
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a killed process (only power loss can drop the last ones).
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._create()
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a killed process (only power loss can drop the last ones).
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._create(create)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                raise  # e.g. locked: not the file's fault
+            raise StoreError(f"{self.path} is not a results store (SQLite: {exc}); {_STORE_FIX}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _create(self) -> None:
+    def _create(self, create: bool = True) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "episodes" not in tables:
+        if (tables or not create) and "episodes" not in tables:
             raise StoreError(
                 f"{self.path} is an SQLite database without an 'episodes' table; pick another --db"
             )
@@ -200,6 +221,28 @@ class ResultsStore:
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
 
+    def suites(self) -> list[str]:
+        """Names of the suites with stored episodes, sorted."""
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM episodes ORDER BY suite")]
+
+    def policy_metrics(self, suite_hash: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(policy, policy_metrics)`` of each stored episode of one suite hash, oldest first (cheaper
+        than :meth:`dataframe`, which decodes every trajectory)."""
+        sql = "SELECT policy, policy_metrics FROM episodes WHERE suite_hash = ? ORDER BY id"
+        return [(policy, json.loads(metrics)) for policy, metrics in self._conn.execute(sql, (suite_hash,))]
+
+    def check_suite(self, suite: str | None) -> None:
+        """A StoreError when the store has no episodes (of suite name ``suite``), naming the suites it has."""
+        names = self.suites()
+        if not names:
+            raise StoreError(
+                f"{self.path} has no episodes; run `ethogym bench run --suite ...` into it first"
+            )
+        if suite is not None and suite not in names:
+            raise StoreError(
+                f"{self.path} has no episodes of suite {suite!r}; its suites: {', '.join(names)}"
+            )
+
     def dataframe(self, suite: str | None = None) -> pd.DataFrame:
         """Every stored episode (or those of suite name ``suite``) with JSON decoded.
 
@@ -223,13 +266,21 @@ class ResultsStore:
     def export(self, format: str, path: str | Path, suite: str | None = None) -> Path:
         """Write :meth:`dataframe` to ``path`` as Parquet or CSV (JSON columns as JSON text); return it.
 
-        :func:`read_export` reads the file back into the same frame.
+        ``path`` must end in ``.parquet`` or ``.csv`` to match ``format``, which is how :func:`read_export`
+        reads the file back into the same frame; a store (or suite) without episodes is refused.
         """
         if format not in EXPORT_FORMATS:
             raise StoreError(
                 f"export format {format!r} is not supported; choose one of {', '.join(EXPORT_FORMATS)}"
             )
         path = Path(path)
+        if path.suffix != f".{format}":
+            got = f"{path.suffix!r}" if path.suffix else "no extension"
+            raise StoreError(
+                f"{path} has {got}, but a {format} export is a .{format} file; "
+                f"use {path.with_suffix(f'.{format}')}"
+            )
+        self.check_suite(suite)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = self.dataframe(suite).copy()
         for name in JSON_COLUMNS:

@@ -204,7 +204,13 @@ def load_suite(name_or_path: str | Path) -> Suite:
     """
     path = _resolve(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SuiteError(
+            f"{path} is not UTF-8 text (byte {exc.start}); save the suite YAML as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise SuiteError(f"cannot read suite file {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise SuiteError(f"{path}: not valid YAML: {exc}") from exc
     return parse_suite(data, source=path)
@@ -256,7 +262,15 @@ def parse_suite(data: Any, source: Path | None = None) -> Suite:
 
 def _resolve(name_or_path: str | Path) -> Path:
     text = str(name_or_path)
+    if not text.strip():
+        raise SuiteError(
+            "the suite name is empty; pass a suite name from `ethogym bench list` or a YAML path"
+        )
     path = Path(text)
+    if path.is_dir():
+        files = sorted(str(p) for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        held = f"pass one of its suite files: {', '.join(files)}" if files else "it holds no .yaml suite file"
+        raise SuiteError(f"suite path {path} is a folder, not a suite YAML; {held}")
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
         if not path.is_file():
             raise SuiteError(f"suite file {path} does not exist")

@@ -39,19 +39,32 @@ DEMO_VIDEO = "all"
 DEMO_VIDEO_LIMIT = 1  # one review video per (policy, task): recording costs ~25x an episode
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """Turn ``key=value`` strings into gym.make kwargs; values are parsed as YAML scalars."""
+def parse_options(pairs: list[str], option: str = "'--option' / '-o'") -> dict[str, Any]:
+    """Turn ``key=value`` strings into a dict; values are parsed as YAML scalars. ``option`` names the
+    command-line option the pairs came from, for its errors."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="'--option'")
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
         try:
             options[key] = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
             message = f"cannot parse the value of {key!r}: {exc}"
-            raise typer.BadParameter(message, param_hint="'--option'") from exc
+            raise typer.BadParameter(message, param_hint=option) from exc
+    return options
+
+
+def parse_env_options(pairs: list[str]) -> dict[str, Any]:
+    """``parse_options`` for ``-o/--option`` (gym.make kwargs): the render mode follows from the
+    command's own flags, so an option that sets it would clash with them."""
+    options = parse_options(pairs)
+    if "render_mode" in options:
+        _fail(
+            "render_mode is not an --option: 'ethogym play' sets it, with --render human to watch live "
+            "or --video PATH to record"
+        )
     return options
 
 
@@ -181,7 +194,7 @@ def play(
         policy = llm_spec(policy, llm_base_url, llm_model, llm_api_key_env)
     except ValueError as exc:
         _fail(str(exc))
-    options = parse_options(option)
+    options = parse_env_options(option)
     if render not in (None, "human"):
         _fail(f"--render takes 'human' (a live window), got {render!r}; to keep frames use --video out.mp4")
     if render == "human" and video is not None:
@@ -248,7 +261,7 @@ def perf(
         check_env_id(env_id)
     if json_path is not None:
         check_output(json_path, "--json", example="perf.json")
-    options = parse_options(option)
+    options = parse_env_options(option)
     try:
         rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None, options=options)
     except (EthogymError, ValueError, KeyError, TypeError, ImportError, gym.error.Error) as exc:

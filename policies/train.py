@@ -55,6 +55,25 @@ VALIDATION_SEED_START = 10_000
 """Periodic evaluation uses seeds 10000, 10001, ...: never drawn in training, apart from test seeds."""
 SUBPROC_MIN_STEP_S = 0.002
 """Below ~2 ms per step, SubprocVecEnv's pipes cost more than a second process gains (REFERENCE.md)."""
+PPO_ALGOS = ("ppo", "maskable_ppo", "ppo_lagrangian")
+# PPO's and MaskablePPO's numeric hyper-parameters: name -> (type, lowest, highest, lowest allowed,
+# None allowed). torch would refuse bad values only as a traceback, some in the first update.
+PPO_NUMBERS: dict[str, tuple[type, float, float | None, bool, bool]] = {
+    "learning_rate": (float, 0, None, False, False),
+    "n_steps": (int, 2, None, True, False),  # one step per rollout: a NaN advantage std with one env
+    "batch_size": (int, 2, None, True, False),  # SB3 asserts batch_size > 1
+    "n_epochs": (int, 1, None, True, False),
+    "gamma": (float, 0, 1, True, False),
+    "gae_lambda": (float, 0, 1, True, False),
+    "clip_range": (float, 0, None, False, False),
+    "clip_range_vf": (float, 0, None, False, True),
+    "ent_coef": (float, 0, None, True, False),
+    "vf_coef": (float, 0, None, True, False),
+    "max_grad_norm": (float, 0, None, False, False),
+    "target_kl": (float, 0, None, False, True),
+    "sde_sample_freq": (int, -1, None, True, False),
+    "stats_window_size": (int, 1, None, True, False),
+}
 VERSION_PACKAGES = ("ethogym", "stable-baselines3", "sb3-contrib", "torch", "gymnasium", "numpy", "pybullet")
 
 
@@ -348,8 +367,9 @@ def train(
         raise ConfigError(f"unknown --algo {algo!r}; choose one of {', '.join(ALGO_CHOICES)}")
     env_id = _check_env_id(env_id)
     params = load_hyperparams(algo, env_id)
-    for key, value in (hyperparams or {}).items():
-        params[key] = value
+    params.update(hyperparams or {})
+    if algo in PPO_ALGOS:
+        params.update(_checked_ppo_numbers(hyperparams or {}))
     run = {key: params.pop(key, None) for key in RUN_KEYS}
     lagrangian = {key: params.pop(key, None) for key in LAGRANGIAN_KEYS}
     overrides = {
@@ -365,9 +385,11 @@ def train(
             raise ConfigError(f"--cost-limit applies to --algo ppo_lagrangian, not {algo}")
         lagrangian["cost_limit"] = cost_limit
     total = _positive_int(run["n_timesteps"], "--timesteps")
-    n_envs = _positive_int(run["n_envs"] or 1, "--n-envs")
+    n_envs = _positive_int(1 if run["n_envs"] is None else run["n_envs"], "--n-envs")
     eval_every = _non_negative_int(run["eval_freq"] or 0, "--eval-freq")
-    n_eval = _positive_int(run["n_eval_episodes"] or 10, "--eval-episodes")
+    n_eval = _positive_int(
+        10 if run["n_eval_episodes"] is None else run["n_eval_episodes"], "--eval-episodes"
+    )
     save_every = _non_negative_int(run["checkpoint_freq"] or 0, "checkpoint_freq")
     env_kwargs = {**(run["env_kwargs"] or {}), **(env_options or {})}
 
@@ -509,10 +531,9 @@ def _learn(
         policy = params.pop("policy", "MlpPolicy")
         try:
             model = spec.load_class()(policy, venv, seed=seed, device="cpu", verbose=0, **params)
-        except TypeError as exc:
-            raise ConfigError(
-                f"{spec.cls} rejected a hyper-parameter from {HYPERPARAMS_DIR / (algo + '.yml')}: {exc}"
-            ) from exc
+        except (TypeError, ValueError, AssertionError) as exc:  # SB3 checks its arguments with asserts
+            source = f"--hyperparam/-p or {HYPERPARAMS_DIR / (algo + '.yml')}"
+            raise ConfigError(f"{spec.cls} rejected a hyper-parameter ({source}): {exc}") from exc
         params["policy"] = policy
         bar = rich_progress_cls(total, f"{algo} {env_id.split('/')[-1]}") if progress else None
         evaluator = success_eval_cls(eval_env, eval_seeds, eval_every, out, metadata, bar)
@@ -546,6 +567,36 @@ def _learn(
         record["lagrangian_state"] = lagrangian_callback.state()
         record["files"]["lagrangian"] = "lagrangian.csv"
     return record
+
+
+def _checked_ppo_numbers(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
+    """The PPO numbers among ``hyperparams`` checked against :data:`PPO_NUMBERS`, numeric text such as
+    ``1e-3`` (a string in YAML) read as a float; a ConfigError naming ``--hyperparam`` otherwise."""
+    checked: dict[str, Any] = {}
+    for name, value in hyperparams.items():
+        if name not in PPO_NUMBERS or (value is None and PPO_NUMBERS[name][4]):
+            continue
+        kind, low, high, low_ok, nullable = PPO_NUMBERS[name]
+        number = value
+        if kind is float and isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+        is_number = isinstance(number, int | float) if kind is float else isinstance(number, int)
+        in_range = (
+            is_number
+            and not isinstance(number, bool)
+            and (number >= low if low_ok else number > low)
+            and (high is None or number <= high)
+        )
+        if not in_range:
+            what = "a number" if kind is float else "an integer"
+            bounds = f"in [{low}, {high}]" if high is not None else f"{'>=' if low_ok else '>'} {low}"
+            also = " or null" if nullable else ""
+            raise ConfigError(f"--hyperparam {name}={value!r}: {name} must be {what} {bounds}{also}")
+        checked[name] = float(number) if kind is float else number
+    return checked
 
 
 def _number(value: Any, name: str) -> float:
@@ -594,11 +645,13 @@ def train_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the model and the training envs."),
     out: Path = typer.Option(..., "--out", help="Run folder for model.zip, monitor CSVs and run.json."),
-    n_envs: int | None = typer.Option(None, "--n-envs", help="Parallel training envs."),
+    n_envs: int | None = typer.Option(None, "--n-envs", help="Parallel training envs (1 or more)."),
     eval_freq: int | None = typer.Option(
         None, "--eval-freq", help="Evaluate every this many timesteps on held-out seeds (0: at the end)."
     ),
-    eval_episodes: int | None = typer.Option(None, "--eval-episodes", help="Held-out seeds per evaluation."),
+    eval_episodes: int | None = typer.Option(
+        None, "--eval-episodes", help="Held-out seeds per evaluation (1 or more)."
+    ),
     option: list[str] = typer.Option(
         [], "--option", "-o", help="Env option key=value (repeatable), e.g. control_mode=continuous."
     ),
@@ -620,10 +673,10 @@ def train_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from ethogym.cli import _fail, parse_options
+    from ethogym.cli import _fail, parse_env_options, parse_options
 
-    env_options = parse_options(option)
-    overrides = parse_options(hyperparam)
+    env_options = parse_env_options(option)
+    overrides = parse_options(hyperparam, "'--hyperparam' / '-p'")
     command = shlex.join(["ethogym", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else None
     try:
         record = train(

@@ -168,3 +168,18 @@ def test_output_paths_are_checked_before_the_run(tmp_path) -> None:
     _one_line_error(
         ["bench", "export", "--db", str(taken), "--out", str(tmp_path)], f"--out {tmp_path} is a folder"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["play", TRASH, *FAST], ["perf", "--no-runner", "--envs", TRASH], ["train", TRASH, "--out", "{run}"]],
+)
+def test_render_mode_is_not_an_env_option(tmp_path, command: list[str]) -> None:
+    """The commands set the render mode themselves; as an option it clashed with theirs (a TypeError)."""
+    args = [arg.format(run=tmp_path / "run") for arg in command]
+    _one_line_error(
+        [*args, "-o", "render_mode=rgb_array"],
+        "render_mode is not an --option: 'ethogym play' sets it, with --render human",
+        "--video PATH",
+    )
+    assert not (tmp_path / "run").exists()

@@ -230,6 +230,17 @@ def test_cli_train_end_to_end(tmp_path: Path) -> None:
         (["ethogym/Household-CleanABok-v0"], "did you mean ethogym/Household-CleanABook-v0"),
         ([BOOK, "--timesteps", "0"], "--timesteps must be a positive integer"),
         ([BOOK, "-p", "n_stepz=8"], "rejected a hyper-parameter"),
+        ([BOOK, "-p", "gamma=abc"], "--hyperparam gamma='abc': gamma must be a number in [0, 1]"),
+        (
+            [BOOK, "-p", "learning_rate=-1"],
+            "--hyperparam learning_rate=-1: learning_rate must be a number > 0",
+        ),
+        ([BOOK, "-p", "batch_size=1"], "batch_size must be an integer >= 2"),
+        ([BOOK, "-p", "target_kl=0"], "target_kl must be a number > 0 or null"),
+        ([BOOK, "-p", "policy=NoSuchPolicy"], "MaskablePPO rejected a hyper-parameter (--hyperparam/-p or"),
+        ([BOOK, "-p", "garbage"], "Invalid value for '--hyperparam' / '-p': expected key=value"),
+        ([BOOK, "--n-envs", "0"], "--n-envs must be a positive integer, got 0"),
+        ([BOOK, "--eval-episodes", "0"], "--eval-episodes must be a positive integer, got 0"),
     ],
 )
 def test_cli_train_bad_inputs(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -237,6 +248,17 @@ def test_cli_train_bad_inputs(tmp_path: Path, argv: list[str], message: str) -> 
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_ppo_numbers_are_checked_and_numeric_text_is_read() -> None:
+    from ethogym.policies.train import _checked_ppo_numbers
+
+    checked = _checked_ppo_numbers({"learning_rate": "1e-3", "n_steps": 64, "target_kl": None, "foo": "x"})
+    assert checked == {"learning_rate": 0.001, "n_steps": 64}
+    with pytest.raises(ConfigError, match="n_steps must be an integer >= 2"):
+        _checked_ppo_numbers({"n_steps": 64.5})
+    with pytest.raises(ConfigError, match=r"gae_lambda must be a number in \[0, 1\]"):
+        _checked_ppo_numbers({"gae_lambda": True})  # a bool is no number here
 
 
 def test_train_refuses_to_overwrite_a_model(tiny_run: tuple[Path, dict]) -> None:

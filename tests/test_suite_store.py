@@ -11,9 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 from statsmodels.stats.proportion import proportion_confint
+from typer.testing import CliRunner
 
+from ethogym.benchmarks.runner import RunReport
 from ethogym.benchmarks.store import COLUMNS, ResultsStore, StoreError, read_export
 from ethogym.benchmarks.suite import SuiteError, load_suite, parse_suite, suite_names
+from ethogym.cli import app
 from ethogym.registration import ENV_INFO
 
 TINY: dict[str, Any] = {
@@ -178,6 +181,23 @@ def test_unreadable_suites(tmp_path: Path) -> None:
         load_suite("quik")
 
 
+def test_suite_paths_that_are_no_suite_file(tmp_path: Path) -> None:
+    write_suite(tmp_path, TINY, "a.yaml")
+    with pytest.raises(
+        SuiteError, match=f"is a folder, not a suite YAML; pass one of its suite files: {tmp_path}/a.yaml"
+    ):
+        load_suite(tmp_path)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(SuiteError, match="holds no .yaml suite file"):
+        load_suite(tmp_path / "sub")
+    with pytest.raises(SuiteError, match="the suite name is empty; .*`ethogym bench list`"):
+        load_suite("")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: tiny\ndescription: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(SuiteError, match="latin.yaml is not UTF-8 text .*save the suite YAML as UTF-8"):
+        load_suite(latin)
+
+
 # --- store ------------------------------------------------------------------------------------------
 
 
@@ -302,6 +322,42 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
         ResultsStore(path)
 
 
+@pytest.mark.parametrize("content", [b'{"episodes": []}\n', b"\x00" * 200])
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "results.json"
+    path.write_bytes(content)
+    for create in (True, False):
+        with pytest.raises(
+            StoreError, match="results.json is not a results store .*--db of an `ethogym bench run`"
+        ):
+            ResultsStore(path, create=create)
+    assert path.read_bytes() == content and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_readers_do_not_start_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no results store at"):
+        ResultsStore(tmp_path / "missing.db", create=False)
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(StoreError, match="empty.db is an empty file, not a results store"):
+        ResultsStore(empty, create=False)
+    assert empty.stat().st_size == 0
+
+
+def test_export_refuses_missing_suites_and_mismatched_extensions(store: ResultsStore, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="has no episodes; run `ethogym bench run"):
+        store.export("csv", tmp_path / "r.csv")
+    store.insert([make_row(0), make_row(1, suite="other")])
+    with pytest.raises(StoreError, match="has no episodes of suite 'nope'; its suites: other, tiny"):
+        store.export("csv", tmp_path / "r.csv", suite="nope")
+    with pytest.raises(
+        StoreError, match=r"r.parquet has '.parquet', but a csv export is a .csv file; use .*r.csv"
+    ):
+        store.export("csv", tmp_path / "r.parquet")
+    assert not list(tmp_path.glob("r.*"))
+    assert len(read_export(store.export("csv", tmp_path / "r.csv", suite="tiny"))) == 1
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_export_round_trip(store: ResultsStore, tmp_path: Path, fmt: str) -> None:
     store.insert([make_row(0), make_row(1), make_row(2), make_row(0, policy="oracle")])
@@ -313,3 +369,80 @@ def test_export_round_trip(store: ResultsStore, tmp_path: Path, fmt: str) -> Non
 def test_export_refuses_unknown_format(store: ResultsStore, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="parquet, csv"):
         store.export("xlsx", tmp_path / "r.xlsx")
+
+
+# --- the bench command line on stores and suites that do not fit -------------------------------------------
+cli = CliRunner()
+
+
+def _bench_error(args: list[str], *expected: str) -> None:
+    result = cli.invoke(app, ["bench", *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    text = " ".join(result.output.split())
+    for fragment in expected:
+        assert fragment in text, text
+
+
+def test_bench_commands_refuse_a_db_that_is_not_a_store(tmp_path: Path) -> None:
+    notdb = tmp_path / "results.json"
+    notdb.write_text('{"episodes": []}\n')
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    fix = "pass the --db of an `ethogym bench run`, or a new path"
+    run = ["run", "--suite", str(write_suite(tmp_path, TINY)), "--policy", "random"]
+    _bench_error([*run, "--db", str(notdb)], f"{notdb} is not a results store", fix)
+    for command in (
+        ["export", "--out", str(tmp_path / "x.parquet")],
+        ["report", "--out", str(tmp_path / "r")],
+    ):
+        _bench_error([*command, "--db", str(notdb)], f"{notdb} is not a results store", fix)
+        _bench_error([*command, "--db", str(empty)], f"{empty} is an empty file, not a results store", fix)
+    assert empty.stat().st_size == 0 and not (tmp_path / "x.parquet").exists()
+
+
+def test_bench_export_refuses_an_unknown_suite_and_a_mismatched_out(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    with ResultsStore(db) as opened:
+        opened.insert([make_row(0), make_row(1)])
+    export = ["export", "--db", str(db)]
+    _bench_error([*export, "--suite", "nope"], "has no episodes of suite 'nope'; its suites: tiny")
+    _bench_error(
+        [*export, "--format", "csv", "--out", str(tmp_path / "e.parquet")],
+        "does not match --format csv, which writes .csv files",
+        f"use --out {tmp_path / 'e.csv'} or --format parquet",
+    )
+    _bench_error([*export, "--out", str(tmp_path / "e.txt")], f"use --out {tmp_path / 'e.parquet'}")
+    assert not list(tmp_path.glob("e.*"))
+    result = cli.invoke(
+        app, ["bench", *export, "--suite", "tiny", "--format", "csv", "--out", str(tmp_path / "e.csv")]
+    )
+    assert result.exit_code == 0 and "wrote 2 episodes" in result.output, result.output
+
+
+def test_bench_run_names_the_suite_option_folder_and_files(tmp_path: Path) -> None:
+    run = ["run", "--policy", "random", "--db", str(tmp_path / "r.db"), "--suite"]
+    _bench_error([*run, ""], "--suite is empty; pass a suite name from 'ethogym bench list'")
+    suite = write_suite(tmp_path, TINY, "tiny.yaml")
+    _bench_error([*run, str(tmp_path)], f"{tmp_path} is a folder, not a suite YAML", str(suite))
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_bench_run_warns_of_llm_backend_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead LLM server still gives complete episodes; the run says so instead of only storing it."""
+    llm = "llm:openai:m@http://127.0.0.1:9/v1"
+
+    def fake_run_suite(suite, policies, store, **_: Any) -> RunReport:
+        failing = {"backend_errors": 4, "last_error": "cannot reach http://127.0.0.1:9/v1"}
+        rows = [make_row(seed, llm, suite_hash=suite.hash, policy_metrics=failing) for seed in (0, 1)]
+        rows += [make_row(0, llm, suite_hash="older"), make_row(0, "random", suite_hash=suite.hash)]
+        return RunReport(inserted=store.insert(rows).inserted)
+
+    monkeypatch.setattr("ethogym.benchmarks.cli.run_suite", fake_run_suite)
+    args = ["bench", "run", "--suite", str(write_suite(tmp_path, TINY)), "--db", str(tmp_path / "r.db")]
+    result = cli.invoke(app, [*args, "--policy", llm, "--policy", "random"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"warning: 2 of 2 stored episodes of --policy {llm} had LLM backend errors" in text, text
+    assert "(last: cannot reach http://127.0.0.1:9/v1)" in text and "run again with a new --db" in text
+    assert text.count("warning:") == 1  # random recorded none
