@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo import ParallelEnv
 
+from ethogym.envs.options import checked_int
 from ethogym.errors import ConfigError, EnvStateError
 
 
@@ -27,13 +28,25 @@ class FixedPartner(gym.Env):
     """
 
     def __init__(self, par_env: ParallelEnv, learner: str, partners: Mapping[str, Any]) -> None:
+        if not isinstance(par_env, ParallelEnv):
+            raise ConfigError(
+                f"FixedPartner wraps a PettingZoo ParallelEnv, got {type(par_env).__name__}; make one "
+                "with ethogym.make_parallel('<env id>'), e.g. "
+                "ethogym.make_parallel('ethogym/Adversarial-Thief-v0')"
+            )
         agents = list(par_env.possible_agents)
         if learner not in agents:
             raise ConfigError(f"learner {learner!r} is not an agent of this env; its agents are {agents}")
         others = sorted(a for a in agents if a != learner)
-        if sorted(partners) != others:
+        if not isinstance(partners, Mapping):
             raise ConfigError(
-                f"partners must give one policy for each other agent, {others}; got {sorted(partners)}"
+                f"partners must be a dict mapping each other agent, {others}, to its policy (an object "
+                f"with reset(seed) and act(obs, info), e.g. from make_policy); got {partners!r:.80}"
+            )
+        if set(partners) != set(others):
+            raise ConfigError(
+                f"partners must give one policy for each other agent, {others}; "
+                f"got {sorted(partners, key=repr)}"
             )
         for name, policy in partners.items():
             if not callable(getattr(policy, "act", None)) or not callable(getattr(policy, "reset", None)):
@@ -46,8 +59,19 @@ class FixedPartner(gym.Env):
         self.render_mode = getattr(par_env, "render_mode", None)
         self.metadata = dict(getattr(par_env, "metadata", {}))
         self._last: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._closed = False
+
+    def _require_open(self, call: str) -> None:
+        if self._closed:
+            raise EnvStateError(
+                f"{call} on a closed FixedPartner: close() closed its parallel env; make a new one with "
+                "FixedPartner(ethogym.make_parallel(...), learner, partners)"
+            )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self._require_open("reset()")
+        if seed is not None:
+            seed = checked_int("seed", seed, low=0)  # numpy integers pass, as gym.make's envs take them
         super().reset(seed=seed)
         obs, infos = self.par_env.reset(seed=seed, options=options)
         for policy in self.partners.values():
@@ -56,6 +80,7 @@ class FixedPartner(gym.Env):
         return obs[self.learner], infos[self.learner]
 
     def step(self, action: Any):
+        self._require_open("step()")
         if self._last is None:
             raise EnvStateError("call reset() before step()")
         obs, infos = self._last
@@ -77,3 +102,5 @@ class FixedPartner(gym.Env):
 
     def close(self) -> None:
         self.par_env.close()
+        self._last = None
+        self._closed = True

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from ethogym.envs.base import EthogymEnv
+from ethogym.envs.options import checked_int
 from ethogym.errors import ConfigError
 
 
@@ -85,6 +86,15 @@ def require_env(env: Any, who: str, simulated: bool = False) -> gym.Env:
             "(for a two-learner env or FixedPartner pass the parallel env's .core)"
         )
     return env
+
+
+def checked_seed(seed: Any, who: str) -> int | None:
+    """``seed`` for a policy's ``reset(seed)`` that seeds an RNG: None or an integer >= 0 (a numpy
+    integer passes, as an int), the seeds ``env.reset(seed=...)`` takes; a ConfigError otherwise.
+
+    ``who`` names the call ("RandomPolicy.reset()").
+    """
+    return checked_int(f"{who}: seed", seed, low=0, or_none=True)
 
 
 def check_info(info: Any, who: str) -> Mapping[str, Any]:

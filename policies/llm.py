@@ -57,6 +57,7 @@ auto caches when temperature is 0); openai: ``temperature`` (0), ``max_tokens`` 
 from __future__ import annotations
 
 import json
+import math
 import re
 import string
 import time
@@ -70,6 +71,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ethogym.envs.options import checked_int, checked_number
 from ethogym.envs.skills import HELD_FIRST, SkillTable
 from ethogym.errors import ConfigError, InvalidActionError
 
@@ -576,12 +578,28 @@ _HF_KEYS = {"device", "score", "batch_size"}
 _SPEC_HELP = "write it as llm:openai:MODEL[@BASE_URL][,key=value...] or llm:hf:PATH[,key=value...]"
 
 
-def _number(key: str, raw: str, kind: type) -> Any:
+def _number(
+    key: str, raw: str, kind: type, low: float = 0, high: float = math.inf, above: bool = False
+) -> Any:
+    """Spec option ``key=raw`` as an int (``kind`` int: an integer >= ``low``) or a float (a finite
+    number in [low, high], or (low, high] with ``above``); a ConfigError naming the option otherwise."""
+    name = f"LLM spec option {key}={raw!r}"
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
-        article = "an integer" if kind is int else "a number"
-        raise ConfigError(f"LLM spec option {key}={raw!r} must be {article}") from None
+        value = raw  # not a number at all: the check below says what the option takes
+    if kind is int:
+        return checked_int(name, value, low=int(low))
+    if not above:
+        return checked_number(name, value, low, high)
+    try:
+        number: float | None = checked_number(name, value, low, high)
+    except ConfigError:
+        number = None
+    if number is None or number <= low:
+        bounds = f"in the range ({low:g}, {high:g}]" if math.isfinite(high) else f"> {low:g}"
+        raise ConfigError(f"{name} must be a finite number {bounds}, got {value!r}")
+    return number
 
 
 def parse_llm_spec(argument: str) -> tuple[str, str, str | None, dict[str, str]]:
@@ -599,6 +617,11 @@ def parse_llm_spec(argument: str) -> tuple[str, str, str | None, dict[str, str]]
             raise ConfigError(f"LLM spec option {pair!r} is not key=value; {_SPEC_HELP}")
         if key not in allowed:
             raise ConfigError(f"unknown option {key!r} for llm:{kind}; known: {', '.join(sorted(allowed))}")
+        if key in options:
+            raise ConfigError(
+                f"LLM spec option {key!r} is given twice ({key}={options[key]!r} and "
+                f"{key}={value.strip()!r}); give each option once"
+            )
         options[key] = value.strip()
     url = None
     if kind == "openai":
@@ -615,16 +638,24 @@ def parse_llm_spec(argument: str) -> tuple[str, str, str | None, dict[str, str]]
 def planner_from_spec(env: gym.Env, argument: str) -> LLMPlanner:
     """Build an ``LLMPlanner`` from the argument of an ``llm:`` spec (registered as policy ``llm``)."""
     kind, model, url, options = parse_llm_spec(argument)
+    if options.get("api_key_env") == "":
+        raise ConfigError(
+            "LLM spec option api_key_env= is empty; name the environment variable that holds the API key, "
+            "e.g. api_key_env=OPENAI_API_KEY (or leave the option out to read ETHOGYM_LLM_API_KEY / "
+            "OPENAI_API_KEY)"
+        )
     if kind == "openai":
         backend: LLMBackend = OpenAIChatBackend(
             model,
             url,
             api_key_env=options.get("api_key_env"),
             temperature=_number("temperature", options.get("temperature", "0"), float),
-            max_tokens=_number("max_tokens", options.get("max_tokens", "256"), int),
-            top_p=_number("top_p", options["top_p"], float) if "top_p" in options else None,
+            max_tokens=_number("max_tokens", options.get("max_tokens", "256"), int, low=1),
+            top_p=_number("top_p", options["top_p"], float, high=1, above=True)
+            if "top_p" in options
+            else None,
             seed=_number("seed", options["seed"], int) if "seed" in options else None,
-            timeout_s=_number("timeout", options.get("timeout", "60"), float),
+            timeout_s=_number("timeout", options.get("timeout", "60"), float, above=True),
             max_retries=_number("retries", options.get("retries", "3"), int),
             backoff_s=_number("backoff", options.get("backoff", "1"), float),
         )
@@ -633,7 +664,7 @@ def planner_from_spec(env: gym.Env, argument: str) -> LLMPlanner:
             model,
             device=options.get("device", "cpu"),
             score=options.get("score", "mean"),
-            batch_size=_number("batch_size", options.get("batch_size", "8"), int),
+            batch_size=_number("batch_size", options.get("batch_size", "8"), int, low=1),
         )
     cache_option = options.get("cache", _AUTO)
     cache: LLMCache | str | None
@@ -655,7 +686,7 @@ def planner_from_spec(env: gym.Env, argument: str) -> LLMPlanner:
         cache=cache,
         max_consecutive_failures=None
         if max_failures.lower() == "none"
-        else _number("max_failures", max_failures, int),
+        else _number("max_failures", max_failures, int, low=1),
     )
 
 

@@ -8,7 +8,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from .base import action_mask, require_env
+from ethogym.envs.base import EthogymEnv
+from ethogym.envs.options import checked_flag
+from ethogym.errors import ConfigError
+
+from .base import action_mask, checked_seed, require_env
 
 
 class RandomPolicy:
@@ -17,22 +21,34 @@ class RandomPolicy:
 
     def __init__(self, env: gym.Env, allow_done: bool = False) -> None:
         self.space = require_env(env, "RandomPolicy").action_space
+        if not isinstance(self.space, gym.spaces.Discrete | gym.spaces.Box):
+            raise ConfigError(
+                f"RandomPolicy samples a Discrete or Box action space; this env's is {self.space}. "
+                "Use an ethogym env (skills or continuous mode) or sample env.action_space yourself"
+            )
         self.env = env.unwrapped
-        self.allow_done = allow_done
+        self.allow_done = checked_flag("allow_done", allow_done)
         self.rng = np.random.default_rng()
 
     def reset(self, seed: int | None = None) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(checked_seed(seed, "RandomPolicy.reset()"))
 
     def act(self, obs: Any, info: Mapping[str, Any]) -> Any:
         if isinstance(self.space, gym.spaces.Discrete):
             mask = action_mask(info, self.space.n, "RandomPolicy.act()")
             if mask is None:
                 mask = np.ones(self.space.n, dtype=bool)
+            elif not mask.any():
+                raise ConfigError(
+                    f"RandomPolicy.act(): info['action_mask'] allows no action of Discrete({self.space.n}); "
+                    "an env's mask always allows one (ethogym's always allows wait()), so this mask is "
+                    "probably wrong: pass the info of the env the policy was made for, unchanged"
+                )
             if not self.allow_done and hasattr(self.env, "table"):
-                mask[self.env.table.index[("done", None)]] = False
-            choices = np.flatnonzero(mask)
-            return int(self.rng.choice(choices)) if len(choices) else int(self.rng.integers(self.space.n))
+                done = self.env.table.index[("done", None)]
+                if mask.sum() > 1 or not mask[done]:  # done() alone allowed: the only valid action
+                    mask[done] = False
+            return int(self.rng.choice(np.flatnonzero(mask)))
         low, high = self.space.low, self.space.high
         return self.rng.uniform(low, high).astype(self.space.dtype)
 
@@ -43,6 +59,18 @@ class NoopPolicy:
     def __init__(self, env: gym.Env) -> None:
         self.space = require_env(env, "NoopPolicy").action_space
         self.env = env.unwrapped
+        if isinstance(self.space, gym.spaces.Discrete) and not isinstance(self.env, EthogymEnv):
+            raise ConfigError(
+                f"NoopPolicy does nothing with the ethogym skill wait(); {type(self.env).__name__}'s "
+                f"{self.space} actions have no such skill. Use it on an ethogym env, e.g. "
+                "gym.make('ethogym/Household-PickingUpTrash-v0'), or use the 'random' policy"
+            )
+        if not isinstance(self.space, gym.spaces.Discrete | gym.spaces.Box):
+            raise ConfigError(
+                f"NoopPolicy acts in a Discrete (skills) or Box (continuous) action space; this env's "
+                f"is {self.space}. Use it on an ethogym env, e.g. "
+                "gym.make('ethogym/Household-PickingUpTrash-v0')"
+            )
 
     def reset(self, seed: int | None = None) -> None:
         pass

@@ -25,7 +25,7 @@ import yaml
 
 from ethogym.errors import ConfigError, EthogymError
 
-from .base import action_mask, require_env
+from .base import action_mask, checked_seed, require_env
 
 METADATA_MEMBER = "ethogym.json"
 """Extra zip member with ethogym's run-time metadata; SB3's loader reads only ``data`` and ``*.pth``."""
@@ -297,6 +297,7 @@ class SB3Policy:
             )
 
     def reset(self, seed: int | None = None) -> None:
+        seed = checked_seed(seed, "SB3Policy.reset()")
         if not self.deterministic and seed is not None:
             self.model.set_random_seed(seed)
 

@@ -702,6 +702,36 @@ def test_spec_grammar() -> None:
         llm_spec("random", None, "m", None)
 
 
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ("temperature=nan", r"temperature='nan' must be a finite number >= 0"),
+        ("temperature=-1", r"temperature='-1' must be a finite number >= 0"),
+        ("backoff=nan", r"backoff='nan' must be a finite number >= 0"),
+        ("top_p=7", r"top_p='7' must be a finite number in the range \(0, 1\]"),
+        ("top_p=0", r"top_p='0' must be a finite number in the range \(0, 1\]"),
+        ("timeout=inf", r"timeout='inf' must be a finite number > 0"),
+        ("timeout=0", r"timeout='0' must be a finite number > 0"),
+        ("seed=-1", r"seed='-1' must be an integer >= 0"),
+        ("seed=1.5", r"seed='1.5' must be an integer >= 0"),
+        ("retries=-1", r"retries='-1' must be an integer >= 0"),
+        ("max_tokens=0", r"max_tokens='0' must be a positive integer"),
+        ("api_key_env=", r"api_key_env= is empty; name the environment variable"),
+    ],
+)
+def test_spec_option_out_of_range_names_the_option(env: gym.Env, option: str, match: str) -> None:
+    with pytest.raises(ConfigError, match="LLM spec option " + match):
+        make_policy(f"llm:openai:m@http://127.0.0.1:9/v1,{option}", env)
+
+
+def test_spec_option_given_twice_is_refused_and_edge_values_pass(env: gym.Env) -> None:
+    with pytest.raises(ConfigError, match=r"option 'cache' is given twice \(cache='off' and cache='on'\)"):
+        parse_llm_spec("openai:m@http://h/v1,cache=off,cache=on")
+    spec = "llm:openai:m@http://127.0.0.1:9/v1,top_p=1,seed=0,timeout=0.5,backoff=0,retries=0,cache=off"
+    backend = make_policy(spec, env).backend
+    assert (backend.top_p, backend.seed, backend.timeout_s, backend.backoff_s) == (1.0, 0, 0.5, 0.0)
+
+
 def test_make_policy_checks_spec_options(env: gym.Env, server: ChatServer, monkeypatch) -> None:
     monkeypatch.delenv("ETHOGYM_LLM_BASE_URL", raising=False)
     policy = make_policy(f"llm:openai:test-model@{server.url},retries=2,timeout=3,cache=off,history=4", env)

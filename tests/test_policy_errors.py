@@ -120,6 +120,52 @@ def test_policies_that_read_the_scene_refuse_another_env(name: str) -> None:
         env.close()
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Blackjack-v1"])
+def test_noop_refuses_a_discrete_env_without_ethogym_skills(env_id: str) -> None:
+    env = gym.make(env_id)
+    try:
+        with pytest.raises(
+            ConfigError, match=r"NoopPolicy does nothing with the ethogym skill wait\(\);.*gym\.make"
+        ):
+            make_policy("noop", env)
+        policy = make_policy("random", env)  # needs no skill table
+        policy.reset(0)
+        assert env.action_space.contains(policy.act(env.reset(seed=0)[0], {}))
+    finally:
+        env.close()
+
+
+class TupleActionsEnv(gym.Env):
+    observation_space = gym.spaces.Discrete(1)
+    action_space = gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Discrete(2)))
+
+
+@pytest.mark.parametrize("policy_class", [RandomPolicy, NoopPolicy])
+def test_random_and_noop_refuse_an_action_space_they_cannot_act_in(policy_class) -> None:
+    with pytest.raises(ConfigError, match=r"Discrete.* or Box.* action space; this env's is Tuple"):
+        policy_class(TupleActionsEnv())
+
+
+@pytest.mark.parametrize("seed", [-1, "x", 1.5, True, np.float64(2.0)])
+def test_a_policy_seeding_an_rng_checks_the_seed(trash_env, seed) -> None:
+    with pytest.raises(
+        ConfigError, match=r"RandomPolicy\.reset\(\): seed must be an integer >= 0 or None, got"
+    ):
+        RandomPolicy(trash_env).reset(seed)
+    with pytest.raises(ConfigError, match=r"SB3Policy\.reset\(\): seed must be an integer >= 0 or None, got"):
+        SB3Policy(MaskedModel(), {"masked": True}, deterministic=False).reset(seed)
+
+
+def test_random_policy_takes_a_numpy_seed_as_the_same_int(trash_env) -> None:
+    info = {"action_mask": trash_env.unwrapped.action_masks()}
+    runs = []
+    for seed in (3, np.int64(3)):
+        policy = RandomPolicy(trash_env)
+        policy.reset(seed)
+        runs.append([policy.act(None, info) for _ in range(20)])
+    assert runs[0] == runs[1]
+
+
 @pytest.mark.parametrize("env_id", [None, 3])
 def test_make_parallel_needs_an_env_id_string(env_id) -> None:
     with pytest.raises(ConfigError, match="make_parallel takes an env id string.*Adversarial-Thief-v0"):
@@ -147,6 +193,9 @@ def test_random_policy_checks_the_action_mask(trash_env) -> None:
     only_wait = np.zeros(n, dtype=np.int8)  # the two-learner env's masks are int8
     only_wait[wait] = 1
     assert policy.act(None, {"action_mask": only_wait}) == wait
+    # ethogym's masks always allow wait(): one allowing nothing is not the env's
+    with pytest.raises(ConfigError, match=r"allows no action of Discrete\(\d+\).*probably wrong"):
+        policy.act(None, {"action_mask": np.zeros(n, dtype=bool)})
 
 
 @pytest.mark.parametrize("spec", ["random", "oracle", "llm"])

@@ -323,6 +323,32 @@ def test_fixed_partner_checks_its_agents() -> None:
     par.close()
 
 
+def test_fixed_partner_checks_its_env_partners_and_seed(par) -> None:
+    gym_env = gym.make("CartPole-v1")
+    with pytest.raises(ConfigError, match=r"wraps a PettingZoo ParallelEnv, got TimeLimit;.*make_parallel"):
+        FixedPartner(gym_env, ROBOT_AGENT, {})
+    gym_env.close()
+    with pytest.raises(
+        ConfigError, match=r"partners must be a dict mapping each other agent, \['robot'\].*got None"
+    ):
+        FixedPartner(par, ADVERSARY, None)
+    env = FixedPartner(par, ADVERSARY, {ROBOT_AGENT: make_policy("noop", par.core)})
+    for seed in (-1, 1.5, "0"):
+        with pytest.raises(ConfigError, match="seed must be an integer >= 0, got"):
+            env.reset(seed=seed)
+    obs, _ = env.reset(seed=np.int64(3))  # as gym.make's envs take it
+    assert_same(obs, env.reset(seed=3)[0])
+
+
+def test_fixed_partner_says_it_is_closed(par) -> None:
+    env = FixedPartner(par, ROBOT_AGENT, {ADVERSARY: Orders("wait")})
+    env.reset(seed=0)
+    env.close()
+    for call in (lambda: env.step(0), lambda: env.reset(seed=0)):
+        with pytest.raises(EnvStateError, match=r"on a closed FixedPartner: .*make a new one"):
+            call()
+
+
 def test_same_seed_same_orders_same_episode() -> None:
     runs = []
     for _ in range(2):
