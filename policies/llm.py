@@ -38,8 +38,10 @@ plus ``model_calls``, ``backend_calls``, ``cache_hits``, ``backend_errors``, ``b
 ``replans`` (model calls after a failed skill), ``plans`` (replies with a usable skill),
 ``skills_executed``, ``fallback_actions``, ``gave_up``, ``tokens_in``, ``tokens_out`` (cached replies
 count their stored tokens, so reruns report the same totals; servers that do not report usage add
-``usage_missing``), ``latency_s`` (wall time in backend calls, failed ones included; 0 for cache
-hits) and ``last_error`` (the latest backend error or rejection message, or None).
+``usage_missing``), ``cache_errors`` (replies that could not be written to the cache: the reply is
+still used, and ``last_error`` names the path and the problem), ``latency_s`` (wall time in backend
+calls, failed ones included; 0 for cache hits) and ``last_error`` (the latest backend error, rejection
+or cache-write message, or None).
 
 Spec strings (``make_policy(spec, env)``, ``ethogym play --policy``)::
 
@@ -114,12 +116,28 @@ COUNTERS = (
     "tokens_in",
     "tokens_out",
     "usage_missing",
+    "cache_errors",
 )
 # The shape of a skill call, looser than the env's grammar so bad names can be told from bad syntax.
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)$")
 _LIST_MARKER = re.compile(r"^(?:[-*]|\d+[.)])\s+")
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)  # reasoning models' leading thoughts
-_FENCE = re.compile(r"^```[A-Za-z]*\s*\n(.*)\n\s*```$", re.DOTALL)
+_FENCE_LANG = re.compile(r"[A-Za-z]*")
+
+
+def _unfence(text: str) -> str | None:
+    """The stripped body of a reply that is one Markdown code fence (```lang, newline, body, newline,
+    ```), or None. String operations, not a backtracking regex: a fence full of blank lines is linear."""
+    if len(text) < 6 or not text.startswith("```") or not text.endswith("```"):
+        return None
+    inner = text[3:-3]
+    after = inner[_FENCE_LANG.match(inner).end() :]  # type: ignore[union-attr]
+    body = after.strip()
+    if not body:
+        return "" if after.count("\n") >= 2 else None
+    lead = after[: len(after) - len(after.lstrip())]
+    trail = after[len(after.rstrip()) :]
+    return body if "\n" in lead and "\n" in trail else None
 
 
 # --- prompt templates ---------------------------------------------------------------------------------
@@ -235,9 +253,9 @@ class ReplyError:
 def split_reply(reply: str) -> list[str] | ReplyError:
     """The skill texts of a reply in order, or a parse error. Never evaluates the reply."""
     text = _THINK.sub("", reply, count=1).strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
+    fenced = _unfence(text)
+    if fenced is not None:
+        text = fenced
     if not text:
         return ReplyError("parse_error", reply, "the reply is empty")
     if text[0] in "{[":
@@ -245,10 +263,14 @@ def split_reply(reply: str) -> list[str] | ReplyError:
             data = json.loads(text)
         except ValueError as exc:
             return ReplyError("parse_error", reply, f"invalid JSON: {exc}")
+        except RecursionError:
+            return ReplyError("parse_error", reply, "invalid JSON: nested too deeply")
         if isinstance(data, dict):
             if "plan" in data:
                 data = data["plan"]
             elif "skill" in data:
+                if not isinstance(data["skill"], str):
+                    return ReplyError("parse_error", reply, '"skill" must be one skill string')
                 data = [data["skill"]]
             else:
                 return ReplyError("parse_error", reply, 'JSON object without a "plan" list or "skill" string')
@@ -510,16 +532,22 @@ class LLMPlanner:
         self.counts["backend_retries"] += completion.attempts - 1
         self._count_usage(completion)
         if key is not None and self.cache is not None:
-            self.cache.put(
-                key,
-                {
-                    "text": completion.text,
-                    "tokens_in": completion.tokens_in,
-                    "tokens_out": completion.tokens_out,
-                    "identity": self.backend.identity(),
-                    "template": self.template.name,
-                },
-            )
+            record = {
+                "text": completion.text,
+                "tokens_in": completion.tokens_in,
+                "tokens_out": completion.tokens_out,
+                "identity": self.backend.identity(),
+                "template": self.template.name,
+            }
+            try:
+                self.cache.put(key, record)
+            except (OSError, TypeError, ValueError) as exc:  # the reply itself is fine: use it uncached
+                self.counts["cache_errors"] += 1
+                self.last_error = (
+                    f"cannot write the LLM cache entry {self.cache.path(key)}: {type(exc).__name__}: {exc}; "
+                    f"the reply was used uncached (fix the folder, point ETHOGYM_LLM_CACHE / cache= at a "
+                    f"writable folder, or use cache=off)"
+                )
         return completion
 
     def _count_usage(self, completion: Completion) -> None:

@@ -20,6 +20,7 @@ import math
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # Scoring backends score each skill as the start of the JSON reply the prompt asks for.
 REPLY_PREFIX = '{"plan": ["'
 CANDIDATE_SUFFIX = '"'
+MAX_REPLY_BYTES = 16 << 20  # a chat reply is kilobytes; more means the wrong endpoint or a runaway stream
+_READ_CHUNK = 1 << 16
 
 
 class LLMBackendError(EthogymError, RuntimeError):
@@ -95,6 +98,18 @@ def chat_completions_url(base_url: str) -> str:
         raise ConfigError(
             f"LLM base URL {base_url!r} must start with http:// or https://, e.g. http://localhost:8000/v1"
         )
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ConfigError(
+            f"LLM base URL {base_url!r} has a bad port ({exc}), e.g. http://localhost:8000/v1"
+        ) from None
+    if not parts.hostname or any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        raise ConfigError(
+            f"LLM base URL {base_url!r} needs a host name and no spaces or control characters, "
+            f"e.g. http://localhost:8000/v1"
+        )
     url = url.rstrip("/")
     return url if url.endswith("/chat/completions") else url + "/chat/completions"
 
@@ -104,8 +119,9 @@ class OpenAIChatBackend:
 
     Retries with exponential backoff (``backoff_s * 2**k``, capped at ``max_backoff_s``; a numeric
     ``Retry-After`` header is honoured up to the cap) on HTTP 408 / 429 / 5xx, timeouts and connection
-    errors. Other HTTP errors (400, 401, 404, ...) and malformed response bodies fail at once: repeating
-    the same request would not help.
+    errors, and on a body still arriving once ``timeout_s`` has passed (a trickling server). Other HTTP
+    errors (400, 401, 404, ...), redirects (not followed: the error names the Location), bodies over
+    ``MAX_REPLY_BYTES`` and malformed response bodies fail at once: repeating the request would not help.
     """
 
     kind = "openai"
@@ -147,6 +163,12 @@ class OpenAIChatBackend:
         self.base_url = base_url
         self.url = chat_completions_url(base_url)
         self.api_key = api_key if api_key is not None else resolve_api_key(api_key_env)
+        if self.api_key and any(not (0x20 < ord(ch) < 0x7F) for ch in self.api_key):
+            raise ConfigError(
+                "the LLM API key contains a space, control character (a trailing newline?) or non-ASCII "
+                "character, which cannot be sent in an HTTP header; check the value of "
+                f"{api_key_env or ' / '.join(API_KEY_ENV_VARS)} (or api_key=)"
+            )
         self.temperature = float(temperature)
         self.max_tokens = int(max_tokens)
         self.top_p = top_p
@@ -198,6 +220,24 @@ class OpenAIChatBackend:
                 pass  # an HTTP date: keep the exponential delay
         return min(delay, self.max_backoff_s)
 
+    @staticmethod
+    def _read(response: Any, deadline: float) -> bytes:
+        """The response body, read in chunks: a reply still arriving at ``deadline`` (a server that
+        trickles bytes, so that no single read times out) or larger than ``MAX_REPLY_BYTES`` is
+        abandoned. One attempt thus lasts at most about twice the timeout."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = response.read1(_READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise _ReplyTooLarge
+            if time.monotonic() > deadline:
+                raise _ReplyTooSlow
+            chunks.append(chunk)
+
     def complete(self, messages: Sequence[Mapping[str, str]], candidates: Sequence[str] = ()) -> Completion:
         """Send the chat request; raise ``LLMBackendError`` when every attempt failed."""
         data = self._body(messages)
@@ -210,15 +250,24 @@ class OpenAIChatBackend:
                 retry_after = None
             request = urllib.request.Request(self.url, data=data, headers=self._headers(), method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    raw = response.read()
+                with _OPENER.open(request, timeout=self.timeout_s) as response:
+                    raw = self._read(response, time.monotonic() + self.timeout_s)
             except urllib.error.HTTPError as exc:
                 detail = _error_detail(exc)
                 last_error = f"HTTP {exc.code} from {self.url}{detail}"
                 if exc.code in RETRY_STATUS:
                     retry_after = exc.headers.get("Retry-After") if exc.headers else None
                     continue
-                raise LLMBackendError(last_error + _http_hint(exc.code), attempt + 1) from None
+                raise LLMBackendError(last_error + _http_hint(exc.code, exc.headers), attempt + 1) from None
+            except _ReplyTooLarge:
+                raise LLMBackendError(
+                    f"malformed reply from {self.url}: more than {MAX_REPLY_BYTES >> 20} MiB "
+                    f"(check the base URL points at a chat-completions server and max_tokens)",
+                    attempt + 1,
+                ) from None
+            except _ReplyTooSlow:
+                last_error = f"the reply from {self.url} did not finish within {self.timeout_s:g} s"
+                continue
             except TimeoutError as exc:
                 last_error = f"no reply from {self.url} within {self.timeout_s:g} s ({exc})"
                 continue
@@ -247,6 +296,25 @@ class OpenAIChatBackend:
         raise LLMBackendError(f"{last_error} (gave up after {attempts} attempt(s))", attempts)
 
 
+class _ReplyTooLarge(Exception):
+    pass
+
+
+class _ReplyTooSlow(Exception):
+    pass
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would resend a POST as a GET without its body (301-303) or
+    refuse it (307/308), so the 3xx itself is reported with its Location."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _error_detail(exc: urllib.error.HTTPError) -> str:
     try:
         body = exc.read(300).decode("utf-8", "replace").strip()
@@ -255,7 +323,13 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
     return f": {body}" if body else ""
 
 
-def _http_hint(code: int) -> str:
+def _http_hint(code: int, headers: Any = None) -> str:
+    if 300 <= code < 400:
+        location = headers.get("Location") if headers is not None else None
+        return (
+            f" (the server redirects to {location or 'another URL'}; redirects are not followed, "
+            f"give the final URL as the base URL)"
+        )
     if code in (401, 403):
         return " (check the API key: ETHOGYM_LLM_API_KEY, OPENAI_API_KEY or --llm-api-key-env)"
     if code == 404:
@@ -267,9 +341,12 @@ def _parse_chat_response(raw: bytes, url: str) -> tuple[str, int | None, int | N
     """(content, prompt tokens, completion tokens) of a chat-completions response body."""
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         snippet = raw[:120].decode("utf-8", "replace")
-        raise LLMBackendError(f"malformed reply from {url}: not JSON: {snippet!r}") from None
+        hint = ""
+        if raw.lstrip().startswith((b"data:", b"event:")):
+            hint = " (a streaming server-sent-events reply although stream=false was asked for)"
+        raise LLMBackendError(f"malformed reply from {url}: not JSON{hint}: {snippet!r}") from None
     try:
         content = data["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
@@ -277,16 +354,21 @@ def _parse_chat_response(raw: bytes, url: str) -> tuple[str, int | None, int | N
             f"malformed reply from {url}: expected choices[0].message.content, got {str(data)[:120]!r}"
         ) from None
     if not isinstance(content, str):
-        raise LLMBackendError(f"malformed reply from {url}: message content is {type(content).__name__}")
+        kind = "null" if content is None else type(content).__name__
+        choice = data["choices"][0]
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        raise LLMBackendError(
+            f"malformed reply from {url}: message content is {kind}, not a string"
+            + (f" (finish_reason {finish!r})" if finish is not None else "")
+        )
     usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
-    tokens_in = usage.get("prompt_tokens")
-    tokens_out = usage.get("completion_tokens")
-    return (
-        content,
-        tokens_in if isinstance(tokens_in, int) else None,
-        tokens_out if isinstance(tokens_out, int) else None,
-    )
+    return content, _token_count(usage.get("prompt_tokens")), _token_count(usage.get("completion_tokens"))
+
+
+def _token_count(value: Any) -> int | None:
+    """A reported token count, or None when it is not a non-negative integer (then usage is missing)."""
+    return value if type(value) is int and value >= 0 else None
 
 
 class HFScoringBackend:
@@ -387,7 +469,13 @@ class HFScoringBackend:
         with torch.no_grad():
             log_likelihoods = self._token_logprobs(prefix, conts)
         scores = [float(lp.sum()) / (len(lp) if self.score == "mean" else 1) for lp in log_likelihoods]
-        best = max(range(len(candidates)), key=lambda k: (scores[k], -k))
+        if all(math.isnan(s) for s in scores):
+            raise LLMBackendError(
+                f"the model {self.model} scores every candidate skill NaN (its logits are not finite: "
+                f"damaged weights, or a dtype/device it cannot run in)"
+            )
+        ranked = [s if not math.isnan(s) else -math.inf for s in scores]
+        best = max(range(len(candidates)), key=lambda k: (ranked[k], -k))
         chosen = candidates[best]
         return Completion(
             text=json.dumps({"plan": [chosen]}),

@@ -62,6 +62,20 @@ class LLMCache:
             raise ConfigError(
                 f"LLM cache path {self.root} is a file; point ETHOGYM_LLM_CACHE (or cache=) at a folder"
             )
+        # The folder is made on the first put; refuse a path that can never be one.
+        parent = self.root
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ConfigError(
+                f"LLM cache path {self.root} cannot be a folder: {parent} is a file; point "
+                f"ETHOGYM_LLM_CACHE (or cache=) at a folder, or use cache=off"
+            )
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"LLM cache path {self.root} is not writable ({parent} is not writable); point "
+                f"ETHOGYM_LLM_CACHE (or cache=) at a writable folder, or use cache=off"
+            )
 
     def __repr__(self) -> str:
         return f"LLMCache({str(self.root)!r})"
@@ -70,18 +84,26 @@ class LLMCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored record, or None when absent or unreadable (a damaged entry counts as a miss and is
-        overwritten by the next ``put``)."""
+        """The stored record, or None when absent or unreadable (a damaged entry: not JSON, not an
+        object, another format, ``text`` not a string, token counts not non-negative integers, counts as
+        a miss and is overwritten by the next ``put``)."""
         try:
             record = json.loads(self.path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get("format") != CACHE_FORMAT or "text" not in record:
+        if not isinstance(record, dict) or record.get("format") != CACHE_FORMAT:
             return None
+        if not isinstance(record.get("text"), str):
+            return None
+        for count in ("tokens_in", "tokens_out"):
+            value = record.get(count)
+            if value is not None and (type(value) is not int or value < 0):
+                return None
         return record
 
     def put(self, key: str, record: Mapping[str, Any]) -> None:
-        """Store ``record`` (JSON-serialisable, with a ``text`` field) under ``key`` atomically."""
+        """Store ``record`` (JSON-serialisable, with a ``text`` field) under ``key`` atomically. Raises
+        OSError when the entry cannot be written (the planner records it and uses the reply uncached)."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps({**record, "format": CACHE_FORMAT}, ensure_ascii=False, sort_keys=True)

@@ -66,8 +66,9 @@ class ChatServer:
     """``POST /v1/chat/completions`` on 127.0.0.1, answering from a script (one entry per request).
 
     Entries: a string (the assistant's content), ``("status", code)``, ``("sleep", seconds, content)``,
-    ``("raw", bytes)`` (the whole 200 body) or a callable ``f(request_json) -> entry``. When the script
-    runs out, ``default`` answers.
+    ``("raw", bytes)`` (the whole 200 body), ``("redirect", code, location)``, ``("trickle", seconds)``
+    (a 200 whose body arrives one byte per 0.05 s for that long, then stops short of its length) or a
+    callable ``f(request_json) -> entry``. When the script runs out, ``default`` answers.
     """
 
     def __init__(self) -> None:
@@ -100,6 +101,20 @@ class ChatServer:
                         self._send(entry[1], json.dumps({"error": {"message": "scripted failure"}}).encode())
                     elif isinstance(entry, tuple) and entry[0] == "raw":
                         self._send(200, entry[1])
+                    elif isinstance(entry, tuple) and entry[0] == "redirect":
+                        self.send_response(entry[1])
+                        self.send_header("Location", entry[2])
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    elif isinstance(entry, tuple) and entry[0] == "trickle":
+                        self.send_response(200)
+                        self.send_header("Content-Length", "100000")
+                        self.end_headers()
+                        end = time.monotonic() + entry[1]
+                        while time.monotonic() < end:
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.05)
                     else:
                         reply = {
                             "id": "chatcmpl-test",
@@ -782,3 +797,126 @@ def test_policy_keeps_no_state_between_episodes(env: gym.Env, server: ChatServer
     assert planner.episode_metrics()["skills_executed"] == 2
     planner.reset(1)
     assert planner.episode_metrics()["skills_executed"] == 0 and not planner.history
+
+
+# --- garbage from the model or the endpoint ----------------------------------------------------------
+def test_pathological_replies_are_parse_errors_quickly(env: gym.Env) -> None:
+    env.reset(seed=0)
+    table = env.unwrapped.table
+    start = time.perf_counter()
+    for reply, message in [
+        ("[" * 100_000, "nested too deeply"),  # RecursionError in json.loads
+        ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ("```json\n" + " \n" * 20_000 + "x", "is not a skill"),  # the fence regex backtracked cubically
+        ('{"skill": 5}', '"skill" must be one skill string'),
+    ]:
+        plan, errors = parse_reply(reply, table)
+        assert plan == [] and [e.category for e in errors] == ["parse_error"], reply[:40]
+        assert message in errors[0].message
+    assert time.perf_counter() - start < 2.0
+    plan, errors = parse_reply("```\n\n\nwait()\n\n\n```", table)  # fences still unwrap
+    assert errors == [] and [p.text for p in plan] == ["wait()"]
+
+
+def test_garbage_http_bodies_are_clear_backend_errors(server: ChatServer) -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    chat = {"choices": [{"message": {"content": None}, "finish_reason": "length"}]}
+    for entry, match in [
+        (("raw", b"[" * 100_000 + b"]" * 100_000), "malformed reply.*not JSON"),
+        (("raw", b'data: {"choices": []}\n\ndata: [DONE]\n\n'), "not JSON \\(a streaming server-sent-events"),
+        (("raw", json.dumps(chat).encode()), "content is null, not a string \\(finish_reason 'length'\\)"),
+    ]:
+        server.script = [entry]
+        with pytest.raises(LLMBackendError, match=match):
+            backend(server).complete(messages)
+    usage = {"prompt_tokens": True, "completion_tokens": -5}
+    server.script = [
+        ("raw", json.dumps({"choices": [{"message": {"content": "wait()"}}], "usage": usage}).encode())
+    ]
+    completion = backend(server).complete(messages)
+    assert (completion.tokens_in, completion.tokens_out) == (None, None)  # counted as usage_missing
+
+
+def test_trickling_and_oversized_replies_are_abandoned(server: ChatServer, monkeypatch) -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    server.script = [("trickle", 3.0)]  # every read gets a byte in time: the socket timeout never fires
+    start = time.perf_counter()
+    with pytest.raises(LLMBackendError, match=r"did not finish within 0\.3 s"):
+        backend(server, timeout_s=0.3).complete(messages)
+    assert time.perf_counter() - start < 1.5
+    monkeypatch.setattr("ethogym.policies.llm_backends.MAX_REPLY_BYTES", 1000)
+    server.script = [("raw", b" " * 5000)]
+    with pytest.raises(LLMBackendError, match="more than 0 MiB") as info:
+        backend(server, max_retries=2).complete(messages)
+    assert info.value.attempts == 1 and server.hits == 2  # not retried
+
+
+def test_redirects_are_reported_not_followed(server: ChatServer) -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    for code in (302, 307):
+        server.script = [("redirect", code, "/v1/chat/completions")]
+        before = server.hits
+        with pytest.raises(LLMBackendError, match=f"HTTP {code}.*redirects to /v1/chat/completions"):
+            backend(server).complete(messages)
+        assert server.hits == before + 1
+
+
+def test_unusable_url_and_api_key_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="bad port"):
+        OpenAIChatBackend("m", "http://127.0.0.1:abc/v1")
+    with pytest.raises(ConfigError, match="needs a host name"):
+        OpenAIChatBackend("m", "http:///v1")
+    for key in ("sk-abc\n", "sk-\u043a\u043b\u044e\u0447"):
+        with pytest.raises(ConfigError, match="API key contains .*trailing newline"):
+            OpenAIChatBackend("m", "http://127.0.0.1:9/v1", api_key=key)
+
+
+def test_cache_entries_of_the_wrong_type_are_misses(tmp_path: Path) -> None:
+    cache = LLMCache(tmp_path)
+    key = cache_key({"backend": "openai", "model": "m"}, [{"role": "user", "content": "x"}])
+    cache.put(key, {"text": "wait()"})
+    for record in (
+        {"format": 1, "text": None},
+        {"format": 1, "text": 5},
+        {"format": 1, "text": "wait()", "tokens_in": "abc"},
+        {"format": 1, "text": "wait()", "tokens_out": True},
+        {"format": 1, "text": "wait()", "tokens_in": -1},
+    ):
+        cache.path(key).write_text(json.dumps(record))
+        assert cache.get(key) is None, record
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="cannot be a folder.*cache=off"):
+        LLMCache(tmp_path / "file" / "sub")
+
+
+def test_an_unwritable_cache_entry_is_recorded_and_the_reply_used(
+    env: gym.Env, server: ChatServer, tmp_path: Path
+) -> None:
+    server.default = lambda body: plan_reply("wait()")
+    cache = LLMCache(tmp_path)
+    planner = LLMPlanner(env, backend(server), mode="step", cache=cache)
+    _, info = env.reset(seed=0)
+    planner.reset(0)
+    key = cache_key(planner.backend.identity(), planner.render_prompt(info))
+    cache.path(key).mkdir(parents=True)  # the entry's path is a folder: os.replace fails
+    run_episode(env, planner, seed=0, max_steps=2)
+    metrics = planner.episode_metrics()
+    assert metrics["cache_errors"] == 1 and metrics["plans"] == 2 and metrics["backend_errors"] == 0
+    assert (
+        "cannot write the LLM cache entry" in metrics["last_error"] and "cache=off" in metrics["last_error"]
+    )
+
+
+def test_hf_backend_with_nan_logits_is_a_backend_error(env: gym.Env, tiny_lm: Path) -> None:
+    import torch
+
+    broken = HFScoringBackend(tiny_lm)
+    with torch.no_grad():
+        broken.lm.lm_head.weight.fill_(float("nan"))
+    with pytest.raises(LLMBackendError, match="NaN"):
+        broken.complete([{"role": "user", "content": "hi"}], ["wait()", "done()"])
+    planner = LLMPlanner(env, broken, cache=None, max_consecutive_failures=2)
+    result = run_episode(env, planner, seed=0, max_steps=3)
+    metrics = planner.episode_metrics()
+    assert result["steps"] == 3 and metrics["backend_errors"] == 2 and metrics["gave_up"] == 1
+    assert metrics["skills_executed"] == 0 and "NaN" in metrics["last_error"]
