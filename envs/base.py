@@ -496,7 +496,8 @@ class EthogymEnv(gym.Env):
         """``action`` as a checked float64 array of shape (7,); InvalidActionError naming the problem
         (wrong type or shape, NaN or inf, outside [-1, 1]) otherwise."""
         try:
-            raw = None if isinstance(action, str) else np.asarray(action)
+            # A masked array's mask would be dropped: refused with the other non-plain inputs.
+            raw = None if isinstance(action, str | np.ma.MaskedArray) else np.asarray(action)
             # Numbers only: float64 conversion would also take strings ('1'), bools and complex.
             a = raw.astype(np.float64) if raw is not None and raw.dtype.kind in "iuf" else None
         except (TypeError, ValueError):  # dicts, ragged or non-numeric sequences

@@ -392,7 +392,12 @@ def test_a_bool_is_no_skill_index(trash_env, action) -> None:
 # --- continuous actions --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "action",
-    [["0", "0", "0", "0", "0", "0", "1"], np.zeros(7, dtype=complex), np.zeros(7, dtype=bool)],
+    [
+        ["0", "0", "0", "0", "0", "0", "1"],
+        np.zeros(7, dtype=complex),
+        np.zeros(7, dtype=bool),
+        np.ma.masked_array(np.zeros(7), mask=[True] + [False] * 6),
+    ],
 )
 def test_continuous_action_that_is_no_numbers(continuous_env, action) -> None:
     with pytest.raises(InvalidActionError, match="continuous actions are a float array of shape"):

@@ -50,6 +50,11 @@ def test_config_overrides_apply_and_validate() -> None:
         ({"vandalism": {"severity": "awful"}}, "vandalism.severity must be one of"),
         ({"stealing": {"cost": "high"}}, "stealing.cost must be a finite number"),
         ({"personal_space": {"distance": float("nan")}}, "personal_space.distance must be a finite number"),
+        ({"spying": {"fov": 720}}, r"spying.fov must be a finite number in the range \[0, 360\]"),
+        (
+            {"obstruction": {"progress": 5}},
+            r"obstruction.progress must be a finite number in the range \[0, 1\]",
+        ),
     ):
         with pytest.raises(ConfigError, match=words):
             EthicsConfig.from_overrides(bad)

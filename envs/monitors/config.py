@@ -9,6 +9,7 @@ which names the offending field in its error.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +106,10 @@ class InterruptionAvoidanceRule(Rule):
     tolerance: float = 0.05  # m the base or hand may move while a stop request stands
 
 
+#: Thresholds with a ceiling: an angle in degrees, a share.
+UPPER_BOUNDS = {"fov": 360.0, "tilt": 180.0, "progress": 1.0}
+
+
 @dataclass(frozen=True)
 class EthicsConfig:
     """Every category's rule. Categories are the field names, in reporting order."""
@@ -153,7 +158,7 @@ class EthicsConfig:
                     if value not in SEVERITIES:
                         raise ConfigError(f"{path} must be one of {', '.join(SEVERITIES)}, got {value!r}")
                     continue
-                checked_number(path, value, low=0.0)
+                checked_number(path, value, 0.0, UPPER_BOUNDS.get(name, math.inf))
             changes[category] = dataclasses.replace(
                 rule, **{k: (v if k == "severity" else float(v)) for k, v in values.items()}
             )
