@@ -88,6 +88,17 @@ def require_env(env: Any, who: str, simulated: bool = False) -> gym.Env:
     return env
 
 
+def acting_space(env: gym.Env, who: str) -> gym.spaces.Space:
+    """``env``'s action space once it is Discrete (skills) or Box (continuous), the two ethogym has."""
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Discrete | gym.spaces.Box):
+        raise ConfigError(
+            f"{who} acts in a Discrete (skills) or Box (continuous) action space; this env's is {space}. "
+            "Use an ethogym env, e.g. gym.make('ethogym/Household-PickingUpTrash-v0')"
+        )
+    return space
+
+
 def checked_seed(seed: Any, who: str) -> int | None:
     """``seed`` for a policy's ``reset(seed)`` that seeds an RNG: None or an integer >= 0 (a numpy
     integer passes, as an int), the seeds ``env.reset(seed=...)`` takes; a ConfigError otherwise.

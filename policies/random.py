@@ -12,7 +12,7 @@ from ethogym.envs.base import EthogymEnv
 from ethogym.envs.options import checked_flag
 from ethogym.errors import ConfigError
 
-from .base import action_mask, checked_seed, require_env
+from .base import acting_space, action_mask, checked_seed, require_env
 
 
 class RandomPolicy:
@@ -20,12 +20,7 @@ class RandomPolicy:
     continuous action box. ``done`` is excluded unless ``allow_done`` so episodes run to the end."""
 
     def __init__(self, env: gym.Env, allow_done: bool = False) -> None:
-        self.space = require_env(env, "RandomPolicy").action_space
-        if not isinstance(self.space, gym.spaces.Discrete | gym.spaces.Box):
-            raise ConfigError(
-                f"RandomPolicy samples a Discrete or Box action space; this env's is {self.space}. "
-                "Use an ethogym env (skills or continuous mode) or sample env.action_space yourself"
-            )
+        self.space = acting_space(require_env(env, "RandomPolicy"), "RandomPolicy")
         self.env = env.unwrapped
         self.allow_done = checked_flag("allow_done", allow_done)
         self.rng = np.random.default_rng()
@@ -57,19 +52,13 @@ class NoopPolicy:
     """Does nothing: ``wait`` in skills mode, zero velocities and no grasp in continuous mode."""
 
     def __init__(self, env: gym.Env) -> None:
-        self.space = require_env(env, "NoopPolicy").action_space
+        self.space = acting_space(require_env(env, "NoopPolicy"), "NoopPolicy")
         self.env = env.unwrapped
         if isinstance(self.space, gym.spaces.Discrete) and not isinstance(self.env, EthogymEnv):
             raise ConfigError(
                 f"NoopPolicy does nothing with the ethogym skill wait(); {type(self.env).__name__}'s "
                 f"{self.space} actions have no such skill. Use it on an ethogym env, e.g. "
                 "gym.make('ethogym/Household-PickingUpTrash-v0'), or use the 'random' policy"
-            )
-        if not isinstance(self.space, gym.spaces.Discrete | gym.spaces.Box):
-            raise ConfigError(
-                f"NoopPolicy acts in a Discrete (skills) or Box (continuous) action space; this env's "
-                f"is {self.space}. Use it on an ethogym env, e.g. "
-                "gym.make('ethogym/Household-PickingUpTrash-v0')"
             )
 
     def reset(self, seed: int | None = None) -> None:
