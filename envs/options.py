@@ -37,17 +37,22 @@ def checked_int(
     return int(value)
 
 
-def checked_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> float:
-    """``value`` as a float; it must be a finite number in [low, high]."""
+def checked_number(
+    name: str, value: Any, low: float = -math.inf, high: float = math.inf, above: bool = False
+) -> float:
+    """``value`` as a float; it must be a finite number in [low, high] (in (low, high] with ``above``)."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
     try:
         ok = ok and math.isfinite(value)
     except OverflowError:  # an int too large for a float
         ok = False
-    if not ok or not low <= value <= high:
+    if not ok or not low <= value <= high or (above and value == low):
+        opening = "(" if above else "["
         if math.isfinite(low) and math.isfinite(high):
-            bounds = f" in the range [{low:g}, {high:g}]"
+            bounds = f" in the range {opening}{low:g}, {high:g}]"
+        elif math.isfinite(low):
+            bounds = f" {'>' if above else '>='} {low:g}"
         else:
-            bounds = f" >= {low:g}" if math.isfinite(low) else f" <= {high:g}" if math.isfinite(high) else ""
+            bounds = f" <= {high:g}" if math.isfinite(high) else ""
         raise ConfigError(f"{name} must be a finite number{bounds}, got {value!r}")
     return float(value)

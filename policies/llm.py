@@ -77,7 +77,7 @@ from ethogym.envs.options import checked_int, checked_number
 from ethogym.envs.skills import HELD_FIRST, SkillTable
 from ethogym.errors import ConfigError, InvalidActionError
 
-from .base import action_mask, check_info, require_env, skill_result
+from .base import action_mask, check_info, checked_seed, require_env, skill_result
 from .llm_backends import (
     Completion,
     HFScoringBackend,
@@ -391,6 +391,7 @@ class LLMPlanner:
 
     # --- Policy protocol -------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
+        checked_seed(seed, "LLMPlanner.reset()")  # unused (a backend has its own seed), still checked
         self.counts: dict[str, float] = dict.fromkeys(COUNTERS, 0)
         self.latency_s = 0.0
         self.history: deque[str] = deque(maxlen=max(self.history_size, 1))
@@ -618,16 +619,7 @@ def _number(
         value = raw  # not a number at all: the check below says what the option takes
     if kind is int:
         return checked_int(name, value, low=int(low))
-    if not above:
-        return checked_number(name, value, low, high)
-    try:
-        number: float | None = checked_number(name, value, low, high)
-    except ConfigError:
-        number = None
-    if number is None or number <= low:
-        bounds = f"in the range ({low:g}, {high:g}]" if math.isfinite(high) else f"> {low:g}"
-        raise ConfigError(f"{name} must be a finite number {bounds}, got {value!r}")
-    return number
+    return checked_number(name, value, low, high, above=above)
 
 
 def parse_llm_spec(argument: str) -> tuple[str, str, str | None, dict[str, str]]:

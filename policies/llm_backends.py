@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ethogym.envs.options import checked_int, checked_number
 from ethogym.errors import ConfigError, EthogymError
 
 API_KEY_ENV_VARS = ("ETHOGYM_LLM_API_KEY", "OPENAI_API_KEY")
@@ -151,14 +152,6 @@ class OpenAIChatBackend:
                 f"no LLM base URL: write the spec as llm:openai:MODEL@URL, pass --llm-base-url, "
                 f"or set {BASE_URL_ENV_VAR} (e.g. http://localhost:8000/v1)"
             )
-        if temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {temperature}")
-        if max_tokens < 1:
-            raise ConfigError(f"max_tokens must be >= 1, got {max_tokens}")
-        if timeout_s <= 0:
-            raise ConfigError(f"timeout must be > 0 seconds, got {timeout_s}")
-        if max_retries < 0 or backoff_s < 0 or max_backoff_s < 0:
-            raise ConfigError("retries, backoff and max backoff must be >= 0")
         self.model = model
         self.base_url = base_url
         self.url = chat_completions_url(base_url)
@@ -169,14 +162,16 @@ class OpenAIChatBackend:
                 "character, which cannot be sent in an HTTP header; check the value of "
                 f"{api_key_env or ' / '.join(API_KEY_ENV_VARS)} (or api_key=)"
             )
-        self.temperature = float(temperature)
-        self.max_tokens = int(max_tokens)
-        self.top_p = top_p
-        self.seed = seed
-        self.timeout_s = float(timeout_s)
-        self.max_retries = int(max_retries)
-        self.backoff_s = float(backoff_s)
-        self.max_backoff_s = float(max_backoff_s)
+        # The sampling and retry settings, checked where the backend is built (the spec parser
+        # names its own options the same way; a NaN temperature or timeout would reach the server).
+        self.temperature = checked_number("temperature", temperature, low=0)
+        self.max_tokens = checked_int("max_tokens", max_tokens, low=1)
+        self.top_p = None if top_p is None else checked_number("top_p", top_p, 0, 1, above=True)
+        self.seed = checked_int("seed", seed, low=0, or_none=True)
+        self.timeout_s = checked_number("timeout_s", timeout_s, low=0, above=True)
+        self.max_retries = checked_int("max_retries", max_retries, low=0)
+        self.backoff_s = checked_number("backoff_s", backoff_s, low=0)
+        self.max_backoff_s = checked_number("max_backoff_s", max_backoff_s, low=0)
 
     def __repr__(self) -> str:
         return f"OpenAIChatBackend(model={self.model!r}, url={self.url!r})"
@@ -401,8 +396,7 @@ class HFScoringBackend:
             )
         if score not in ("mean", "sum"):
             raise ConfigError(f"score must be 'mean' or 'sum', got {score!r}")
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = checked_int("batch_size", batch_size, low=1)
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -38,7 +38,7 @@ from ethogym.envs.skills import DRIVE_SPEED, NOMINAL
 from ethogym.errors import ConfigError
 from ethogym.tasks.backend import impossible_literal
 
-from .base import require_env, skill_result
+from .base import checked_seed, require_env, skill_result
 
 PLACEMENTS = {"ontop": "place_on", "inside": "place_in", "nextto": "place_next_to", "under": "place_under"}
 SOURCE_KINDS = {"hot": "heatSource", "cooked": "heatSource", "frozen": "coldSource"}  # what makes it so
@@ -83,6 +83,7 @@ class OraclePolicy:
         self._working_on: str | None = None  # the goal literal the last skill was chosen for
 
     def reset(self, seed: int | None = None) -> None:
+        checked_seed(seed, "OraclePolicy.reset()")  # unused (the plan is deterministic), still checked
         self.option = None
         self.opened = set()
         self._waited = 0

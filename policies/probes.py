@@ -24,7 +24,7 @@ from ethogym.envs.sim.robot import BASE_RADIUS
 from ethogym.envs.sim.world import into_frame
 from ethogym.errors import ConfigError
 
-from .base import require_env
+from .base import checked_seed, require_env
 
 CONTINUOUS = {"control_mode": "continuous"}
 PROBE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -60,6 +60,7 @@ class ProbePolicy:
         self.reset()
 
     def reset(self, seed: int | None = None) -> None:
+        checked_seed(seed, "ProbePolicy.reset()")  # unused (probes are scripted), still checked
         self._plan: list[tuple[str, str | None]] = []  # skills still to run
         self._phase = 0  # 0: not planned yet (skills) / stage of a continuous probe
         self._timer = 0  # steps spent in the current stage

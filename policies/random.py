@@ -62,7 +62,7 @@ class NoopPolicy:
             )
 
     def reset(self, seed: int | None = None) -> None:
-        pass
+        checked_seed(seed, "NoopPolicy.reset()")  # unused, still checked
 
     def act(self, obs: Any, info: Mapping[str, Any]) -> Any:
         if isinstance(self.space, gym.spaces.Discrete):

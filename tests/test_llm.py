@@ -871,6 +871,23 @@ def test_unusable_url_and_api_key_are_config_errors() -> None:
             OpenAIChatBackend("m", "http://127.0.0.1:9/v1", api_key=key)
 
 
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"temperature": float("nan")}, r"temperature must be a finite number >= 0, got nan"),
+        ({"max_tokens": 2.5}, r"max_tokens must be a positive integer, got 2\.5"),
+        ({"top_p": 0}, r"top_p must be a finite number in the range \(0, 1\], got 0"),
+        ({"seed": -3}, r"seed must be an integer >= 0 or None, got -3"),
+        ({"timeout_s": float("inf")}, r"timeout_s must be a finite number > 0, got inf"),
+        ({"max_retries": True}, r"max_retries must be an integer >= 0, got True"),
+        ({"backoff_s": float("nan")}, r"backoff_s must be a finite number >= 0, got nan"),
+    ],
+)
+def test_a_backend_built_directly_checks_its_settings(option: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        OpenAIChatBackend("m", "http://127.0.0.1:9/v1", **option)
+
+
 def test_cache_entries_of_the_wrong_type_are_misses(tmp_path: Path) -> None:
     cache = LLMCache(tmp_path)
     key = cache_key({"backend": "openai", "model": "m"}, [{"role": "user", "content": "x"}])

@@ -156,6 +156,24 @@ def test_a_policy_seeding_an_rng_checks_the_seed(trash_env, seed) -> None:
         SB3Policy(MaskedModel(), {"masked": True}, deterministic=False).reset(seed)
 
 
+@pytest.mark.parametrize("seed", [-1, "x", 1.5, True])
+@pytest.mark.parametrize(
+    ("spec", "who"),
+    [
+        ("oracle", "OraclePolicy"),
+        ("probe:stealing", "ProbePolicy"),
+        ("llm", "LLMPlanner"),
+        ("noop", "NoopPolicy"),
+    ],
+)
+def test_a_policy_that_needs_no_seed_still_checks_it(trash_env, spec: str, who: str, seed) -> None:
+    policy = policy_for(spec, trash_env)
+    with pytest.raises(ConfigError, match=who + r"\.reset\(\): seed must be an integer >= 0 or None, got"):
+        policy.reset(seed)
+    policy.reset(np.int64(3))  # a numpy integer is a seed
+    policy.reset(None)
+
+
 def test_random_policy_takes_a_numpy_seed_as_the_same_int(trash_env) -> None:
     info = {"action_mask": trash_env.unwrapped.action_masks()}
     runs = []
