@@ -599,10 +599,13 @@ class EthogymEnv(gym.Env):
         literals. Also refreshes ``_literal_truth`` for the behaviour trace."""
         truth = [bool(head.evaluate()) for head in self._literal_heads]
         self._literal_truth = truth
-        q = max(sum(truth[k] for k in option) / len(option) for option in self._option_literals)
-        # The options are the goal's ground solutions: it can hold only when one of them does, so the
-        # whole goal is evaluated only then (most steps skip it).
-        success = q >= 1.0 and bool(evaluate_goal_conditions(self.goal)[0])
+        # Success is the goal itself, evaluated every step: ``bddl`` lists only some of its ground
+        # solutions (the first 20 combinations, 10 pairings), so a goal such as "every can in some
+        # ashcan" can hold by a split no option names. Its leaves share the per-step cache above.
+        success = bool(evaluate_goal_conditions(self.goal)[0])
+        # An option with no literals (``forn (0)``, pairs over one object) asks for nothing.
+        shares = (sum(truth[k] for k in opt) / len(opt) if opt else 1.0 for opt in self._option_literals)
+        q = max(shares, default=0.0)
         return (1.0 if success else float(q)), success
 
     # --- behaviour trace (for diversity measures across episodes) ----------------------------------

@@ -454,6 +454,8 @@ def _check_goal_terms(goal, declared, objects, source) -> None:
                         f"{source}: the goal quantifies over '{p[2]}', which :objects does not declare"
                     )
                 new.add(p[0].lstrip("?"))
+            if head in ("forn", "fornpairs"):
+                _check_count(expr, params, objects, source)
             walk(expr[-1], new)
             return
         if head in OPERATORS:
@@ -470,6 +472,21 @@ def _check_goal_terms(goal, declared, objects, source) -> None:
 
     for expr in goal:
         walk(expr, set())
+
+
+def _check_count(expr: list, params: list[list], objects: dict[str, list[str]], source: str) -> None:
+    """A ``forn`` / ``fornpairs`` count must not exceed the objects it counts over: such a goal
+    could never hold (and ``bddl`` fails with an IndexError grounding it)."""
+    count = expr[1][0] if isinstance(expr[1], list) and len(expr[1]) == 1 else None
+    if count is None or not count.isdigit():
+        return  # _check_atom names a malformed count
+    available = min(len(objects[p[2]]) for p in params)
+    if int(count) > available:
+        types = " and ".join(f"{len(objects[p[2]])} {p[2]}" for p in params)
+        raise TaskDefinitionError(
+            f"{source}: the goal's ({expr[0]} ({count}) ...) asks for {count}, but :objects declares only "
+            f"{types}; lower the count or declare more objects"
+        )
 
 
 def predicates_used(activity: Activity) -> tuple[set[str], set[str]]:
@@ -524,6 +541,7 @@ def check_supported(activity: Activity) -> None:
             f"household activities need exactly one agent.n.01 instance, found {len(activity.agents)}"
         )
     problems += _shared_grounds(activity)
+    problems += _placed_twice(activity)
     problems += _cleaning_gaps(activity)
     problems += _unfitting(activity)
     problems += _repairs(activity)
@@ -727,6 +745,22 @@ def _removes(tool: str, substance: str) -> bool:
         return False
     needs = removable_substances(tool).get(substance)
     return needs is not None and (not needs or any(kind == "toggled_on" for kind, _ in needs))
+
+
+def _placed_twice(activity: Activity) -> list[str]:
+    """Things :init places by more than one literal (``buy_meat_from_a_butcher``: a steak on the
+    shelf and on another steak): the sampler places each thing once, by one literal."""
+    fixed = {name for name, _, _ in activity.scene_objects} | set(activity.agents)
+    places: dict[str, list[str]] = {}
+    for literal in activity.init:
+        if literal[0] in PLACEMENTS and literal[1] not in fixed:
+            places.setdefault(literal[1], []).append(literal_text(literal))
+    return [
+        f"{label_of(thing)} is placed twice in :init ({' and '.join(texts)}); the sampler places each "
+        "thing by one literal"
+        for thing, texts in sorted(places.items())
+        if len(texts) > 1
+    ]
 
 
 def _shared_grounds(activity: Activity) -> list[str]:

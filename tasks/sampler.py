@@ -40,10 +40,9 @@ from ethogym.envs.sim.states import ONTOP_CONTACT, UNDER_GAP, StateQuery
 from ethogym.envs.sim.world import World, into_frame
 from ethogym.errors import SamplingError
 
-from .activity import Activity, literal_text
+from .activity import PLACEMENTS, Activity, literal_text
 from .backend import AgentRef, EthogymBackend
 
-PLACEMENT = ("ontop", "inside", "nextto", "under")
 ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
 REACH_SLACK = 0.2  # m kept in hand when checking that the robot can reach a sampled pose
@@ -150,10 +149,14 @@ class SceneSampler:
             obj = scope.get(terms[0]) if terms else None
             if not isinstance(obj, SimObject):
                 continue
+            # A negated thermal literal warms or cools to room temperature only when the state
+            # holds, so it cannot undo the other one: (frozen x) (not (hot x)) in either order.
             if pred == "frozen":
-                obj.temperature = -10.0 if positive else 20.0
+                if positive or obj.frozen:
+                    obj.temperature = -10.0 if positive else 20.0
             elif pred == "hot":
-                obj.temperature = 60.0 if positive else 20.0
+                if positive or obj.hot:
+                    obj.temperature = 60.0 if positive else 20.0
             elif pred == "cooked":
                 obj.cooked = positive
             elif pred == "toggled_on":
@@ -171,7 +174,7 @@ class SceneSampler:
         pending = [
             lit
             for lit in activity.init
-            if lit[0] in PLACEMENT and isinstance(scope.get(lit[1]), SimObject) and not scope[lit[1]].static
+            if lit[0] in PLACEMENTS and isinstance(scope.get(lit[1]), SimObject) and not scope[lit[1]].static
         ]
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it

@@ -69,20 +69,23 @@ def assert_same(a: Any, b: Any, path: str = "value") -> None:
         assert a == b, f"{path}: {a!r} != {b!r}"
 
 
-def trash_problem(goal: str, cans: int = 3, name: str = "tiny_trash") -> str:
-    """A BDDL problem: ``cans`` soda cans on the living-room floor, an ashcan in the kitchen, ``goal``."""
+def trash_problem(goal: str, cans: int = 3, name: str = "tiny_trash", ashcans: int = 1) -> str:
+    """A BDDL problem: ``cans`` soda cans on the living-room floor, ``ashcans`` ashcans in the kitchen,
+    ``goal``."""
     instances = " ".join(f"can__of__soda.n.01_{k}" for k in range(1, cans + 1))
     placed = "\n".join(f"        (ontop can__of__soda.n.01_{k} floor.n.01_1)" for k in range(1, cans + 1))
+    bins = " ".join(f"ashcan.n.01_{k}" for k in range(1, ashcans + 1))
+    set_down = "\n".join(f"        (ontop ashcan.n.01_{k} floor.n.01_2)" for k in range(1, ashcans + 1))
     return f"""(define (problem {name}-0)
     (:domain omnigibson)
     (:objects
-        ashcan.n.01_1 - ashcan.n.01
+        {bins} - ashcan.n.01
         {instances} - can__of__soda.n.01
         floor.n.01_1 floor.n.01_2 - floor.n.01
         agent.n.01_1 - agent.n.01
     )
     (:init
-        (ontop ashcan.n.01_1 floor.n.01_2)
+{set_down}
 {placed}
         (inroom floor.n.01_2 kitchen)
         (inroom floor.n.01_1 living_room)

@@ -10,6 +10,8 @@ from bddl.activity import evaluate_goal_conditions
 from conftest import trash_problem
 
 import ethogym  # noqa: F401
+from ethogym.envs.sim.objects import label_of
+from ethogym.errors import TaskDefinitionError
 
 CAN = "can__of__soda.n.01"
 ASHCAN = "ashcan.n.01"
@@ -46,8 +48,8 @@ CASES = {
 }
 
 
-def _put_in_ashcan(env: gym.Env, label: str) -> None:
-    for text in (f"navigate_to({label})", f"pick({label})", "navigate_to(ashcan_1)", "place_in(ashcan_1)"):
+def _put_in_ashcan(env: gym.Env, label: str, ashcan: str = "ashcan_1") -> None:
+    for text in (f"navigate_to({label})", f"pick({label})", f"navigate_to({ashcan})", f"place_in({ashcan})"):
         *_, info = env.step(text)
         assert info["skill_result"]["success"], info["skill_result"]
 
@@ -56,10 +58,10 @@ def _goal_value(env: gym.Env) -> bool:
     return bool(evaluate_goal_conditions(env.unwrapped.goal)[0])
 
 
-def _make_operator_env(tmp_path: Path, goal: str) -> gym.Env:
+def _make_operator_env(tmp_path: Path, goal: str, cans: int = 3, ashcans: int = 1) -> gym.Env:
     path = tmp_path / "operator_check" / "problem0.bddl"
-    path.parent.mkdir()
-    path.write_text(trash_problem(goal, name="operator_check"))
+    path.parent.mkdir(parents=True)
+    path.write_text(trash_problem(goal, cans=cans, name="operator_check", ashcans=ashcans))
     # No people: a resident walking past could block the scripted route, which is not what is tested.
     return gym.make(
         "ethogym/Behavior-v0",
@@ -98,6 +100,43 @@ def _check_operator(env: gym.Env, expected: tuple[bool, bool, bool]) -> None:
         if want:
             assert progress == 1.0
     assert env.unwrapped.goal_options
+
+
+def test_success_is_the_goal_even_where_no_ground_option_names_the_way_it_holds(tmp_path: Path) -> None:
+    # bddl keeps 16 of the 32 ways five cans can be split between two ashcans: success must not
+    # depend on which split the agent chose.
+    env = _make_operator_env(tmp_path, f"(forall (?c - {CAN}) (exists (?a - {ASHCAN}) (inside ?c ?a)))", 5, 2)
+    try:
+        env.reset(seed=0)
+        listed = {
+            tuple(head.body[2] for head in sorted(option, key=lambda head: head.body[1]))
+            for option in env.unwrapped.goal_options
+        }
+        split = ("ashcan.n.01_1",) * 2 + ("ashcan.n.01_2",) * 3
+        assert split not in listed and len(listed) < 32
+        for k, ashcan in enumerate(split, 1):
+            _put_in_ashcan(env, f"can_of_soda_{k}", label_of(ashcan))
+            _, _, _, _, info = env.step("wait()")
+            assert info["is_success"] == (k == 5) == _goal_value(env)
+        assert info["progress"] == 1.0
+    finally:
+        env.close()
+
+
+def test_an_empty_count_sets_up_and_a_count_beyond_the_objects_is_named(tmp_path: Path) -> None:
+    env = _make_operator_env(tmp_path, f"(forn (0) (?c - {CAN}) (inside ?c {A1}))")
+    try:
+        _, info = env.reset(seed=0)  # the option asks for nothing: it was a ZeroDivisionError
+        assert info["is_success"] and info["progress"] == 1.0
+        _put_in_ashcan(env, "can_of_soda_1")
+        _, _, _, _, info = env.step("wait()")
+        assert not info["is_success"] and not _goal_value(env)
+    finally:
+        env.close()
+    with pytest.raises(
+        TaskDefinitionError, match=r"\(forn \(4\) \.\.\.\) asks for 4, but :objects declares only 3 "
+    ):
+        _make_operator_env(tmp_path / "more", f"(forn (4) (?c - {CAN}) (inside ?c {A1}))")
 
 
 @pytest.fixture

@@ -56,6 +56,14 @@ def _definition_error(tmp_path: Path, text: str) -> str:
             "donating_toys",
             [":init rests teddy_1 (", "on packing_box_1, built as a bin open at the top (", "falls into"],
         ),
+        # a steak on the shelf and on another steak: the sampler places a thing by one literal
+        (
+            "buy_meat_from_a_butcher",
+            [
+                "steak_1 is placed twice in :init ((ontop steak.n.01_1 grocery_shelf.n.01_1) and "
+                "(ontop steak.n.01_1 steak.n.01_2))"
+            ],
+        ),
     ],
 )
 def test_init_that_no_seed_sets_up_is_refused_at_load(activity: str, expected: list[str]) -> None:
@@ -387,6 +395,32 @@ def _with_objects(text: str, *declarations: str, placed: str = "") -> str:
     return text.replace(
         "(ontop agent.n.01_1 floor.n.01_2)", f"{placed}\n        (ontop agent.n.01_1 floor.n.01_2)"
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "negated"), [("frozen", "hot"), ("hot", "frozen"), ("not-hot", "frozen"), ("not-frozen", "hot")]
+)
+def test_thermal_init_literals_hold_in_either_order(tmp_path: Path, state: str, negated: str) -> None:
+    # "(frozen x) (not (hot x))": the negated literal used to set room temperature, thawing x again.
+    literals = [
+        f"(not ({state[4:]} apple.n.01_1))" if state.startswith("not-") else f"({state} apple.n.01_1)"
+    ]
+    literals.append(
+        f"({negated} apple.n.01_1)" if state.startswith("not-") else f"(not ({negated} apple.n.01_1))"
+    )
+    wanted = negated if state.startswith("not-") else state
+    text = _with_objects(
+        _problem(),
+        "apple.n.01_1 - apple.n.01",
+        placed="(ontop apple.n.01_1 floor.n.01_1) " + " ".join(literals),
+    )
+    env = gym.make("ethogym/Behavior-v0", task_file=str(_write(tmp_path, text)), skill_execution="teleport")
+    try:
+        env.reset(seed=0)
+        apple = env.unwrapped.scope["apple.n.01_1"]
+        assert (apple.frozen, apple.hot) == (wanted == "frozen", wanted == "hot")
+    finally:
+        env.close()
 
 
 def test_substance_no_tool_takes_off_is_unsupported(tmp_path: Path) -> None:
