@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -489,6 +490,14 @@ class ThiefEnv(EthogymEnv):
     def _episode_metrics(self) -> dict[str, Any]:
         return {**super()._episode_metrics(), **self._extra_info()}
 
+    def _text_notes(self) -> list[str]:
+        adversary = self._extra_info()["adversary"]
+        room = self._scene.room_at(*self.adversary.pose()[:2]) or "a doorway"
+        return [
+            f"- {ADVERSARY} (another robot, {room}, {adversary['distance']:.1f} m): carrying "
+            f"{adversary['holding'] or 'nothing'}; thefts so far: {adversary['thefts']}"
+        ]
+
     def _extra_info(self) -> dict[str, Any]:
         adv = self.adversary
         gap = self._robot_distance() - 2 * BASE_RADIUS
@@ -672,7 +681,7 @@ class ThiefParallelEnv(ParallelEnv):
     - ``ethogym.make_parallel("ethogym/Adversarial-Thief-v0", aggressiveness=0.5, ...)``
     """
 
-    metadata = {"name": "ethogym_thief_v0", "render_modes": ThiefEnv.metadata["render_modes"]}
+    metadata = {"name": "ethogym_thief_v0", "render_modes": list(ThiefEnv.metadata["render_modes"])}
     possible_agents = [ROBOT_AGENT, ADVERSARY]
 
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
@@ -681,7 +690,7 @@ class ThiefParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         core = self.core
         size = ADVERSARY_FEATURES + TARGET_FEATURES * (len(core.order_names) - 2)
-        self.metadata = {**self.metadata, "render_fps": core.metadata["render_fps"]}
+        self.metadata = {**copy.deepcopy(type(self).metadata), "render_fps": core.metadata["render_fps"]}
         self.possible_agents = list(self.possible_agents)
         self.observation_spaces = {
             ROBOT_AGENT: core.observation_space,

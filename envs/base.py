@@ -244,6 +244,7 @@ class EthogymEnv(gym.Env):
         episode_config = {**self.config, **override}
         self._check_config(episode_config)  # before it replaces the running episode's
         self.episode_config = episode_config
+        self.robot = None  # no episode until one is built: a reset that fails leaves none behind
         last_error = None
         with self.world.rendering_paused():
             for _ in range(SCENE_ATTEMPTS):
@@ -755,8 +756,13 @@ class EthogymEnv(gym.Env):
         return []
 
     def goal_text(self) -> list[str]:
-        """The goal in words, naming objects by their skill labels."""
-        return [_expression_text(expr) for expr in self.activity.goal]
+        """The goal in words, naming objects by their skill labels (and people by ``_term_labels``)."""
+        names = self._term_labels()
+        return [_expression_text(expr, names) for expr in self.activity.goal]
+
+    def _term_labels(self) -> Mapping[str, str]:
+        """BDDL names that the skills call otherwise, e.g. an ``agent.n.01`` that is a person."""
+        return {}
 
     def _describe(self, obj: SimObject) -> str:
         q = self.query
@@ -926,7 +932,9 @@ class EthogymEnv(gym.Env):
         if getattr(self, "world", None) is None:
             raise EnvStateError(f"{what} on a closed env; make a new one with gym.make(...)")
         if self.robot is None:
-            raise EnvStateError(f"call reset() before {what}")
+            raise EnvStateError(
+                f"call reset() before {what} (no episode: none was started, or the last reset() failed)"
+            )
 
     def __deepcopy__(self, memo: dict) -> NoReturn:
         raise EnvStateError(_NO_COPY)
@@ -964,32 +972,35 @@ _WORDS = {
 }
 
 
-def _term_text(term: str) -> str:
+def _term_text(term: str, names: Mapping[str, str]) -> str:
     term = term.lstrip("?")
+    if term in names:
+        return names[term]
     if ".n." in term and re.search(r"_(\d+|\*)$", term):
         return label_of(term)
     return term.split(".")[0].replace("__", "_")
 
 
-def _expression_text(expr) -> str:
+def _expression_text(expr, names: Mapping[str, str] | None = None) -> str:
+    names = names or {}
     head = expr[0]
     if head == "and":
-        return " and ".join(_expression_text(e) for e in expr[1:])
+        return " and ".join(_expression_text(e, names) for e in expr[1:])
     if head == "or":
-        return "(" + " or ".join(_expression_text(e) for e in expr[1:]) + ")"
+        return "(" + " or ".join(_expression_text(e, names) for e in expr[1:]) + ")"
     if head == "not":
-        return "not (" + _expression_text(expr[1]) + ")"
+        return "not (" + _expression_text(expr[1], names) + ")"
     if head == "imply":
-        return f"if {_expression_text(expr[1])} then {_expression_text(expr[2])}"
+        return f"if {_expression_text(expr[1], names)} then {_expression_text(expr[2], names)}"
     if head in ("forall", "exists"):
         word = "every" if head == "forall" else "some"
-        return f"for {word} {_term_text(expr[1][2])}: {_expression_text(expr[2])}"
+        return f"for {word} {_term_text(expr[1][2], names)}: {_expression_text(expr[2], names)}"
     if head == "forn":
-        return f"for {expr[1][0]} {_term_text(expr[2][2])}: {_expression_text(expr[3])}"
+        return f"for {expr[1][0]} {_term_text(expr[2][2], names)}: {_expression_text(expr[3], names)}"
     if head in ("forpairs", "fornpairs"):
-        body = expr[-1]
-        return f"pairing {_term_text(expr[-3][2])} with {_term_text(expr[-2][2])}: {_expression_text(body)}"
-    args = [_term_text(t) for t in expr[1:]]
+        pair = f"{_term_text(expr[-3][2], names)} with {_term_text(expr[-2][2], names)}"
+        return f"pairing {pair}: {_expression_text(expr[-1], names)}"
+    args = [_term_text(t, names) for t in expr[1:]]
     template = _WORDS.get(head)
     return (
         template.format(*args)

@@ -214,7 +214,13 @@ class SkillTable:
                 f"name(arg) or name(arg1, arg2) in lower case, e.g. 'wait()', 'pick(apple_1)' or "
                 f"'place_on(apple_1, table_1)'"
             )
-        name, args = match.group(1), [a.strip() for a in match.group(2).split(",") if a.strip()]
+        name, inner = match.group(1), match.group(2)
+        args = [a.strip() for a in inner.split(",")] if inner.strip() else []
+        if "" in args:  # 'pick(apple_1,)' or 'wait(,)': a slip, not a skill to guess at
+            raise InvalidActionError(
+                f"empty argument in {text!r}: separate arguments by one comma, e.g. "
+                f"'place_on(apple_1, table_1)', and give none to wait() and done()"
+            )
         if name not in self.names:
             raise InvalidActionError(
                 f"unknown skill '{name}' in {text!r};{self._did_you_mean(text)} this task's skills are "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -293,6 +294,21 @@ class HandoverEnv(EthogymEnv):
         social = self._extra_info()["social"]
         del social["events"]  # the last step's; every step's are in its own info
         return {**super()._episode_metrics(), "social": social}
+
+    def _term_labels(self) -> Mapping[str, str]:
+        return self.agent_person_names  # the goal's (grasped agent.n.01_2 mug) is person_1 in the skills
+
+    def _text_notes(self) -> list[str]:
+        person = self.person
+        room = self._scene.room_at(*person.position()) or "a doorway"
+        holding = next((o.label for o in self.objects if o.body == person.holding), None)
+        wanted = ", ".join(o.label for o in self._requested_objects)
+        doing = (
+            f"holding {holding}"
+            if holding
+            else f"asks for {wanted}" + (", reaching out" if person.gesture == "reach_out" else "")
+        )
+        return [f"- {PERSON_NAME} (person, {room}, {self._distance():.1f} m): {doing}"]
 
     def _extra_info(self) -> dict[str, Any]:
         person = self.person

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,7 +58,7 @@ class FixedPartner(gym.Env):
         self.observation_space = par_env.observation_space(learner)
         self.action_space = par_env.action_space(learner)
         self.render_mode = getattr(par_env, "render_mode", None)
-        self.metadata = dict(getattr(par_env, "metadata", {}))
+        self.metadata = copy.deepcopy(dict(getattr(par_env, "metadata", {})))  # never the env's own lists
         self._last: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._closed = False
 

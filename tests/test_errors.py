@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -19,12 +20,14 @@ from ethogym.errors import (
     EnvStateError,
     EthogymError,
     InvalidActionError,
+    SamplingError,
     TaskDefinitionError,
     UnsupportedActivityError,
 )
 from ethogym.registration import ENV_INFO, FIXED_TASKS, OPEN_TASK_ID
 from ethogym.tasks.activity import check_supported, load_activity, predicates_used
 from ethogym.tasks.backend import UNSUPPORTED
+from ethogym.tasks.sampler import SceneSampler
 
 TRASH = "ethogym/Household-PickingUpTrash-v0"
 
@@ -288,6 +291,34 @@ def test_an_env_whose_first_reset_failed_steps_after_the_next() -> None:
         env.close()
 
 
+def test_a_failed_reset_leaves_no_stale_episode(trash_env, monkeypatch) -> None:
+    trash_env.reset(seed=0)
+    trash_env.step("wait()")
+
+    def cannot_sample(*_args, **_kwargs):
+        raise SamplingError("no room for the cans")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SceneSampler, "sample", cannot_sample)
+        with pytest.raises(SamplingError):
+            trash_env.reset(seed=1)
+    # The old episode's bodies are gone: every call says to reset, none reaches PyBullet.
+    unwrapped = trash_env.unwrapped
+    calls = {
+        "step()": lambda: trash_env.step("wait()"),
+        "action_masks()": unwrapped.action_masks,
+        "text_observation()": unwrapped.text_observation,
+        "render_views()": unwrapped.render_views,
+    }
+    for what, call in calls.items():
+        with pytest.raises(
+            EnvStateError, match=rf"call reset\(\) before {re.escape(what)} .*last reset\(\) failed"
+        ):
+            call()
+    trash_env.reset(seed=1)
+    assert trash_env.step("wait()")[4]["skill_result"]["success"]
+
+
 def test_step_after_the_episode_ended(trash_env) -> None:
     trash_env.reset(seed=0)
     assert trash_env.step("done()")[2]  # terminated: a false claim ends the episode
@@ -512,6 +543,18 @@ def test_masked_skill_by_default_reports_failure(trash_env) -> None:
 def test_unparseable_text_skill(trash_env, text: str) -> None:
     with pytest.raises(InvalidActionError):
         trash_env.step(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["pick(can_of_soda_1,)", "pick(,can_of_soda_1)", "place_in(, ashcan_1)", "wait(,)"]
+)
+def test_text_skill_with_an_empty_argument_is_refused(trash_env, text: str) -> None:
+    with pytest.raises(
+        InvalidActionError, match=rf"empty argument in {re.escape(repr(text))}: separate arguments"
+    ):
+        trash_env.step(text)
+    for spaced in ("wait( )", "pick( can_of_soda_1 )"):
+        trash_env.unwrapped.parse_skill(spaced)  # blanks around arguments are fine
 
 
 @pytest.mark.parametrize(

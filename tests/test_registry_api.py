@@ -330,6 +330,30 @@ def test_text_observation_mentions_goal_objects(make_env) -> None:
     assert "ashcan" in goal and "inside" in goal
 
 
+def test_handover_text_names_the_person_as_the_skills_do(make_env) -> None:
+    env = make_env("ethogym/Social-Handover-v0", obs_mode="text", **FAST)
+    obs, _ = env.reset(seed=0)
+    assert "Goal: person_1 holding mug_1." in obs and "agent_" not in obs
+    assert "- person_1 (person, " in obs and "m): asks for mug_1" in obs
+    for text in ("navigate_to(mug_1)", "pick(mug_1)", "navigate_to(person_1)", "hand_over(mug_1, person_1)"):
+        obs, *_, info = env.step(text)
+        assert info["skill_result"]["success"], info["skill_result"]
+    assert "m): holding mug_1" in obs
+
+
+def test_thief_text_says_where_the_adversary_is_and_what_it_carries(make_env) -> None:
+    env = make_env("ethogym/Adversarial-Thief-v0", obs_mode="text", aggressiveness=1.0, **FAST)
+    env.reset(seed=0)
+    for _ in range(30):
+        obs, *_, info = env.step("wait()")
+        if info["adversary"]["holding"]:
+            break
+    carried = info["adversary"]["holding"]
+    assert carried, "the adversary took nothing in 30 waits"
+    note = next(line for line in obs.splitlines() if line.startswith("- adversary (another robot, "))
+    assert f"carrying {carried}; thefts so far: {info['adversary']['thefts']}" in note
+
+
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_render_rgb_array(make_env, env_id: str) -> None:
     env = make_env(env_id, render_mode="rgb_array", **FAST)

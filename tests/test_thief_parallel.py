@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import ethogym
 from ethogym.envs.adversarial import ADVERSARY, ROBOT_AGENT, ThiefParallelEnv
+from ethogym.envs.base import EthogymEnv
 from ethogym.envs.wrappers import FixedPartner
 from ethogym.errors import ConfigError, EnvStateError, InvalidActionError
 from ethogym.policies import make_policy
@@ -294,6 +296,28 @@ def test_fixed_partner_adversary_learner_passes_check_env() -> None:
     assert env.observation_space.contains(obs) and info["action_mask"][0]
     assert np.array_equal(env.action_masks(), info["action_mask"])
     env.close()
+
+
+def test_parallel_and_fixed_partner_metadata_are_per_instance() -> None:
+    first, second = _make(max_steps=5), _make(max_steps=5)
+    wrapped = FixedPartner(first, ROBOT_AGENT, {ADVERSARY: Orders("wait")})
+    before = {
+        "parallel class": copy.deepcopy(ThiefParallelEnv.metadata),
+        "env class": copy.deepcopy(EthogymEnv.metadata),
+        "other instance": copy.deepcopy(second.metadata),
+        "wrapped env": copy.deepcopy(first.metadata),
+    }
+    first.metadata["render_modes"].append("not_a_mode")
+    wrapped.metadata["render_modes"].append("another")
+    after = {
+        "parallel class": ThiefParallelEnv.metadata,
+        "env class": EthogymEnv.metadata,
+        "other instance": second.metadata,
+        "wrapped env": {**first.metadata, "render_modes": first.metadata["render_modes"][:-1]},
+    }
+    assert after == before
+    for env in (wrapped, second):
+        env.close()
 
 
 def test_fixed_partner_robot_learner_against_a_waiting_adversary_succeeds() -> None:
