@@ -322,13 +322,14 @@ def run_runner(quick: bool = True, budget: float = 1.0, repeats: int | None = No
     run; ``budget`` < 1 keeps that share of them, at least 4) into a fresh store, ``repeats`` times
     (default 2 quick, 3 full) interleaved 1, 2, 1, 2, ...; the best run of each counts, so load from
     other processes on a shared machine biases neither side. ``episodes_per_s`` counts the whole run,
-    worker start-up included; ``steady_episodes_per_s`` the rate between the first and last stored row,
-    and ``runner_scaling`` is the ratio of the steady rates (2 workers / 1). ``occupancy`` is the summed
-    episode time over (wall time x workers): the share of the run the workers spent in episodes (load
-    from other processes stretches both alike, so this shows the runner's own idle time).
-    ``store_overhead_pct`` is the main process's time writing rows over the summed episode time, over
-    all runs. ``load_avg`` is the 1-minute load average before and after, and ``machine_scaling`` the
-    same ratio for a plain CPU-bound loop (:func:`machine_scaling`): what the machine allowed meanwhile.
+    worker start-up included; ``steady_episodes_per_s`` the rate once each worker has stored its first
+    row (``RunReport.steady_episodes_per_s``), and ``runner_scaling`` is the ratio of the steady rates
+    (2 workers / 1). ``occupancy`` is the summed episode time over (wall time x workers): the share of
+    the run the workers spent in episodes (load from other processes stretches both alike, so this
+    shows the runner's own idle time). ``store_overhead_pct`` is the main process's time writing rows
+    over the summed episode time, over all runs. ``load_avg`` is the 1-minute load average before and
+    after, and ``machine_scaling`` the same ratio for a plain CPU-bound loop (:func:`machine_scaling`):
+    what the machine allowed meanwhile.
     """
     import tempfile
 

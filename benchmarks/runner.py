@@ -78,13 +78,18 @@ class RunReport:
     episode_time_s: float = 0.0
     store_s: float = 0.0
     completed_s: list[float] = field(default_factory=list, repr=False)  # when each row was stored
+    workers: int = 1  # processes (or Ray tasks) that ran the episodes at once
 
     @property
     def steady_episodes_per_s(self) -> float:
-        """Episodes/s between the first and the last stored row: the rate once workers are running."""
-        if len(self.completed_s) < 2 or self.completed_s[-1] <= self.completed_s[0]:
+        """Episodes/s once every worker has finished its first episode: the rows stored after that
+        first wave over the time they took. (Counting from the very first row would credit ``w``
+        workers with ``w - 1`` episodes done in no time, overstating their scaling.)"""
+        done = sorted(self.completed_s)
+        wave = max(1, self.workers)
+        if len(done) <= wave or done[-1] <= done[wave - 1]:
             return self.episodes_per_s
-        return (len(self.completed_s) - 1) / (self.completed_s[-1] - self.completed_s[0])
+        return (len(done) - wave) / (done[-1] - done[wave - 1])
 
     @property
     def episodes_per_s(self) -> float:
@@ -457,7 +462,8 @@ def run_suite(
         report.wall_time_s = time.perf_counter() - started
         return report
 
-    pool = make_executor(executor, min(workers, len(pending)))
+    report.workers = min(workers, len(pending))
+    pool = make_executor(executor, report.workers)
     bar = _progress_bar(console, progress)
     cancelled = True
     try:

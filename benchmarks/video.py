@@ -204,6 +204,11 @@ class Mp4Writer:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            # FFmpeg that could not open the file exits with the frames still in the pipe: a short
+            # video would otherwise count as written.
+            if not self.path.is_file() or self.path.stat().st_size == 0:
+                self._closed = True
+                raise OSError(f"FFmpeg wrote no video to {self.path}; check that the path can be written")
         self._closed = True
 
     def __enter__(self) -> Mp4Writer:

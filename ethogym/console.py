@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,7 +24,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def check_output(path: Path, option: str, *, folder: bool = False, example: str = "") -> None:
     """A one-line error (exit code 2), before any work, when ``path`` cannot be written: a folder where
     a file goes (``example`` names a file to put in it), a file where a folder goes, a folder on the
-    way that is a file, or no permission to write."""
+    way that is a file, or a folder where no file can be made."""
     if folder and path.exists() and not path.is_dir():
         fail(f"{option} {path} is a file, not a folder; choose a folder path")
     if not folder and path.is_dir():
@@ -31,5 +32,12 @@ def check_output(path: Path, option: str, *, folder: bool = False, example: str 
     existing = next(p for p in (path, *path.parents) if p.exists())  # '.' ends a relative path
     if existing != path and not existing.is_dir():
         fail(f"{option} {path}: {existing} is a file, so no folder can be made in it; choose another path")
-    if not os.access(existing, os.W_OK | (os.X_OK if existing.is_dir() else 0)):
-        fail(f"{option} {path}: no permission to write {existing}; choose a path you can write to")
+    # A file made and removed where the output goes: permission bits alone pass root on /proc or on a
+    # read-only mount, and the failure would come only after the run.
+    where = existing if existing.is_dir() else existing.parent
+    try:
+        handle, probe = tempfile.mkstemp(dir=where, prefix=".ethogym-write-check-")
+    except OSError as exc:
+        fail(f"{option} {path}: cannot write in {where} ({exc.strerror}); choose a path you can write to")
+    os.close(handle)
+    os.unlink(probe)

@@ -16,7 +16,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ethogym.benchmarks.runner import EpisodeFailed, episode_row, episode_task, run_suite, video_path
+from ethogym.benchmarks.runner import (
+    EpisodeFailed,
+    RunReport,
+    episode_row,
+    episode_task,
+    run_suite,
+    video_path,
+)
 from ethogym.benchmarks.store import COLUMNS, ResultsStore
 from ethogym.benchmarks.suite import Suite, load_suite
 from ethogym.benchmarks.video import probe_mp4
@@ -238,6 +245,22 @@ def test_bench_export_and_list(baseline: tuple[Suite, Path, pd.DataFrame], tmp_p
     assert len(pd.read_csv(out)) == len(df)
     listed = runner.invoke(app, ["bench", "list"])
     assert listed.exit_code == 0 and "core-v0" in listed.output and "quick" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("completed", "workers", "rate"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], 1, 1.0),  # one episode a second
+        ([1.0, 1.0, 2.0, 2.0, 3.0, 3.0], 2, 2.0),  # two at a time: the first wave is not free
+        ([2.0, 1.0, 3.0, 2.0, 3.0, 1.0], 2, 2.0),  # rows stored out of order
+    ],
+)
+def test_steady_rate_counts_from_each_workers_first_episode(
+    completed: list[float], workers: int, rate: float
+) -> None:
+    assert RunReport(completed_s=completed, workers=workers).steady_episodes_per_s == pytest.approx(rate)
+    # Fewer rows than workers: no steady part, the whole run's rate.
+    assert RunReport(inserted=1, wall_time_s=2.0, completed_s=[1.0], workers=2).steady_episodes_per_s == 0.5
 
 
 def test_perf_runner_figures() -> None:

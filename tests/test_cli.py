@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -168,6 +171,17 @@ def test_output_paths_are_checked_before_the_run(tmp_path) -> None:
     _one_line_error(
         ["bench", "export", "--db", str(taken), "--out", str(tmp_path)], f"--out {tmp_path} is a folder"
     )
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
+def test_an_output_folder_where_no_file_can_be_made_is_refused_before_the_run() -> None:
+    # Permission bits alone let root through; a file made and removed there tells.
+    for args in (
+        ["play", TRASH, *FAST, "--video", "/proc/x.mp4"],
+        ["perf", "--envs", TRASH, "--json", "/proc/p.json"],
+    ):
+        _one_line_error(args, f"{args[-2]} {args[-1]}: cannot write in /proc (")
+    assert not [p for p in Path(".").glob(".ethogym-write-check-*")]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,12 @@ def test_other_containers_hold_h264(tmp_path, name: str) -> None:
             writer.append(_gradient(64, 64, step))
     info = probe_mp4(path)
     assert (info["codec"], info["frames"], info["fps"]) == ("h264", 5, pytest.approx(10.0))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
+def test_a_video_ffmpeg_could_not_write_is_an_error_not_a_file() -> None:
+    writer = Mp4Writer("/proc/no_video_here.mp4", fps=4)
+    for _ in range(3):  # few frames: they fit in the pipe, so FFmpeg's failure shows only at close
+        writer.append(np.zeros((64, 64, 3), dtype=np.uint8))
+    with pytest.raises(OSError, match=r"FFmpeg wrote no video to /proc/no_video_here\.mp4"):
+        writer.close()
