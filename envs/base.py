@@ -312,6 +312,7 @@ class EthogymEnv(gym.Env):
         )
         self.executor.people = self._people()
         self.executor.rooms = scene.rooms
+        self.executor.wall_boxes = scene.wall_boxes
         self.executor.reach_under = self.table.under  # navigate_to a table leaves the floor under it in reach
         self.executor.bare_floors = self.table.bare_floors
         if self.config["social_navigation"]:
@@ -413,9 +414,10 @@ class EthogymEnv(gym.Env):
         if self.episode_config["control_mode"] == "skills":
             index, claim = self._skill_index(action)
             skill = self.table[index]
-            reason = self.executor.precondition(skill) if self.episode_config["strict_actions"] else None
-            if reason is not None:
-                raise InvalidActionError(f"skill {index} ({skill.text()}) is masked out: {reason}")
+            if self.episode_config["strict_actions"]:
+                reason = self.executor.claim_failure(claim) or self.executor.precondition(skill)
+                if reason is not None:
+                    raise InvalidActionError(f"skill {index} ({skill.text()}) is masked out: {reason}")
             self._before_step()
             result = self.executor.execute(skill, claim)
             skill_result = result.as_info()

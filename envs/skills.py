@@ -43,7 +43,7 @@ from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOUL
 from .sim.scene import Room
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
-from .sim.world import World, into_frame, yaw_quaternion
+from .sim.world import World, into_frame, segments_meet, yaw_quaternion
 
 OBJECT_SKILLS = (
     "navigate_to",
@@ -145,6 +145,9 @@ class SkillResult:
     status: str = "ok"  # ok | PRE_CONDITION | EXECUTION | POST_CONDITION | INVALID
     reason: str = ""
     duration: float = 0.0
+    #: Seconds of ``duration`` a teleported skill already advanced the rules by itself (a wipe ticks
+    #: while the tool touches), so that ``execute`` does not run them twice.
+    elapsed: float = 0.0
 
     def as_info(self) -> dict:
         text = f"{self.skill}: {'ok' if self.success else self.status + ' - ' + self.reason}"
@@ -334,6 +337,7 @@ class SkillExecutor:
         self.grasp_offset = np.zeros(3)
         self.people: dict[str, object] = {}
         self.rooms: dict[str, object] = {}
+        self.wall_boxes = np.zeros((0, 2, 3))  # the scene's wall parts (low and high corners)
         # Extra costs for the base's path planner, per grid cell (a free step costs 1): for driving
         # through a cell and for ending there (facing the target point), e.g. a planner's wish to
         # keep out of private rooms and people's way. Called with the grid and the target point;
@@ -488,13 +492,33 @@ class SkillExecutor:
 
     def reach_failure(self, obj: SimObject, point: np.ndarray | None = None) -> str | None:
         point = self.reach_point(obj) if point is None else point
-        if self.robot.within_reach(point):
+        in_reach = self.robot.within_reach(point)
+        if in_reach and not self.behind_wall(point):
             return None
         dist = float(np.linalg.norm(point[:2] - self.robot.pose()[:2]))
+        why = "is behind a wall" if in_reach else "is out of reach"
         if obj.template == "floor" and obj.label not in self.bare_floors:  # it spans a room
             where = f"the {obj.room.replace('_', ' ')}" if obj.room else "its room"
-            return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to something in {where} first"
-        return f"{obj.label} is out of reach ({dist:.1f} m away); navigate_to({obj.label}) first"
+            return f"{obj.label} {why} ({dist:.1f} m away); navigate_to something in {where} first"
+        return f"{obj.label} {why} ({dist:.1f} m away); navigate_to({obj.label}) first"
+
+    def behind_wall(self, point: np.ndarray) -> bool:
+        """Does the arm's straight reach from the shoulder to ``point`` cross a wall? (The arm passes
+        through furniture shells, not through walls; a doorway lets it through.)"""
+        shoulder = self.robot.shoulder()
+        for room in self.rooms.values():
+            if room.contains(shoulder[0], shoulder[1]):
+                if room.contains(point[0], point[1]):
+                    return False  # a room's floor is a rectangle inside its walls: nothing between
+                break
+        boxes = self.wall_boxes
+        if not len(boxes):
+            return False
+        # Walls shrunk by a centimetre: a thing touching one is reached on its own side.
+        meets = segments_meet(
+            shoulder[None], np.asarray(point, dtype=float), boxes[:, 0] + 0.01, boxes[:, 1] - 0.01
+        )
+        return bool(meets.any())
 
     def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
         """The closed container ``obj`` is in, furniture or a movable one (a backpack, a box), if any:
@@ -845,12 +869,16 @@ class SkillExecutor:
         return None
 
     # --- the skills --------------------------------------------------------------------------------
+    def claim_failure(self, held_claim: str | None) -> str | None:
+        """Why a text skill's held object (``place_on(apple_1, table_1)``) is not the one in hand."""
+        held = self.robot.held
+        if held_claim is None or (held is not None and held.label == held_claim):
+            return None
+        return f"holding {held.label if held else 'nothing'}, not {held_claim}"
+
     def execute(self, skill: Skill, held_claim: str | None = None) -> SkillResult:
         text = skill.text(self.robot.held.label if self.robot.held else None)
-        if held_claim is not None and (self.robot.held is None or self.robot.held.label != held_claim):
-            holding = self.robot.held.label if self.robot.held else "nothing"
-            return self.fail(text, "PRE_CONDITION", f"holding {holding}, not {held_claim}")
-        reason = self.precondition(skill)
+        reason = self.claim_failure(held_claim) or self.precondition(skill)
         if reason:
             return self.fail(text, "PRE_CONDITION", reason)
         t0 = self.world.time
@@ -864,7 +892,8 @@ class SkillExecutor:
         if self.mode == "teleport":
             duration = result.duration or NOMINAL.get(skill.name, 1.0)
             self._step(2)
-            self.tick(duration)
+            if duration > result.elapsed:
+                self.tick(duration - result.elapsed)
             result.duration = duration
         else:
             result.duration = self.world.time - t0
@@ -887,7 +916,8 @@ class SkillExecutor:
         goals = goals_fn(grid)
         x, y, yaw = robot.pose()
         if not goals.any():
-            return self.fail(text, "PRE_CONDITION", "no free floor within reach of it")
+            # EXECUTION: the mask does not plan, so a skill it allows never fails a precondition.
+            return self.fail(text, "EXECUTION", "no free floor within reach of it")
         # Already there: no motion needed.
         i, j = grid.cell(x, y)
         penalty, stand = self.nav_costs(grid, point) if self.nav_costs is not None else (None, None)
@@ -1591,6 +1621,7 @@ class SkillExecutor:
                 "ok" if ok else "EXECUTION",
                 "" if ok else "the tool did not touch it",
                 duration=NOMINAL["clean"],
+                elapsed=NOMINAL["clean"],
             )
         front = self.front_of(obj)
         if front is not None:

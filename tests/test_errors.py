@@ -517,6 +517,28 @@ def test_masked_skill_with_strict_actions_raises() -> None:
         env.close()
 
 
+def test_a_text_skill_naming_another_held_object_raises_with_strict_actions() -> None:
+    env = gym.make(TRASH, skill_execution="teleport", strict_actions=True)
+    try:
+        env.reset(seed=0)
+        for text in ("navigate_to(can_of_soda_1)", "pick(can_of_soda_1)"):
+            env.step(text)
+        with pytest.raises(
+            InvalidActionError, match="is masked out: holding can_of_soda_1, not can_of_soda_2"
+        ):
+            env.step("place_on(can_of_soda_2, ashcan_1)")
+        env.reset(seed=0, options={"config": {"strict_actions": False}})
+        for text in ("navigate_to(can_of_soda_1)", "pick(can_of_soda_1)"):
+            env.step(text)
+        result = env.step("place_on(can_of_soda_2, ashcan_1)")[4]["skill_result"]
+        assert (result["status"], result["reason"]) == (
+            "PRE_CONDITION",
+            "holding can_of_soda_1, not can_of_soda_2",
+        )
+    finally:
+        env.close()
+
+
 def test_masked_skill_by_default_reports_failure(trash_env) -> None:
     index = trash_env.unwrapped.parse_skill("place_on(ashcan_1)")
     assert not trash_env.unwrapped.action_masks()[index]

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pybullet
 
+from .world import wake_overlapping
+
 if TYPE_CHECKING:
     from pybullet_utils.bullet_client import BulletClient
 
@@ -274,9 +276,7 @@ class Human:
         boxes = [c.getAABB(self.body_id, link) for link in (-1, _HEAD, _LEFT_ARM, _RIGHT_ARM)]
         lo = [min(axis) - WAKE_MARGIN for axis in zip(*(box[0] for box in boxes), strict=True)]
         hi = [max(axis) + WAKE_MARGIN for axis in zip(*(box[1] for box in boxes), strict=True)]
-        near = c.getOverlappingObjects(lo, hi)
-        for body in {body for body, _ in near or ()} & self.props:
-            self._client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)
+        wake_overlapping(c, lo, hi, self.props)
 
     def _link_state(self, link: int) -> tuple:
         return self._client.getLinkState(self.body_id, link, computeForwardKinematics=True)

@@ -17,6 +17,7 @@ from .world import (
     World,
     into_frame,
     quaternion_yaw,
+    wake_overlapping,
     yaw_quaternion,
 )
 
@@ -185,10 +186,14 @@ class Robot:
         c.resetBaseVelocity(self.ee, [0, 0, 0], [0, 0, 0])
         c.changeConstraint(self.ee_cid, list(map(float, point)), maxForce=300.0)
         if self.held is not None:
-            pos, orn = c.getBasePositionAndOrientation(self.held.body)
+            body = self.held.body
+            lo, hi = c.getAABB(body)
+            pos, orn = c.getBasePositionAndOrientation(body)
             new = np.asarray(pos) + (point - before)
-            c.resetBasePositionAndOrientation(self.held.body, list(map(float, new)), orn)
-            c.resetBaseVelocity(self.held.body, [0, 0, 0], [0, 0, 0])
+            c.resetBasePositionAndOrientation(body, list(map(float, new)), orn)
+            c.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
+            # What rested on it where it was (a sandal on a picked-up book) falls instead of floating.
+            wake_overlapping(c, np.subtract(lo, 0.01), np.add(hi, 0.01))
 
     def turn_ee(self, yaw: float, instant: bool = False) -> None:
         """Turn the end effector, and what it holds, to ``yaw`` about the vertical: at once about its

@@ -218,7 +218,7 @@ class World:
         # it: blocked), then every box grown a little (a segment that misses them all is clear).
         k = len(solids)
         near = np.concatenate([solids, boxes])
-        meets = _segments_meet(
+        meets = segments_meet(
             starts,
             end,
             np.concatenate([solids[:, 0] + SIGHT_MARGIN, near[:, 0] - SIGHT_MARGIN]),
@@ -240,7 +240,15 @@ class World:
         return clear
 
 
-def _segments_meet(starts: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def wake_overlapping(client: BulletClient, lo, hi, bodies: set[int] | frozenset[int] | None = None) -> None:
+    """Wake the bodies whose boxes overlap [lo, hi] (only those in ``bodies``, when given). Moving a
+    body by a reset does not wake what rests on or against it, which would stay where it slept."""
+    found = {body for body, _ in client.getOverlappingObjects(list(lo), list(hi)) or ()}
+    for body in sorted(found if bodies is None else found & bodies):
+        client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)
+
+
+def segments_meet(starts: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Does the segment from each row of ``starts`` to ``end`` meet each box [lo[k], hi[k]] (slab
     test)? An n x k array."""
     enter = np.zeros((len(starts), len(lo)))  # the part of the segment (0..1) inside every slab so far
