@@ -320,6 +320,8 @@ class EthogymEnv(gym.Env):
         self._tick_period = self.config["control_substeps"]
         self._substep_count = 0
         self._events: list[str] = []
+        if self.transitions.breakables:  # before the tick hook: an impact on a tick's substep counts in it
+            world.add_hook(self.transitions.track_impacts)
         world.add_hook(self._on_substep)
         conds = self.activity.conditions()
         self.goal = get_goal_conditions(conds, self.backend, self.scope)

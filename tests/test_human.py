@@ -1,23 +1,11 @@
 """Tests for the simulated person (ethogym.envs.sim.human)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pybullet
 import pytest
 from pybullet_utils.bullet_client import BulletClient
 
-# Loaded by file path until the package is installable; equivalent to
-# `from ethogym.envs.sim.human import GESTURES, PERSONAS, Human, Persona`.
-_spec = importlib.util.spec_from_file_location(
-    "ethogym_sim_human", Path(__file__).resolve().parents[1] / "envs" / "sim" / "human.py"
-)
-_module = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _module  # dataclasses look their module up while the class is created
-_spec.loader.exec_module(_module)
-GESTURES, PERSONAS, Human, Persona = _module.GESTURES, _module.PERSONAS, _module.Human, _module.Persona
+from ethogym.envs.sim.human import GESTURES, PERSONAS, Human, Persona
 
 DT = 1.0 / 30.0
 FAR = np.array([50.0, 50.0])

@@ -6,21 +6,25 @@ temperature toward the source's at its heating rate; otherwise it relaxes toward
 ``frozen`` = at or below 0 C, ``hot`` = at or above 40 C, ``cooked`` latches at the cook temperature.
 Cleaning: a held particle remover touching an object covered with a substance it removes (its
 conditions met) wipes it off in ``CLEAN_SECONDS`` of contact. Breaking: a breakable object whose
-speed drops by more than ``BREAK_DELTA_V`` in one tick (an impact, e.g. a fall from ~0.5 m) breaks.
+velocity changes by more than ``BREAK_DELTA_V`` within a few physics substeps (an impact, e.g. a
+fall from ~0.5 m onto anything) breaks; it is read every substep, so an impact is seen whatever the
+control rate, and a bounce counts in full.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from .knowledge import removable_substances
 from .objects import SimObject
-from .states import StateQuery, vector_norm
+from .states import StateQuery
 
 AMBIENT = 20.0
 AMBIENT_RATE = 0.02
 CLEAN_SECONDS = 1.0
 BREAK_DELTA_V = 3.0
+IMPACT_SUBSTEPS = 3  # substeps (25 ms at 120 Hz) over which an impact's change of velocity counts
 HEAT_DEFAULT = 200.0  # C a heat source pulls toward when the bddl data gives none
 COLD_DEFAULT = -18.0  # C, likewise for a cold source
 
@@ -32,7 +36,9 @@ class TransitionRules:
         self.thermal = [o for o in objects if o.has("heatable") or o.has("freezable") or o.has("cookable")]
         self.sources = [o for o in objects if o.has("heatSource") or o.has("coldSource")]
         self.breakables = [o for o in objects if o.has("breakable") and not o.static]
-        self._speeds = {o.body: 0.0 for o in self.breakables}
+        # Each breakable's velocities after the last IMPACT_SUBSTEPS substeps.
+        self._velocities = {o.body: deque([(0.0, 0.0, 0.0)], IMPACT_SUBSTEPS) for o in self.breakables}
+        self._impacts: list[str] = []  # breakages seen since the last update
 
     def _source_active(self, source: SimObject, obj: SimObject) -> float | None:
         """Temperature the source pulls ``obj`` toward, or None when it does not act on it."""
@@ -51,7 +57,7 @@ class TransitionRules:
 
     def update(self, dt: float, cleaners: list[SimObject] = ()) -> list[str]:
         """Advance every rule by ``dt`` seconds; returns plain-language events."""
-        events: list[str] = []
+        events, self._impacts = self._impacts, []
         for obj in self.thermal:
             target, rate = AMBIENT, AMBIENT_RATE
             for source in self.sources:
@@ -88,21 +94,31 @@ class TransitionRules:
                         if obj.covered[substance] <= 0.0:
                             del obj.covered[substance]
                             events.append(f"{obj.label} is no longer covered with {substance.split('.')[0]}")
-        client = self.query.world.client
+        return events
+
+    def track_impacts(self, _dt: float = 0.0) -> None:
+        """After each physics substep (a world hook): break what changed velocity by more than
+        ``BREAK_DELTA_V`` within the last ``IMPACT_SUBSTEPS`` substeps (the solver spreads a hard
+        impact over two or three of them; gravity adds only 0.08 m/s a substep meanwhile)."""
+        velocity = self.query.world.client.getBaseVelocity
+        history = self._velocities
+        limit = BREAK_DELTA_V * BREAK_DELTA_V
         for obj in self.breakables:
             if obj.broken:
                 continue
-            speed = vector_norm(client.getBaseVelocity(obj.body)[0])
-            if self._speeds[obj.body] - speed > BREAK_DELTA_V:
+            (vx, vy, vz), _ = velocity(obj.body)
+            recent = history[obj.body]
+            if any((vx - px) ** 2 + (vy - py) ** 2 + (vz - pz) ** 2 > limit for px, py, pz in recent):
                 obj.broken = True
-                events.append(f"{obj.label} broke on impact")
-            self._speeds[obj.body] = speed
-        return events
+                self._impacts.append(f"{obj.label} broke on impact")
+            recent.append((vx, vy, vz))
 
     def reset_speeds(self) -> None:
-        """Forget speeds after a teleport so a jump is not read as an impact."""
-        for key in self._speeds:
-            self._speeds[key] = 0.0
+        """Take the velocities as they are now, after a teleport, so that its jump is no impact."""
+        velocity = self.query.world.client.getBaseVelocity
+        for body, recent in self._velocities.items():
+            recent.clear()
+            recent.append(velocity(body)[0])
 
 
 def conditions_met(tool: SimObject, needs: list) -> bool:
