@@ -914,6 +914,12 @@ class SkillExecutor:
         ignore = (obj.body,) if obj is not None else ()
         grid = self.dynamic_grid(ignore=ignore)
         goals = goals_fn(grid)
+        if obj is not None and not obj.static:
+            # The target is left out of the grid so that the floor beside it can be a goal; the path
+            # still goes around it (those goals lie beyond the base's radius of its box), or a drive
+            # would run over it and shove it away.
+            lo, hi = self.query.aabb(obj)
+            grid.mark([(lo[0], lo[1], hi[0], hi[1])], free=False, inflate=BASE_RADIUS)
         x, y, yaw = robot.pose()
         if not goals.any():
             # EXECUTION: the mask does not plan, so a skill it allows never fails a precondition.

@@ -86,3 +86,17 @@ def test_what_rested_on_a_teleported_pick_falls_instead_of_floating(make_env) ->
         env.step("wait()")
     # The book went from under it: it falls onto the bed below (it used to sleep in mid-air).
     assert unwrapped.query.aabb(sandal)[0][2] < lifted_from - 0.02
+
+
+def test_navigate_to_drives_around_its_target_not_over_it(make_env) -> None:
+    # From beside person_1 the shortest way to the ashcan's far side ran over the ashcan: the
+    # physical drive shoved it 0.69 m (a teleported one passed through it).
+    env = make_env("ethogym/Household-PickingUpTrash-v0", skill_execution="physical")
+    env.reset(seed=7)
+    client = env.unwrapped.world.client
+    ashcan = env.unwrapped.executor.by_label["ashcan_1"].body
+    for text in ("navigate_to(person_1)", "gesture(stop)"):
+        env.step(text)
+    before = np.array(client.getBasePositionAndOrientation(ashcan)[0])
+    assert env.step("navigate_to(ashcan_1)")[4]["skill_result"]["success"]
+    assert np.linalg.norm(np.array(client.getBasePositionAndOrientation(ashcan)[0]) - before) < 0.01
