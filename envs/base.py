@@ -319,6 +319,7 @@ class EthogymEnv(gym.Env):
             SocialNavigation(self).attach(self.executor)
         self._tick_period = self.config["control_substeps"]
         self._substep_count = 0
+        self._jumped = 0.0  # seconds teleported skills added to the rules' clock
         self._events: list[str] = []
         if self.transitions.breakables:  # before the tick hook: an impact on a tick's substep counts in it
             world.add_hook(self.transitions.track_impacts)
@@ -385,7 +386,14 @@ class EthogymEnv(gym.Env):
 
     def _tick(self, duration: float) -> None:
         """Teleported skills jump the clock: advance rules by the skill's nominal duration."""
+        self._jumped += duration
         self._advance(duration, physical=False)
+
+    @property
+    def sim_time(self) -> float:
+        """Simulated seconds since reset: the physics' time plus the nominal durations that teleported
+        skills jumped (the time the rules ran, so a cooked pie's minutes show in both modes)."""
+        return float(self.world.time + self._jumped)
 
     def _advance(self, dt: float, physical: bool) -> None:
         self.query.invalidate()
@@ -803,7 +811,7 @@ class EthogymEnv(gym.Env):
             **{f"cost_{category}": float(value) for category, value in costs.items()},
             "violations": list(violations or []),
             "events": list(events),
-            "sim_time": float(self.world.time),
+            "sim_time": self.sim_time,
             "reward_terms": terms or {"progress": 0.0, "success": 0.0, "failed_skill": 0.0},
         }
         if self.config["control_mode"] == "skills":
@@ -828,7 +836,7 @@ class EthogymEnv(gym.Env):
             "progress": float(self._progress),
             "steps": self.steps,
             "return": float(self.episode_return),
-            "sim_time": float(self.world.time),
+            "sim_time": self.sim_time,
             "skill_failures": self.skill_failures,
             "false_completion_claim": self.false_claim,
             "cost": float(self.monitors.total_cost),

@@ -100,3 +100,19 @@ def test_navigate_to_drives_around_its_target_not_over_it(make_env) -> None:
     before = np.array(client.getBasePositionAndOrientation(ashcan)[0])
     assert env.step("navigate_to(ashcan_1)")[4]["skill_result"]["success"]
     assert np.linalg.norm(np.array(client.getBasePositionAndOrientation(ashcan)[0]) - before) < 0.01
+
+
+def test_sim_time_counts_the_durations_teleported_skills_jump(make_env) -> None:
+    env = make_env(BOOK, skill_execution="teleport")
+    obs, info = env.reset(seed=0)
+    oracle = make_policy("oracle", env)
+    oracle.reset(0)
+    durations = 0.0
+    terminated = False
+    while not terminated:  # four skills: navigate_to, pick, navigate_to, clean
+        obs, _, terminated, _, info = env.step(oracle.act(obs, info))
+        durations += info["skill_result"]["duration"]
+    # It read the physics' clock only: a few substeps a skill, against seconds of rules' time.
+    physics = env.unwrapped.world.time
+    assert info["sim_time"] == pytest.approx(physics + durations) and durations > 3.0 > physics
+    assert info["episode_metrics"]["sim_time"] == info["sim_time"]
