@@ -400,7 +400,7 @@ class EthogymEnv(gym.Env):
         held = self.robot.held if self.robot is not None else None
         cleaners = [held] if held is not None and held.has("particleRemover") else []
         if not physical:
-            self.transitions.reset_speeds()
+            self.transitions.reset_velocities()
         self._events.extend(self.transitions.update(dt, cleaners))
         self._advance_agents(dt, physical)
         self.query.refresh()  # agents may have carried or put down objects

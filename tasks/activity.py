@@ -478,8 +478,8 @@ def _check_count(expr: list, params: list[list], objects: dict[str, list[str]], 
     """A ``forn`` / ``fornpairs`` count must not exceed the objects it counts over: such a goal
     could never hold (and ``bddl`` fails with an IndexError grounding it)."""
     count = expr[1][0] if isinstance(expr[1], list) and len(expr[1]) == 1 else None
-    if count is None or not count.isdigit():
-        return  # _check_atom names a malformed count
+    if count is None or not count.isdigit() or not params:
+        return  # _check_atom names a malformed count or parameter
     available = min(len(objects[p[2]]) for p in params)
     if int(count) > available:
         types = " and ".join(f"{len(objects[p[2]])} {p[2]}" for p in params)

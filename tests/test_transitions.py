@@ -22,7 +22,7 @@ def _drop(env, height: float) -> bool:
     j, i = np.argwhere(grid.free & (far > 1.0) & (far < 3.0))[0]
     place(unwrapped.world, vase, [float(xs[j, i]), float(ys[j, i]), 0.15 + height], 0.0)
     unwrapped.world.client.changeDynamics(vase.body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)
-    unwrapped.transitions.reset_speeds()
+    unwrapped.transitions.reset_velocities()
     unwrapped.world.step(int(1.5 / unwrapped.world.dt))
     return vase.broken
 

@@ -113,7 +113,7 @@ class TransitionRules:
                 self._impacts.append(f"{obj.label} broke on impact")
             recent.append((vx, vy, vz))
 
-    def reset_speeds(self) -> None:
+    def reset_velocities(self) -> None:
         """Take the velocities as they are now, after a teleport, so that its jump is no impact."""
         velocity = self.query.world.client.getBaseVelocity
         for body, recent in self._velocities.items():
