@@ -37,6 +37,7 @@ from ethogym.envs.sim.objects import (
 from ethogym.envs.sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, REACH, SHOULDER_HEIGHT
 from ethogym.envs.sim.scene import Scene
 from ethogym.envs.sim.states import ONTOP_CONTACT, UNDER_GAP, StateQuery
+from ethogym.envs.sim.transitions import AMBIENT
 from ethogym.envs.sim.world import World, into_frame
 from ethogym.errors import SamplingError
 
@@ -153,10 +154,10 @@ class SceneSampler:
             # holds, so it cannot undo the other one: (frozen x) (not (hot x)) in either order.
             if pred == "frozen":
                 if positive or obj.frozen:
-                    obj.temperature = -10.0 if positive else 20.0
+                    obj.temperature = -10.0 if positive else AMBIENT
             elif pred == "hot":
                 if positive or obj.hot:
-                    obj.temperature = 60.0 if positive else 20.0
+                    obj.temperature = 60.0 if positive else AMBIENT
             elif pred == "cooked":
                 obj.cooked = positive
             elif pred == "toggled_on":
