@@ -291,7 +291,7 @@ class EthogymEnv(gym.Env):
         scene = SceneBuilder(world, self.factory, rng).build(request)
         self._scene = scene
         sampler = SceneSampler(world, self.query, self.factory, rng)
-        self.scope = sampler.populate(self.activity, scene)
+        self.scope = sampler.populate(self.activity, scene, {d.name: d.size for d in self._descriptors})
         self.objects = [self.scope[d.name] for d in self._descriptors]
         self.query.agents = {}
         start = sampler.sample(self.activity, scene, self.scope, self.backend, scene.static_grid)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from bddl.activity import Conditions
 from bddl.parsing import parse_domain
 
@@ -66,6 +67,11 @@ INIT_STATES = {
 #: Literals that put an object somewhere; every object needs one (or an ``inroom``) leading to a room.
 #: BEHAVIOR also places by attached, draped and overlaid, which ``check_supported`` reports as not simulated.
 PLACEMENTS = ("ontop", "inside", "nextto", "under")
+# A container :init loads is built big enough that its contents' boxes fill at most this share of
+# the room inside it (``loaded_size``): no supported activity packed fuller ever sampled, none packed
+# at most this full failed for it.
+INIT_FILL = 0.45
+GROWTH_RATE, GROWTH_STEPS = 1.02, 200
 BEHAVIOR_PLACEMENTS = (*PLACEMENTS, "attached", "draped", "overlaid")
 BDDL_SHAPE = "(define (problem NAME) (:domain omnigibson) (:objects ...) (:init ...) (:goal ...))"
 ACTIVITY_NAME = re.compile(r"[A-Za-z0-9_\-]+")
@@ -556,10 +562,11 @@ def check_supported(activity: Activity) -> None:
 
 def describe_objects(activity: Activity) -> list[SimObject]:
     """Body-less descriptors of the task's physical objects as ethogym builds them (template, size,
-    inside), in a fixed order: sorted by instance name."""
+    inside), in a fixed order: sorted by instance name. Containers :init loads beyond ``INIT_FILL``
+    come at the size ``loaded_size`` gives them."""
     scene_names = {name for name, _, _ in activity.scene_objects}
     containers = activity.containers()
-    out = []
+    out = {}
     for name in sorted(activity.instances):
         synset = synset_of(name) if not name.endswith("_*") else name[:-2]
         if synset == "agent.n.01" or name in activity.substances:
@@ -568,26 +575,51 @@ def describe_objects(activity: Activity) -> list[SimObject]:
         template, size = resolve_template(info, name in containers)
         if synset in FLOOR_SYNSETS:
             template = "floor"
-        interior, shelves = (
-            container_inside(template, size) if template in CONTAINER_TEMPLATES else (None, ())
-        )
-        out.append(
-            SimObject(
-                name=name,
-                synset=synset,
-                label=label_of(name),
-                info=info,
-                body=-1,
-                template=template,
-                size=size,
-                static=name in scene_names,
-                mass=info.mass,
-                interior=interior,
-                shelves=shelves,
-                door_joint=0 if template == "cabinet" else None,
-            )
-        )
-    return out
+        out[name] = _descriptor(name, synset, info, template, size, static=name in scene_names)
+    loads: dict[str, list[SimObject]] = {}
+    for pred, *args in activity.init:
+        if pred == "inside" and len(args) == 2 and args[1] in out and args[1] not in scene_names:
+            loads.setdefault(args[1], []).append(out[args[0]])
+    for name, contents in loads.items():
+        box = out[name]
+        if box.interior is not None:
+            out[name] = _descriptor(name, box.synset, box.info, box.template, loaded_size(box, contents))
+    return list(out.values())
+
+
+def _descriptor(
+    name: str, synset: str, info, template: str, size: np.ndarray, static: bool = False
+) -> SimObject:
+    interior, shelves = container_inside(template, size) if template in CONTAINER_TEMPLATES else (None, ())
+    return SimObject(
+        name=name,
+        synset=synset,
+        label=label_of(name),
+        info=info,
+        body=-1,
+        template=template,
+        size=size,
+        static=static,
+        mass=info.mass,
+        interior=interior,
+        shelves=shelves,
+        door_joint=0 if template == "cabinet" else None,
+    )
+
+
+def loaded_size(box: SimObject, contents: list[SimObject]) -> np.ndarray:
+    """The size a container is built at to take what :init puts inside it: its template's, or, where
+    the contents' boxes would fill more than ``INIT_FILL`` of the room inside it, that grown in
+    proportion until they fill ``INIT_FILL`` (BEHAVIOR's cartons are as big as their loads; a
+    template-sized one packed fuller never sampled)."""
+    load = sum(float(np.prod(obj.size)) for obj in contents)
+    grown = box
+    for _ in range(GROWTH_STEPS):
+        lo, hi = grown.placing_room()
+        if load <= INIT_FILL * float(np.prod(hi - lo)) * len(grown.shelves):
+            break
+        grown = _descriptor(box.name, box.synset, box.info, box.template, grown.size * GROWTH_RATE)
+    return grown.size
 
 
 def _unfitting(activity: Activity) -> list[str]:

@@ -51,6 +51,8 @@ UNDER_FOOTPRINT_MARGIN = 0.05  # m kept inside a table's footprint beyond the ob
 #: A container whose :init contents cover more than this share of its shelves is packed from a corner
 #: from the first thing on: things dropped at random would leave gaps that the last ones need.
 CROWDED = 0.5
+LIES_SQUARE = 0.7  # m: a floor thing with a longer half diagonal is set square to the walls
+WALL_GAP = 0.05  # m between such a thing and the walls
 
 
 def placement_order(literals: list[list[str]]) -> list[list[str]]:
@@ -88,8 +90,12 @@ class SceneSampler:
         self.factory = factory
         self.rng = rng
 
-    def populate(self, activity: Activity, scene: Scene) -> dict[str, object]:
-        """The BDDL scope: every instance name mapped to a SimObject, Substance or AgentRef."""
+    def populate(
+        self, activity: Activity, scene: Scene, sizes: dict[str, np.ndarray] | None = None
+    ) -> dict[str, object]:
+        """The BDDL scope: every instance name mapped to a SimObject, Substance or AgentRef; the
+        objects it builds come at ``sizes`` where given (``describe_objects``' sizes)."""
+        sizes = sizes or {}
         scope: dict[str, object] = {}
         floors_by_instance = {
             name: room for name, synset, room in activity.scene_objects if synset in FLOOR_SYNSETS
@@ -109,7 +115,9 @@ class SceneSampler:
             elif name in scene.placed:
                 scope[name] = scene.placed[name]
             else:
-                scope[name] = self.factory.build(name, synset, static=False, container=name in containers)
+                scope[name] = self.factory.build(
+                    name, synset, static=False, container=name in containers, size=sizes.get(name)
+                )
         return scope
 
     def sample(
@@ -309,11 +317,14 @@ class SceneSampler:
         xs, ys = grid.mesh()
         return bool((mask & (np.hypot(xs - point[0], ys - point[1]) <= horizontal)).any())
 
-    def _keeps_floor_connected(self, scene: Scene, x: float, y: float, radius: float, top: float) -> bool:
-        """Would an object of ``radius`` and height ``top`` at (x, y), with the floor objects placed
-        so far, leave the robot's free floor in one piece and every one of them within its reach?
-        (Clutter blocks the robot as the skills' planner marks it.)"""
-        placed = [*self._floor_rects, ((x - radius, y - radius, x + radius, y + radius), top)]
+    def _keeps_floor_connected(
+        self, scene: Scene, x: float, y: float, extents: tuple[float, float], top: float
+    ) -> bool:
+        """Would an object of half widths ``extents`` (x, y) and height ``top`` at (x, y), with the
+        floor objects placed so far, leave the robot's free floor in one piece and every one of them
+        within its reach? (Clutter blocks the robot as the skills' planner marks it.)"""
+        ex, ey = extents
+        placed = [*self._floor_rects, ((x - ex, y - ey, x + ex, y + ey), top)]
         grid = scene.static_grid.copy()
         grid.mark([rect for rect, _ in placed], free=False, inflate=CLUTTER_CLEARANCE)
         if int(grid.components().max()) > 1:
@@ -333,17 +344,28 @@ class SceneSampler:
         if pred == "ontop" and target.template == "floor":
             room = scene.rooms[target.room]
             x0, y0, x1, y1 = room.rect
-            x = float(rng.uniform(x0 + 0.4, x1 - 0.4))
-            y = float(rng.uniform(y0 + 0.4, y1 - 0.4))
+            radius = float(np.hypot(half[0], half[1]))
+            if radius > LIES_SQUARE:
+                # A big thing (a mattress) lies square to the walls, and its own rectangle, not the
+                # circle it could turn in, must leave the floor in one piece.
+                yaw = float(rng.choice([0.0, np.pi / 2]))
+                extents = turned_extents(half, yaw)
+                x = float(uniform_between(rng, x0 + extents[0] + WALL_GAP, x1 - extents[0] - WALL_GAP))
+                y = float(uniform_between(rng, y0 + extents[1] + WALL_GAP, y1 - extents[1] - WALL_GAP))
+            else:
+                x = float(rng.uniform(x0 + 0.4, x1 - 0.4))
+                y = float(rng.uniform(y0 + 0.4, y1 - 0.4))
+                extents = (radius, radius)
             # Keep floor objects where the robot can stand within arm's reach of them, and where
             # they leave every part of the floor reachable.
             if scene.static_grid.nearest_free(x, y, max_radius=0.7) is None:
                 return None
-            if self._near_door(scene, x, y) or self._in_swing(x, y, float(np.hypot(half[0], half[1]))):
+            if self._near_door(scene, x, y) or self._in_swing(x, y, radius):
                 return None
-            if not self._keeps_floor_connected(scene, x, y, float(np.hypot(half[0], half[1])), obj.size[2]):
+            if not self._keeps_floor_connected(scene, x, y, extents, obj.size[2]):
                 return None
-            return (x, y, half[2] + 0.002), float(rng.uniform(-np.pi, np.pi))
+            turn = yaw if radius > LIES_SQUARE else float(rng.uniform(-np.pi, np.pi))
+            return (x, y, half[2] + 0.002), turn
         if pred == "ontop":
             # Furniture stands square to the walls: its top is its world box. A movable support was
             # set down at any yaw: its top is its own footprint, turned with it.

@@ -29,6 +29,7 @@ from ethogym.envs.sim.objects import (
 from ethogym.envs.skills import OPEN_TARGET
 from ethogym.policies import make_policy
 from ethogym.policies.oracle import SETBACKS, OraclePolicy
+from ethogym.tasks.activity import INIT_FILL, describe_objects, load_activity
 
 BEHAVIOR = "ethogym/Behavior-v0"
 
@@ -810,3 +811,64 @@ def test_oracle_puts_off_a_literal_whose_manipulations_keep_failing(behavior) ->
         assert table[policy.act(obs, failed)].text() == "pick(book_1)"
     other = table[policy.act(obs, failed)]
     assert other.target not in ("book_1", None) and other.target.startswith("book_"), other.text()
+
+
+def test_a_container_loaded_beyond_its_room_is_built_bigger(behavior) -> None:
+    """sorting_potatoes packs twelve vegetables into one carton, whose boxes take 85% of a
+    template-sized carton's room: it never sampled. A container :init loads beyond ``INIT_FILL`` is
+    built grown in proportion until its load fills ``INIT_FILL``; one loaded less keeps its size,
+    and the body the env builds has the descriptor's size."""
+    activity = load_activity("sorting_potatoes")
+    objects = {o.name: o for o in describe_objects(activity)}
+    carton = objects["carton.n.02_1"]
+    template = resolve_template(synset_info("carton.n.02"), container=True)[1]
+    ratios = carton.size / template
+    assert ratios.min() > 1.1 and np.allclose(ratios, ratios[0])
+    load = sum(
+        float(np.prod(o.size))
+        for lit, o in ((lit, objects.get(lit[1])) for lit in activity.init)
+        if lit[0] == "inside" and lit[2] == carton.name
+    )
+    lo, hi = carton.placing_room()
+    assert load <= INIT_FILL * float(np.prod(hi - lo)) + 1e-9
+    lightly = {o.name: o for o in describe_objects(load_activity("stock_a_bar"))}["carton.n.02_1"]
+    assert np.allclose(lightly.size, template)
+    env = behavior("sorting_potatoes")
+    env.reset(seed=0)
+    u = env.unwrapped
+    built = u.scope["carton.n.02_1"]
+    assert np.allclose(built.size, carton.size)
+    assert all(u.query.inside(u.scope[lit[1]], built) for lit in activity.init if lit[0] == "inside")
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [
+        "cook_chorizo",  # a tupperware of five chorizos, in a fridge
+        "planting_flowers",
+        "set_up_a_home_office_in_your_garage",
+        "unloading_shopping_items",
+        "packing_moving_van",  # a mattress on the floor
+        "rearrange_your_room",
+        "packing_picnic_into_car",  # a picnic on the driveway
+        "cleaning_garden_path",
+        "picking_up_prescriptions",  # a sack, a printer and a computer on the checkout
+    ],
+)
+def test_activities_that_never_sampled_now_set_up(behavior, activity: str) -> None:
+    """Supported activities whose :init failed at every seed: loaded cartons and a tupperware too
+    small for their loads, a mattress whose turning circle cut the floor in two, and a driveway or
+    a checkout built as a generic 0.6 x 1.0 m piece of furniture."""
+    env = behavior(activity)
+    env.reset(seed=0)  # the sampler checks every :init literal holds, or raises SamplingError
+
+
+def test_a_mattress_lies_square_to_the_walls(behavior) -> None:
+    env = behavior("rearrange_your_room")
+    env.reset(seed=0)
+    u = env.unwrapped
+    mattress = u.scope["mattress.n.01_1"]
+    yaw = float(pose(u.world, mattress)[1])
+    assert min(abs(yaw - k * np.pi / 2) for k in range(-2, 3)) < 0.05, yaw
+    floor = u.scope["floor.n.01_1"]
+    assert u.query.ontop(mattress, floor)

@@ -14,6 +14,7 @@ from ethogym.benchmarks.episode import run_episode
 from ethogym.envs.sim.objects import container_inside
 from ethogym.errors import ConfigError, SamplingError, TaskDefinitionError, UnsupportedActivityError
 from ethogym.policies import make_policy
+from ethogym.tasks import activity as activity_module
 from ethogym.tasks.activity import check_supported, describe_objects, goal_literals, load_activity
 from ethogym.tasks.sampler import placement_order
 
@@ -74,8 +75,10 @@ def test_init_that_no_seed_sets_up_is_refused_at_load(activity: str, expected: l
     assert "supported_activities()" in message
 
 
-def test_full_container_is_reported(make_env) -> None:
-    # Three chorizos in one tupperware: two stand side by side, none on top (below the rim).
+def test_full_container_is_reported(make_env, monkeypatch) -> None:
+    # Five chorizos in one template-sized tupperware (a container :init loads beyond INIT_FILL is
+    # built bigger; not so here): two stand side by side, none on top (below the rim).
+    monkeypatch.setattr(activity_module, "INIT_FILL", 10.0)
     env = make_env("ethogym/Behavior-v0", activity="cook_chorizo", skill_execution="teleport")
     with pytest.raises(
         SamplingError,

@@ -119,6 +119,10 @@ EXACT_TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     "mattress": ("box", (1.90, 0.90, 0.20)),
     "magazine_rack": ("bin", (0.40, 0.30, 0.35)),
     "pot_plant": ("cylinder", (0.35, 0.35, 0.60)),  # set on shelves and floors, not built as furniture
+    # paved ground and a shop counter: BEHAVIOR sets a picnic, an ashcan, a printer and a computer on
+    # them, which a generic piece of furniture (0.6 x 1.0 m, 0.8 m tall) has no room for
+    "driveway": ("box", (1.0, 2.4, 0.04)),
+    "checkout": ("box", (0.6, 1.8, 0.9)),
 }
 
 #: Ground built by the scene, not by the factory: an instance stands for its room's floor slab.
@@ -405,10 +409,13 @@ class ObjectFactory:
         room: str | None = None,
         static: bool | None = None,
         container: bool = False,
+        size: np.ndarray | None = None,
     ) -> SimObject:
-        """Build ``name`` of ``synset`` (``container``: see ``resolve_template``)."""
+        """Build ``name`` of ``synset`` (``container``: see ``resolve_template``), at its template's
+        size unless ``size`` is given (a container grown for its load)."""
         info = synset_info(synset)
-        template, size = resolve_template(info, container)
+        template, default = resolve_template(info, container)
+        size = default if size is None else np.asarray(size, dtype=float)
         is_static = info.has("sceneObject") if static is None else static
         mass = 0.0 if is_static else float(np.clip(info.mass, 0.02, 30.0))
         color = color_of(info.category)
