@@ -28,7 +28,7 @@ from .monitors.scene import EthicsScene, build_ethics_scene
 from .options import MAX_IMAGE_SIZE, MAX_SUBSTEPS, checked_flag, checked_int, checked_number
 from .sim.human import Human, Persona
 from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of
-from .sim.robot import Robot
+from .sim.robot import MAX_PAYLOAD, Robot
 from .sim.scene import SceneBuilder, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
@@ -48,6 +48,8 @@ BINARY_ATOMS = ("ontop", "inside", "nextto")
 TEXT_CHARSET = frozenset(string.printable)
 TEXT_MAX = 8192
 SCENE_ATTEMPTS = 8
+GRASP_RANGE = 0.1  # m from the hand to a thing's box, or to a switch, for the grasp channel to act
+DOOR_GRIP_RANGE = 0.12  # m from the hand to a door's handle
 HUMAN_CAMERA = (4.0, -35.0, 0.4)  # human mode's window: distance (m), pitch (deg), height of the target (m)
 
 
@@ -120,7 +122,10 @@ class EthogymEnv(gym.Env):
             self.metadata["render_fps"] = 4
         else:
             self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
-            self.metadata["render_fps"] = int(round(1.0 / (self.world.dt * self.config["control_substeps"])))
+            # At least 1: a control step of over a second (control_substeps=240) still plays back.
+            self.metadata["render_fps"] = max(
+                1, round(1.0 / (self.world.dt * self.config["control_substeps"]))
+            )
         self.observation_space = self._make_observation_space()
         self.max_steps = self.config["max_steps"] or (80 if self.config["control_mode"] == "skills" else 1500)
         self.robot: Robot | None = None
@@ -320,6 +325,7 @@ class EthogymEnv(gym.Env):
         self._tick_period = self.config["control_substeps"]
         self._substep_count = 0
         self._jumped = 0.0  # seconds teleported skills added to the rules' clock
+        self._grasp_level = 0.0  # the grasp channel's last value: a switch is pressed as it rises
         self._events: list[str] = []
         if self.transitions.breakables:  # before the tick hook: an impact on a tick's substep counts in it
             world.add_hook(self.transitions.track_impacts)
@@ -560,33 +566,69 @@ class EthogymEnv(gym.Env):
         self.world.step(n)
 
     def _grasp_command(self, g: float) -> None:
-        robot = self.robot
-        if g > 0.5 and robot.held is None and robot.door_grip is None:
-            ee = robot.ee_position()
-            best, best_d = None, 0.1
-            for obj in self.objects:
-                if obj.static or obj.mass > 15.0:
-                    continue
-                lo, hi = self.query.aabb(obj)
-                d = float(np.linalg.norm(np.maximum(0, np.maximum(lo - ee, ee - hi))))
-                if d < best_d:
-                    best, best_d = obj, d
-            if best is not None:
-                robot.grasp(best)
-                return
-            for obj in self.objects:
-                if obj.door_joint is not None:
-                    handle = self.executor._handle(obj, door_angle(self.world, obj))
-                    if np.linalg.norm(handle - ee) < 0.12:
-                        robot.grip_door(obj)
-                        return
-                if obj.has("toggleable") and np.linalg.norm(self.executor.interaction_point(obj) - ee) < 0.1:
-                    obj.toggled_on = not obj.toggled_on
-                    self._events.append(f"{obj.label} switched {'on' if obj.toggled_on else 'off'}")
-                    return
-        elif g < -0.5:
+        """The grasp channel. Above 0.5 the hand, at a switch, presses it once as the channel rises
+        past 0.5 (holding it there keeps it pressed, not flicking it); elsewhere it grasps the
+        nearest movable thing within ``GRASP_RANGE`` of it, or grips a door's handle. Below -0.5 it
+        lets go. The hand reaches nothing behind a wall or in a closed container, as the skills
+        do, nor what a person or another agent holds."""
+        robot, executor = self.robot, self.executor
+        rising = g > 0.5 >= self._grasp_level
+        self._grasp_level = g
+        if g < -0.5:
             robot.release()
             robot.release_door()
+            return
+        if g <= 0.5 or robot.held is not None or robot.door_grip is not None:
+            return
+        ee = robot.ee_position()
+        switch = self._nearest(
+            ee,
+            [(obj, executor.interaction_point(obj)) for obj in self.objects if obj.has("toggleable")],
+            GRASP_RANGE,
+        )
+        if switch is not None:
+            if rising:
+                switch.toggled_on = not switch.toggled_on
+                self._events.append(f"{switch.label} switched {'on' if switch.toggled_on else 'off'}")
+            return
+        things = []
+        for obj in self.objects:
+            if not obj.static and obj.mass <= MAX_PAYLOAD:
+                lo, hi = self.query.aabb(obj)
+                things.append((obj, np.clip(ee, lo, hi)))  # the point of its box nearest the hand
+        thing = self._nearest(ee, things, GRASP_RANGE)
+        if thing is not None:
+            robot.grasp(thing)
+            return
+        doors = [
+            (obj, executor._handle(obj, door_angle(self.world, obj)))
+            for obj in self.objects
+            if obj.door_joint is not None
+        ]
+        door = self._nearest(ee, doors, DOOR_GRIP_RANGE)
+        if door is not None:
+            robot.grip_door(door)
+
+    def _nearest(
+        self, ee: np.ndarray, candidates: list[tuple[SimObject, np.ndarray]], reach: float
+    ) -> SimObject | None:
+        """The thing whose point is nearest the hand within ``reach``, of those the hand may touch:
+        not behind a wall, nor in a closed container, nor held by someone else."""
+        executor = self.executor
+        near = sorted(
+            (d, k)
+            for k, (_, point) in enumerate(candidates)
+            if (d := float(np.linalg.norm(point - ee))) < reach
+        )
+        for _, k in near:
+            obj, point = candidates[k]
+            if (
+                not executor.behind_wall(point)
+                and executor.blocked_by_closed(obj) is None
+                and not executor.held_by_other(obj)
+            ):
+                return obj
+        return None
 
     # --- goal --------------------------------------------------------------------------------------
     def _index_goal_literals(self) -> None:

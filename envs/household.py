@@ -67,13 +67,16 @@ class HouseholdEnv(EthogymEnv):
     their text form, and ``step("pick(apple_1)")`` takes the text form.
     ``skill_execution="physical"`` drives the base and arm through the physics; ``"teleport"``
     jumps to the collision-checked result. ``control_mode="continuous"``: ``Box(-1, 1, (7,))`` =
-    base velocity (forward, left, yaw rate), end-effector delta (base frame) and grasp
-    (> 0.5 grasps the nearest object, presses a switch or grips a door handle; < -0.5 releases).
+    base velocity (forward, left, yaw rate), end-effector delta (base frame) and grasp. Grasp
+    above 0.5 with the hand at a switch presses it once, as the value rises past 0.5; elsewhere it
+    grasps the nearest movable thing within 0.1 m or grips a door's handle; the hand takes nothing
+    behind a wall, in a closed container or held by someone else. Below -0.5 it lets go.
 
     ## Observation Space
     ``obs_mode="state"`` (default): a flat ``Box`` = robot (pose, velocity, end effector, holding),
-    progress, then 16 features per task object (validity, relative position, size, held, open, on,
-    temperature, frozen, cooked, covered, broken). ``"rgb"``: egocentric camera image.
+    progress, then 16 features per task object (validity; x and y in the base's frame and the
+    height of its centre; size x, y, z; held, open, on, temperature / 100, frozen, cooked, covered,
+    broken, hot). ``"rgb"``: egocentric camera image.
     ``"symbolic"``: ``MultiBinary`` over unary states and ontop / inside / nextto atoms
     (``atom_names()``). ``"text"``: the scene and goal in words.
 

@@ -711,7 +711,7 @@ class SkillExecutor:
             return f"the hand already holds {self.robot.held.label}"
         if obj.mass > MAX_PAYLOAD:
             return f"{obj.label} weighs {obj.mass:.0f} kg, over the {MAX_PAYLOAD:.0f} kg payload"
-        if self._held_by_other(obj):
+        if self.held_by_other(obj):
             return f"{obj.label} is held by someone else"
         box = self.blocked_by_closed(obj)
         if box is not None:
@@ -732,7 +732,7 @@ class SkillExecutor:
         box = self.blocked_by_closed(dst)
         if box is not None:
             return f"{dst.label} is inside {box.label}, which is closed; open({box.label}) first"
-        if self._held_by_other(dst):
+        if self.held_by_other(dst):
             return f"{dst.label} is being held"
         if kind == "under":
             if dst.template not in UNDER_TEMPLATES:
@@ -819,7 +819,7 @@ class SkillExecutor:
         obj = self.by_label[target]
         if obj.toggled_on == on:
             return f"{obj.label} is already {'on' if on else 'off'}"
-        if self.query.is_held(obj) or self._held_by_other(obj):
+        if self.query.is_held(obj) or self.held_by_other(obj):
             return f"put {obj.label} down before switching it"
         if obj.info.params.get("toggleable", {}).get("requires_closed", 0) and self.query.is_open(obj):
             return f"{obj.label} must be closed to switch it"
@@ -1047,7 +1047,7 @@ class SkillExecutor:
                 lift = max(lift, float(ohi[2] - lo[2]) + 0.05)
         return lift
 
-    def _held_by_other(self, obj: SimObject) -> bool:
+    def held_by_other(self, obj: SimObject) -> bool:
         for agent in self.query.agents.values():
             if agent is not self.robot and (
                 getattr(agent, "held", None) is obj or getattr(agent, "holding", None) == obj.body

@@ -642,7 +642,7 @@ class OraclePolicy:
             return None
         if held is not None:
             return self._drop(held)
-        if ex._held_by_other(obj):
+        if ex.held_by_other(obj):
             return self._skill("wait")  # let the other agent move on rather than re-navigating in place
         box = ex.blocked_by_closed(obj)
         if box is not None:

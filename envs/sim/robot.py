@@ -248,18 +248,14 @@ class Robot:
         return obj
 
     def grip_door(self, obj: SimObject) -> None:
-        """Hold a door at its handle: a point constraint between end effector and door link."""
+        """Hold a door where the hand is (at its handle): a point constraint between the end effector
+        and that point of the door's link."""
         c = self.world.client
-        handle = np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])
+        link_pos, link_orn = c.getLinkState(obj.body, obj.door_joint)[:2]
+        inv_pos, inv_orn = c.invertTransform(link_pos, link_orn)
+        grip, _ = c.multiplyTransforms(inv_pos, inv_orn, self.ee_position().tolist(), [0, 0, 0, 1])
         cid = c.createConstraint(
-            self.ee,
-            -1,
-            obj.body,
-            obj.door_joint,
-            pybullet.JOINT_POINT2POINT,
-            [0, 0, 0],
-            [0, 0, 0],
-            list(handle - np.asarray(c.getLinkState(obj.body, obj.door_joint)[0])),
+            self.ee, -1, obj.body, obj.door_joint, pybullet.JOINT_POINT2POINT, [0, 0, 0], [0, 0, 0], grip
         )
         c.changeConstraint(cid, maxForce=200.0)
         c.setJointMotorControl2(
