@@ -260,6 +260,8 @@ class ThiefEnv(EthogymEnv):
         """Why the adversary may not set off for ``obj`` now (None: it may)."""
         if self.query.is_held(obj):
             return f"{obj.label} is held"
+        if self.aggressiveness <= 0.0:
+            return "aggressiveness 0 takes nothing"
         if self.aggressiveness >= 1.0:
             return None
         if self._in_bin(obj):
@@ -298,10 +300,12 @@ class ThiefEnv(EthogymEnv):
             lo, hi = self.query.aabb(obj)
             if lo[2] < 0.5:
                 rects.append((lo[0], lo[1], hi[0], hi[1]))
-        rx, ry, _ = self.robot.pose()
-        r = BASE_RADIUS
-        rects.append((rx - r, ry - r, rx + r, ry + r))
         grid.mark(rects, free=False, inflate=BASE_RADIUS + 0.03)
+        # The robot's keep-out: a path passing it closer than KEEP_CLEAR would be blocked by
+        # ``_follow`` the moment it was driven (and giving way along it, for ever).
+        rx, ry, _ = self.robot.pose()
+        r = KEEP_CLEAR + grid.resolution
+        grid.mark([(rx - r, ry - r, rx + r, ry + r)], free=False, inflate=0.0)
         return grid
 
     def _plan_to(self, radius: float, xy: np.ndarray, ignore: SimObject | None = None):
@@ -315,8 +319,8 @@ class ThiefEnv(EthogymEnv):
         robot waiting for the adversary to pass would wait for ever)."""
         radius, xy = self._goal
         self._replans += 1
-        # The planner keeps a smaller margin around the robot than KEEP_CLEAR, so a path around a robot
-        # that stands still can lead past it just as closely: at the third block in a row, give up.
+        # Plans keep KEEP_CLEAR from where the robot stood, but a robot that keeps driving into the
+        # way can block every one of them: at the third block in a row, give up.
         path = self._plan_to(radius, xy, ignore=self._target) if self._replans < STUCK_REPLANS else None
         if path is not None:
             self._path = path
@@ -524,8 +528,8 @@ class LearnedThief(ThiefEnv):
     of ``ThiefParallelEnv``). Orders: ``wait()`` (carry on: an errand continues, an idle adversary stays
     parked and still gives way), ``steal(<can>)`` (set off for that can, carry it to another room) and
     ``drop()`` (set the carried can down here, where it cuts no way off). ``aggressiveness`` keeps its
-    speed and its licence (only 1 takes cans from the bin or near the robot); the learner replaces its
-    random decisions."""
+    speed and its licence (0 takes nothing, only 1 takes cans from the bin or near the robot); the
+    learner replaces its random decisions."""
 
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
         super().__init__(render_mode=render_mode, **config)

@@ -76,7 +76,10 @@ class FixedPartner(gym.Env):
         super().reset(seed=seed)
         obs, infos = self.par_env.reset(seed=seed, options=options)
         for policy in self.partners.values():
-            policy.reset(seed)
+            # An unseeded reset seeds the partners from this wrapper's generator, which the first
+            # seeded reset fixed: later episodes repeat too (RandomPolicy.reset(None) takes fresh
+            # entropy).
+            policy.reset(seed if seed is not None else int(self.np_random.integers(2**31)))
         self._last = (obs, infos)
         return obs[self.learner], infos[self.learner]
 

@@ -10,6 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import ethogym  # noqa: F401  (registers the ids)
+from ethogym.envs.adversarial import KEEP_CLEAR
 from ethogym.envs.sim.robot import CLUTTER_CLEARANCE
 from ethogym.errors import ConfigError
 from ethogym.policies import make_policy
@@ -271,6 +272,56 @@ def test_adversary_grasp_blocks_the_pick(thief) -> None:
             assert unwrapped.executor.precondition(skill) == f"{held.label} is held by someone else"
             return
     pytest.fail("the adversary never took a can at aggressiveness 1")
+
+
+def test_an_adversary_giving_way_is_never_stuck_beside_the_robot(thief) -> None:
+    """Seed 27 at the default aggressiveness: after 58 random skills the adversary gave way along a
+    path past the robot closer than KEEP_CLEAR, was blocked, gave up, planned the same path again,
+    and stood 0.70 m from the robot for the rest of the episode, which the robot's planner could
+    not get past. Its plans now keep KEEP_CLEAR from the robot, and the oracle finishes."""
+    env = thief(skill_execution="teleport")
+    obs, info = env.reset(seed=27)
+    u = env.unwrapped
+    rng = np.random.default_rng(27)
+    for _ in range(58):
+        mask = u.action_masks().copy()
+        mask[u.parse_skill("done()")] = False
+        obs, _, _, _, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+    grid = u._grid()
+    xs, ys = grid.mesh()
+    rx, ry, _ = u.robot.pose()
+    assert not (grid.free & (np.hypot(xs - rx, ys - ry) < KEEP_CLEAR)).any()
+    oracle = make_policy("oracle", env)
+    oracle.reset(27)
+    failures = 0
+    while True:
+        obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+        failures += not info["skill_result"]["success"]
+        if terminated or truncated:
+            break
+    assert info["is_success"] and failures < 5
+
+
+def test_continuous_grasp_leaves_the_can_the_adversary_holds(thief) -> None:
+    env = thief(control_mode="continuous", aggressiveness=1.0)
+    env.reset(seed=0)
+    u = env.unwrapped
+    zero = np.zeros(7, dtype=np.float32)
+    for _ in range(600):
+        env.step(zero)
+        if u.adversary.held is not None:
+            break
+    can = u.adversary.held
+    assert can is not None
+    x, y, yaw = u.adversary.pose()
+    left = yaw + np.pi / 2
+    centre = np.mean(u.query.aabb(can), axis=0)
+    u.robot.teleport(x + 0.6 * np.cos(left), y + 0.6 * np.sin(left), yaw - np.pi / 2, ee_point=centre)
+    u.robot.ee_local = np.array([0.6, 0.0, centre[2]])
+    grasp = zero.copy()
+    grasp[6] = 1.0
+    env.step(grasp)
+    assert u.robot.held is None and u.adversary.held is can
 
 
 def test_same_seed_same_episode(thief) -> None:

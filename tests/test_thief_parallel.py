@@ -160,12 +160,14 @@ def test_steal_order_takes_the_can_to_another_room(par) -> None:
     assert _can_room(par, label) not in (start_room, "kitchen", None)
 
 
-def test_errand_past_a_robot_that_stands_still_is_given_up(par) -> None:
-    # Seed 5: the robot waits where the adversary's every path to the can leads too close past it.
+def test_errand_past_a_robot_that_stands_still_is_refused(par) -> None:
+    # Seed 5: the robot waits where the adversary's every path to the can leads closer than
+    # KEEP_CLEAR past it, so no errand starts that the adversary would have to give up.
     _, infos = par.reset(seed=5)
     wait = _wait(par)
     _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: 1})
-    assert infos[ADVERSARY]["last_order"]["accepted"]
+    order = infos[ADVERSARY]["last_order"]
+    assert not order["accepted"] and order["reason"] == "no free path to can_of_soda_1"
     for _ in range(5):
         _, _, _, _, infos = par.step({ROBOT_AGENT: wait, ADVERSARY: 0})
     assert infos[ADVERSARY]["mode"] in ("idle", "away") and infos[ADVERSARY]["thefts"] == 0
@@ -389,3 +391,42 @@ def test_same_seed_same_orders_same_episode() -> None:
         runs.append(trace)
         par.close()
     assert_same(runs[0], runs[1])
+
+
+def test_zero_aggressiveness_masks_every_steal() -> None:
+    env = _make(aggressiveness=0.0)
+    try:
+        _, infos = env.reset(seed=0)
+        mask = infos[ADVERSARY]["action_mask"]
+        assert mask[0] and not mask[1:-1].any()
+        steal = env.core.order_names.index("steal(can_of_soda_1)")
+        _, _, _, _, infos = env.step({ROBOT_AGENT: _wait(env), ADVERSARY: steal})
+        order = infos[ADVERSARY]["last_order"]
+        assert not order["accepted"] and order["reason"] == "aggressiveness 0 takes nothing"
+    finally:
+        env.close()
+
+
+def test_a_fixed_partner_repeats_its_later_episodes_too() -> None:
+    """After reset(seed=0), later reset() calls (what SB3 and vector envs do) seeded a random partner
+    from fresh entropy: the second episode differed between two identical runs."""
+
+    def run() -> list[np.ndarray]:
+        par = _make(max_steps=15)
+        env = FixedPartner(par, ADVERSARY, {ROBOT_AGENT: make_policy("random", par.core)})
+        traces = []
+        for episode in range(2):
+            obs, _ = env.reset(seed=0) if episode == 0 else env.reset()
+            trace = [obs]
+            while True:
+                obs, _, terminated, truncated, _ = env.step(0)
+                trace.append(obs)
+                if terminated or truncated:
+                    break
+            traces.append(np.concatenate(trace))
+        env.close()
+        return traces
+
+    first, second = run(), run()
+    for a, b in zip(first, second, strict=True):
+        assert a.shape == b.shape and np.array_equal(a, b)
