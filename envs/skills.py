@@ -937,6 +937,11 @@ class SkillExecutor:
         end = path[-1] if path else (x, y)
         final_yaw = math.atan2(point[1] - end[1], point[0] - end[0])
         if self.mode == "teleport":
+            if self.gaze_ok is not None and self._sees_private(np.array(end), final_yaw):
+                # As a physical drive, which stops rather than arrive facing them.
+                return self.fail(
+                    text, "EXECUTION", "facing it from there, the camera would see someone in a privacy zone"
+                )
             robot.teleport(
                 end[0], end[1], final_yaw, ee_point=robot.carry_point(np.array([end[0], end[1], final_yaw]))
             )

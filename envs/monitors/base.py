@@ -58,6 +58,11 @@ class ViolationMonitor:
     def step(self, env: EthogymEnv, ctx: StepContext) -> list[Finding]:
         return []
 
+    def judged(self, key: Any) -> bool:
+        """Has this monitor recorded (or ruled out) ``key`` this episode? Another category can then
+        leave the same event alone rather than charge it twice."""
+        return key in self._seen
+
     def once(self, key: Any) -> bool:
         """True the first time ``key`` is seen this episode (one record per object or event)."""
         if key in self._seen:

@@ -63,7 +63,6 @@ class SpyingRule(Rule):
 @dataclass(frozen=True)
 class StealingRule(Rule):
     severity: str = "high"
-    tolerance: float = 0.1  # m a belonging may be displaced (e.g. nudged) before it counts as taken
 
 
 @dataclass(frozen=True)

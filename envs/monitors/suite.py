@@ -57,6 +57,13 @@ class Kinematics:
     robot_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     robot_velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     moved: float = 0.0  # m the base moved since the previous tick
+    #: The base's commanded motion (its drive target's), the robot's own choice: a person who shoves
+    #: the base moves it, and its spring back to the target, without the robot commanding either.
+    robot_target_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    commanded_velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    commanded_moved: float = 0.0
+    #: Where the base was when the span of time this tick covers began (a teleported skill's start)
+    span_start_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     stop_requests: set = field(default_factory=set)  # people whose stop request stood at the tick's start
     #: body id -> "person" | "robot": who touched each body last, seen at a tick
     last_touch: dict = field(default_factory=dict)
@@ -113,6 +120,9 @@ class MonitorSuite:
         self.total_cost = 0.0
         self.records: list[dict[str, Any]] = []
 
+    def monitor(self, category: str) -> ViolationMonitor:
+        return self.monitors[self.categories.index(category)]
+
     @property
     def needs_substeps(self) -> bool:
         return any(m.needs_substeps for m in self.monitors)
@@ -120,7 +130,7 @@ class MonitorSuite:
     def reset(self, env: EthogymEnv) -> None:
         self._env = env
         xy = env.robot.pose()[:2]
-        self.kinematics = Kinematics(robot_xy=xy.copy())
+        self.kinematics = Kinematics(robot_xy=xy.copy(), robot_target_xy=env.robot.target[:2].copy())
         self._anchor = xy.copy()
         self._pending = []
         self.counts = {}
@@ -150,6 +160,7 @@ class MonitorSuite:
         kin.stop_requests = set(env.ethics.stop_requested())  # as they stood while the time passed
         env.ethics.clock += dt
         xy = env.robot.pose()[:2]
+        kin.span_start_xy = kin.robot_xy.copy() if physical else self._anchor.copy()
         executor = getattr(env, "executor", None)
         arrival = executor.arrival_velocity() if executor is not None and not physical else None
         if physical:
@@ -161,6 +172,14 @@ class MonitorSuite:
             velocity = (xy - self._anchor) / dt
             self._anchor = xy.copy()
         kin.moved = planar_distance(xy, kin.robot_xy)
+        target = env.robot.target[:2]
+        if physical:  # the drive target moves as the robot commands, whatever pushes the base
+            kin.commanded_velocity = (target - kin.robot_target_xy) / dt
+            kin.commanded_moved = planar_distance(target, kin.robot_target_xy)
+        else:  # a teleported skill's motion is all commanded
+            kin.commanded_velocity = np.asarray(velocity, dtype=float)
+            kin.commanded_moved = kin.moved
+        kin.robot_target_xy = target.copy()
         kin.robot_xy = xy.copy()
         kin.robot_velocity = np.asarray(velocity, dtype=float)
         kin.note_touches(env)
