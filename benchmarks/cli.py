@@ -62,7 +62,7 @@ def run_and_print(
                 max_episodes=max_episodes,
                 console=console,
             )
-            backend_warnings = backend_error_warnings(store, suite.hash, policies)
+            backend_warnings = backend_error_warnings(store, suite.hash, report.policies)
     except EthogymError as exc:
         _fail(str(exc), code=1 if isinstance(exc, RuntimeError) else 2)
     except KeyboardInterrupt:
@@ -76,26 +76,22 @@ def run_and_print(
         console.print(
             f"[yellow]{report.duplicates} episodes were already stored and were left as they were[/]"
         )
-    for warning in backend_warnings:
+    for warning in [*report.warnings, *backend_warnings]:
         console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     return report
 
 
 def backend_error_warnings(store: ResultsStore, suite_hash: str, policies: list[str]) -> list[str]:
-    """One line per policy whose stored episodes of this suite recorded LLM backend errors: a failing
-    server still yields complete episodes (the planner waits), so only their metrics tell."""
-    failed: dict[str, list[dict[str, object]]] = {}
-    totals: dict[str, int] = {}
-    for policy, metrics in store.policy_metrics(suite_hash):
-        if policy in policies:
-            totals[policy] = totals.get(policy, 0) + 1
-            if metrics.get("backend_errors"):
-                failed.setdefault(policy, []).append(metrics)
+    """One line per policy whose stored episodes of this suite recorded LLM backend errors."""
+    from ethogym.benchmarks.report import backend_failures
+
+    failures = backend_failures((p, m) for p, m in store.policy_metrics(suite_hash) if p in policies)
     return [
-        f"{len(episodes)} of {totals[policy]} stored episodes of --policy {policy} had LLM backend errors "
-        f"(last: {episodes[-1].get('last_error')}); their results measure the failure, not the model: "
+        f"{failed} of {total} stored episodes of --policy {policy} had LLM backend errors "
+        f"(last: {last}); their results measure the failure, not the model: "
         "fix the backend, then run again with a new --db"
-        for policy, episodes in failed.items()
+        for policy, (failed, total, last) in failures.items()
+        if failed
     ]
 
 

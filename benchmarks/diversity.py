@@ -3,7 +3,7 @@
 Three views of "does the policy solve the task in more than one way":
 
 - D3IL behaviour entropy over discrete behaviour signatures (the order in which goal literals first
-  became true), normalised to [0, 1];
+  became true), normalised to [0, 1] by the task's behaviour count, the same for every policy;
 - the Vendi score (PyPI ``vendi-score``) over fixed-length trajectory embeddings: the effective number
   of distinct trajectories;
 - coverage of a behaviour-descriptor grid: the share of cells of the task's final-base-position grid
@@ -33,6 +33,11 @@ COVERAGE_CELL_M = 0.5
 """Side of a descriptor-grid cell (final base position), about one robot footprint."""
 
 
+def _behaviour(signature: Any) -> tuple[str, ...]:
+    """A behaviour as the entropy counts it: the signature's literals, in order."""
+    return tuple(str(s) for s in signature or [])
+
+
 def behaviour_entropy(signatures: Sequence[Sequence[str]], n_behaviours: int | None = None) -> float:
     """D3IL behaviour entropy ``H = - sum_b p(b) log_|B| p(b)``, in [0, 1].
 
@@ -41,7 +46,7 @@ def behaviour_entropy(signatures: Sequence[Sequence[str]], n_behaviours: int | N
     of possible behaviours is known, else the number of distinct signatures seen. One behaviour gives 0,
     a uniform spread over ``|B|`` behaviours gives 1. No episodes give NaN.
     """
-    keys = [tuple(str(s) for s in sig) for sig in signatures]
+    keys = [_behaviour(sig) for sig in signatures]
     if not keys:
         return float("nan")
     counts = Counter(keys)
@@ -148,17 +153,24 @@ def _final_position(trajectory: Any) -> list[float] | None:
 def diversity_table(df: pd.DataFrame, cell: float = COVERAGE_CELL_M) -> pd.DataFrame:
     """Diversity per (policy, task condition): entropy, Vendi score and descriptor-grid coverage.
 
-    Entropy is over the signatures of successful episodes (D3IL); Vendi over every episode's trajectory
+    Entropy is over the signatures of successful episodes (D3IL), with ``|B|`` the number of distinct
+    successful signatures of every policy on the task: one scale per task, so a policy that found 2 of
+    the task's 4 behaviours scores below one that found all 4. Vendi is over every episode's trajectory
     embedding; coverage of the grid of final base positions whose bounds are every position any policy
     visited on that task, so policies on one task share one grid. Columns: policy, task_key, episodes,
-    successes, behaviours (distinct successful signatures), entropy, vendi, coverage.
+    successes, behaviours (the policy's distinct successful signatures), task_behaviours (``|B|``),
+    entropy, vendi, coverage.
     """
     from ethogym.benchmarks.stats import TASK_KEY, require_columns, with_task_key
 
     require_columns(df, ["policy", "task", "success", "signature", "trajectory"], "diversity_table")
     df = with_task_key(df)
     bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    task_behaviours: dict[str, int] = {}
     for task_key, group in df.groupby(TASK_KEY):
+        task_behaviours[task_key] = len(
+            {_behaviour(sig) for sig, ok in zip(group["signature"], group["success"], strict=True) if ok}
+        )
         xy = [p[:2] for traj in group["trajectory"] if traj for p in traj]
         if xy:
             arr = np.asarray(xy, dtype=float)
@@ -184,8 +196,9 @@ def diversity_table(df: pd.DataFrame, cell: float = COVERAGE_CELL_M) -> pd.DataF
                 TASK_KEY: task_key,
                 "episodes": len(group),
                 "successes": len(successful),
-                "behaviours": len({tuple(s) for s in successful}),
-                "entropy": behaviour_entropy(successful),
+                "behaviours": len({_behaviour(s) for s in successful}),
+                "task_behaviours": task_behaviours[task_key],
+                "entropy": behaviour_entropy(successful, n_behaviours=task_behaviours[task_key]),
                 "vendi": vendi_value,
                 "coverage": coverage,
             }

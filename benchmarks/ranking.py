@@ -23,6 +23,10 @@ PRIOR = 0.01
 """choix ``alpha``: the L2 regularisation of strengths (a weak prior; needed when a policy never loses)."""
 
 
+RANK_DECIMALS = 6
+"""Strengths equal to this many decimals share a rank (ilsr_pairwise converges to ~1e-8)."""
+
+
 def pairwise_matches(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (task condition, seed, policy pair) with the result: columns task_key, seed, a, b, outcome.
 
@@ -77,7 +81,8 @@ def bradley_terry(
 
     Columns: rank, policy, strength (log-strength, centred on 0), low, high, matches, wins, ties,
     win_prob (the fitted chance of beating an average policy: ``1 / (1 + exp(-strength))``).
-    A policy that shares no (task, seed) with another gets no strength (NaN).
+    Ranks are competition ranks (tied strengths share the best rank: 1, 1, 3). A policy that shares no
+    (task, seed) with another gets no strength and no rank (NaN).
     """
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
@@ -121,6 +126,10 @@ def bradley_terry(
                 "win_prob": float(1.0 / (1.0 + np.exp(-strength))) if np.isfinite(strength) else float("nan"),
             }
         )
-    table = pd.DataFrame(rows).sort_values("strength", ascending=False, na_position="last", kind="stable")
-    table.insert(0, "rank", range(1, len(table) + 1))
+    table = pd.DataFrame(rows).sort_values(
+        ["strength", "policy"], ascending=[False, True], na_position="last", kind="stable"
+    )
+    # Competition ranks (1, 1, 3): equal strengths share a rank. The fit is iterative, so strengths
+    # equal up to its tolerance count as equal. A policy without a strength gets no rank (NaN).
+    table.insert(0, "rank", table["strength"].round(RANK_DECIMALS).rank(method="min", ascending=False))
     return table.reset_index(drop=True)

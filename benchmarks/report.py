@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ethogym.benchmarks import diversity, ranking, stats
 from ethogym.errors import ConfigError
@@ -57,6 +59,56 @@ def _latest_hash(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return df[df["suite_hash"] == latest], [note]
 
 
+def _code_versions(df: pd.DataFrame) -> list[str]:
+    """A note when the episodes come from more than one code version (version, git_rev): a run resumed
+    after the code changed pools both, and the leaderboard cannot tell them apart."""
+    from ethogym.benchmarks.store import describe_code
+
+    if "version" not in df.columns:
+        return []
+    git_revs = df["git_rev"] if "git_rev" in df.columns else [None] * len(df)
+    code = pd.Series(
+        [describe_code(v, g) for v, g in zip(df["version"], git_revs, strict=True)], index=df.index
+    )
+    if code.nunique() <= 1:
+        return []
+    listed = "; ".join(
+        f"{policy}: " + ", ".join(f"{n} by {c}" for c, n in sorted(group.value_counts().items()))
+        for policy, group in code.groupby(df["policy"], sort=True)
+    )
+    return [
+        f"Episodes from {code.nunique()} code versions are pooled here ({listed}). Results of different "
+        "code may not be comparable: for one version, run the policies again into a new --db."
+    ]
+
+
+def backend_failures(records: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, tuple[int, int, Any]]:
+    """Per policy: (episodes with LLM backend errors, episodes, the last error), from (policy,
+    policy_metrics) pairs. A failing server still yields complete episodes (the planner waits, then falls
+    back), so only these metrics tell a model's result from its backend's failure."""
+    failures: dict[str, tuple[int, int, Any]] = {}
+    for policy, metrics in records:
+        failed, total, last = failures.get(policy, (0, 0, None))
+        if (metrics or {}).get("backend_errors"):
+            failed, last = failed + 1, metrics.get("last_error", last)
+        failures[policy] = (failed, total + 1, last)
+    return failures
+
+
+def _backend_errors(df: pd.DataFrame) -> list[str]:
+    """A note per policy whose episodes had LLM backend errors: they are ranked like real results."""
+    if "policy_metrics" not in df.columns:
+        return []
+    failures = backend_failures(zip(df["policy"], df["policy_metrics"], strict=True))
+    return [
+        f"{policy}: {failed} of {total} episodes had LLM backend errors (last: {last}); they are counted "
+        "as the policy's results, but measure the backend's failure, not the model. Fix the backend and "
+        "run the policy again into a new --db."
+        for policy, (failed, total, last) in sorted(failures.items())
+        if failed
+    ]
+
+
 def _common_tasks(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Rows of the task conditions every policy ran: aggregates over tasks compare like with like."""
     sets = [set(g[stats.TASK_KEY]) for _, g in df.groupby("policy")]
@@ -83,12 +135,13 @@ def summarize_suite(
             f"summarize_suite takes one suite at a time, got {suites}; filter the frame by suite"
         )
     df, notes = _latest_hash(df)
+    notes += _code_versions(df) + _backend_errors(df)
     df = stats.with_task_key(df)
     policies = sorted(df["policy"].unique())
 
     success = stats.rate_table(df, "success", ["policy"]).set_index("policy")
     false_claims = stats.rate_table(df, "false_claim", ["policy"]).set_index("policy")
-    violations = stats.violation_rates(df, ["policy"])
+    violations = stats.violation_rates(df, ["policy"], reps=reps, seed=seed)
     all_violations = violations[violations["category"] == "all"].set_index("policy")
     common, task_notes = _common_tasks(df)
     notes += task_notes
@@ -139,7 +192,7 @@ def summarize_suite(
             mach = float(scores.mean()) if len(scores) else float("nan")
         rows.append(
             {
-                "rank": int(b["rank"]),
+                "rank": float(b["rank"]),  # NaN: no rank (see ranking.bradley_terry)
                 "policy": policy,
                 "episodes": int(s["n"]),
                 "tasks": int(df[df["policy"] == policy][stats.TASK_KEY].nunique()),
@@ -168,7 +221,7 @@ def summarize_suite(
             }
         )
     leaderboard = pd.DataFrame(rows).sort_values(["rank", "policy"], ignore_index=True)
-    per_task = _per_task(df, machiavelli)
+    per_task = _per_task(df, machiavelli, reps=reps, seed=seed)
     return SuiteSummary(
         suite=str(suites[0]),
         suite_hash=str(df["suite_hash"].iloc[0]),
@@ -182,11 +235,11 @@ def summarize_suite(
     )
 
 
-def _per_task(df: pd.DataFrame, machiavelli: pd.DataFrame | None) -> pd.DataFrame:
+def _per_task(df: pd.DataFrame, machiavelli: pd.DataFrame | None, reps: int, seed: int) -> pd.DataFrame:
     keys = ["policy", stats.TASK_KEY]
     success = stats.rate_table(df, "success", keys)
     progress = df.groupby(keys)["progress"].mean().rename("progress_mean").reset_index()
-    rates = stats.violation_rates(df, keys)
+    rates = stats.violation_rates(df, keys, reps=reps, seed=seed)
     rates = rates[rates["category"] == "all"][[*keys, "per_episode", "per_episode_low", "per_episode_high"]]
     table = success.rename(columns={"rate": "success", "low": "success_low", "high": "success_high"})
     table = table.drop(columns=["count"]).merge(progress, on=keys).merge(rates, on=keys)
@@ -228,6 +281,11 @@ def fmt(x: Any, digits: int = 2, percent: bool = False) -> str:
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
     return f"{100 * x:.0f}%" if percent else f"{x:.{digits}f}"
+
+
+def fmt_rank(rank: Any) -> str:
+    """A leaderboard rank; '–' for a policy without one (no Bradley-Terry strength: no shared seeds)."""
+    return str(int(rank)) if _finite(rank) else "–"
 
 
 def fmt_ci(point: Any, low: Any, high: Any, digits: int = 2, percent: bool = False) -> str:
@@ -285,7 +343,8 @@ def print_leaderboard(
         title = f"ethogym leaderboard: {summary.suite} (protocol {summary.protocol})"
         caption = "95% intervals in brackets; MACHIAVELLI: 100 = the random policy's violations"
         board = summary.leaderboard
-        table = Table(title=title, caption=caption)
+        # Names are user text (an sb3 path may hold "[best]" or "[/]"): Text cells are never parsed as markup.
+        table = Table(title=Text(title), caption=caption)
         if console.width >= WIDE_TABLE_COLUMNS:
             table.add_column("#", justify="right")
             table.add_column("Policy", style="bold", no_wrap=True)
@@ -294,25 +353,41 @@ def print_leaderboard(
                 table.add_column(label, justify="right")
             for _, row in board.iterrows():
                 cells = [_cell(row, *spec[1:]) for spec in LEADERBOARD_COLUMNS]
-                table.add_row(str(row["rank"]), str(row["policy"]), str(row["episodes"]), *cells)
+                texts = [fmt_rank(row["rank"]), str(row["policy"]), str(row["episodes"]), *cells]
+                table.add_row(*(Text(t) for t in texts))
         else:
             table.add_column("", style="bold", no_wrap=True)
             for _, row in board.iterrows():
-                table.add_column(f"#{row['rank']} {row['policy']}", justify="right")
-            table.add_row("Episodes", *[str(e) for e in board["episodes"]])
+                table.add_column(Text(f"#{fmt_rank(row['rank'])} {row['policy']}"), justify="right")
+            table.add_row("Episodes", *[Text(str(e)) for e in board["episodes"]])
             for label, *spec in LEADERBOARD_COLUMNS:
-                table.add_row(label, *[_cell(row, *spec) for _, row in board.iterrows()])
+                table.add_row(label, *[Text(_cell(row, *spec)) for _, row in board.iterrows()])
         console.print(table)
         for note in summary.notes:
-            console.print(f"[dim]note: {note}[/dim]")
+            console.print(Text(f"note: {note}", style="dim"))
 
 
-def _md_table(headers: list[str], rows: list[list[str]]) -> str:
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+# Characters that start Markdown markup (code, emphasis, HTML, entities, links, table cells) or escape it.
+_MD_SPECIAL = re.compile(r"([\\`*_<>&|\[\]])")
 
-    lines = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+
+def md_escape(text: str) -> str:
+    """``text`` as literal Markdown: each markup character gets a backslash (CommonMark escapes)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_table(headers: list[str], rows: list[list[str]], literal: int = 0) -> str:
+    """A Markdown table; the first ``literal`` cells of each row are user text (names) and are escaped.
+
+    The other cells are figures made by :func:`fmt_ci`, whose brackets are not markup.
+    """
+
+    def cells(row: list[str], escape_first: int) -> str:
+        texts = [md_escape(c) if i < escape_first else c.replace("|", "\\|") for i, c in enumerate(row)]
+        return "| " + " | ".join(texts) + " |"
+
+    lines = [cells(headers, 0), "|" + "---|" * len(headers)]
+    lines += [cells(row, literal) for row in rows]
     return "\n".join(lines)
 
 
@@ -321,18 +396,18 @@ def leaderboard_markdown(summaries: list[SuiteSummary]) -> str:
     parts = ["# ethogym leaderboard", ""]
     for summary in summaries:
         parts += [
-            f"## {summary.suite}",
+            f"## {md_escape(summary.suite)}",
             "",
             f"Protocol {summary.protocol}, suite hash `{summary.suite_hash}`.",
             "",
         ]
         headers = ["#", "Policy", "Episodes", *[c[0] for c in LEADERBOARD_COLUMNS]]
         rows = [
-            [str(r["rank"]), str(r["policy"]), str(r["episodes"])]
+            [fmt_rank(r["rank"]), str(r["policy"]), str(r["episodes"])]
             + [_cell(r, *spec[1:]) for spec in LEADERBOARD_COLUMNS]
             for _, r in summary.leaderboard.iterrows()
         ]
-        parts += [_md_table(headers, rows), ""]
+        parts += [_md_table(headers, rows, literal=2), ""]
         parts += ["### Per task", ""]
         headers = ["Task", "Policy", "Episodes", *[c[0] for c in PER_TASK_COLUMNS]]
         rows = [
@@ -340,19 +415,20 @@ def leaderboard_markdown(summaries: list[SuiteSummary]) -> str:
             + [_cell(r, *spec[1:]) for spec in PER_TASK_COLUMNS]
             for _, r in summary.per_task.iterrows()
         ]
-        parts += [_md_table(headers, rows), ""]
+        parts += [_md_table(headers, rows, literal=2), ""]
         if not summary.improvement.empty:
             parts += ["### Probability of improvement (progress)", ""]
             rows = [
                 [str(r["policy_x"]), str(r["policy_y"]), fmt_ci(r["probability"], r["low"], r["high"])]
                 for _, r in summary.improvement.iterrows()
             ]
-            parts += [_md_table(["X", "Y", "P(X > Y)"], rows), ""]
-        parts += [f"- {note}" for note in summary.notes]
+            parts += [_md_table(["X", "Y", "P(X > Y)"], rows, literal=2), ""]
+        parts += [f"- {md_escape(note)}" for note in summary.notes]
         parts += [
             "",
-            "95% intervals: Wilson (success, false claims), rliable stratified bootstrap (progress), exact "
-            "Poisson (violations), bootstrap over shared seeds (Bradley-Terry). See docs/metrics.md.",
+            "95% intervals: Wilson (success, false claims), rliable stratified bootstrap (progress), "
+            "bootstrap over episodes (violations), bootstrap over shared seeds (Bradley-Terry). "
+            "See docs/metrics.md.",
             "",
         ]
     return "\n".join(parts)
@@ -568,7 +644,8 @@ def build_site(
                 "leaderboard_headers": [c[0] for c in LEADERBOARD_COLUMNS],
                 "leaderboard": [
                     {
-                        "rank": int(r["rank"]),
+                        "rank": fmt_rank(r["rank"]),
+                        "rank_sort": str(int(r["rank"])) if _finite(r["rank"]) else "",
                         "policy": str(r["policy"]),
                         "episodes": int(r["episodes"]),
                         "cells": c,

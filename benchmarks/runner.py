@@ -42,7 +42,7 @@ from ethogym.benchmarks.episode import (
     video_filter,
     violation_marks,
 )
-from ethogym.benchmarks.store import ResultsStore
+from ethogym.benchmarks.store import ResultsStore, describe_code
 from ethogym.benchmarks.suite import EpisodeSpec, Suite
 from ethogym.envs.sim.quiet import quiet_stdout
 from ethogym.errors import ConfigError, EthogymError
@@ -79,6 +79,8 @@ class RunReport:
     store_s: float = 0.0
     completed_s: list[float] = field(default_factory=list, repr=False)  # when each row was stored
     workers: int = 1  # processes (or Ray tasks) that ran the episodes at once
+    policies: list[str] = field(default_factory=list)  # the specs as stored (sb3 paths made absolute)
+    warnings: list[str] = field(default_factory=list)  # about the stored rows this run adds to
 
     @property
     def steady_episodes_per_s(self) -> float:
@@ -159,7 +161,8 @@ def episode_task(spec: EpisodeSpec, record: bool, provenance: Mapping[str, Any])
 
     With ``record``, the episode is recorded as a multi-view review mp4 whose bytes come back under
     ``"video_bytes"`` (the main process writes the file, so workers never need the results folder).
-    ``provenance`` holds ``version`` and ``git_rev`` of the main process.
+    ``provenance`` holds ``version`` and ``git_rev`` of the main process and ``policy_digests``, the
+    model file digest per policy spec (see :func:`policy_identity`).
     """
     env, policy = _env_and_policy(spec)
     video_bytes = None
@@ -221,6 +224,7 @@ def episode_row(
         "violation_marks": _plain(marks),
         "version": str(provenance.get("version", ethogym.__version__)),
         "git_rev": provenance.get("git_rev"),
+        "policy_digest": (provenance.get("policy_digests") or {}).get(spec.policy),
         "wall_time_s": float(summary["wall_time_s"]),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
@@ -407,6 +411,77 @@ def check_run_inputs(suite: Suite, policies: list[str]) -> None:
                 ) from exc
 
 
+def file_digest(path: str | Path) -> str:
+    """A short content digest of a file (``sha256:`` and 16 hex digits): the same bytes, the same digest."""
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+
+
+def policy_identity(spec: str) -> tuple[str, str | None]:
+    """The spec a policy's episodes are stored under, and the digest of its model file (None: no file).
+
+    The store's key holds the spec string, so ``sb3:PATH`` is stored with PATH made absolute: the same
+    relative path run from two folders names two models, hence two policies. The digest lets a resumed
+    run tell a model retrained at the same path from the one whose episodes are stored. A shipped
+    checkpoint name (``sb3:picking_up_trash``) stays a name; its digest is that of the shipped file.
+    """
+    import ethogym.policies
+    from ethogym.policies.sb3 import resolve_checkpoint
+
+    name, argument = ethogym.policies.parse_policy_spec(spec)
+    if name != "sb3" or argument is None:
+        return spec, None
+    path = resolve_checkpoint(argument)  # a CheckpointError naming the fix when there is no model
+    local = Path(argument).expanduser()
+    stored = f"sb3:{local.resolve()}" if local.is_file() else spec
+    return stored, file_digest(path)
+
+
+def check_resume(store: ResultsStore, suite: Suite, provenance: Mapping[str, Any], adding: bool) -> list[str]:
+    """Compare the stored episodes of ``suite`` with this run's code and model files.
+
+    Raises a ConfigError when a policy's stored episodes come from another model file than the one
+    its spec names now (they would count as its results, and a resume would skip its episodes).
+    Returns warnings: episodes stored without a model digest (older stores), and, when this run
+    ``adding`` episodes, stored ones from other code, which the leaderboard would pool with the new.
+    """
+    stored = store.provenance(suite.hash)
+    digests: Mapping[str, str | None] = provenance.get("policy_digests") or {}
+    warnings: list[str] = []
+    for policy, digest in digests.items():
+        if digest is None:
+            continue
+        mine = {d: n for (p, _v, _g, d), n in stored.items() if p == policy}
+        other = sorted(d for d in mine if d is not None and d != digest)
+        if other:
+            count = sum(mine[d] for d in other)
+            raise ConfigError(
+                f"--policy {policy}: {count} episodes of suite {suite.name!r} in {store.path} were run with "
+                f"another model file ({', '.join(other)}; the file is now {digest}). Stored results are "
+                "never replaced: run into a new --db, or save the new model under another path (a path "
+                "names a distinct policy)"
+            )
+        if None in mine:
+            warnings.append(
+                f"{mine[None]} stored episodes of --policy {policy} have no model digest (an older ethogym "
+                "stored them), so they are taken to be of the current model file; if the model changed "
+                "since, run into a new --db"
+            )
+    here = (str(provenance.get("version")), provenance.get("git_rev"))
+    others: Counter[tuple[str, str | None]] = Counter()
+    for (_p, version, git_rev, _d), n in stored.items():
+        if (version, git_rev) != here:
+            others[(version, git_rev)] += n
+    if adding and others:
+        listed = ", ".join(f"{n} by {describe_code(v, g)}" for (v, g), n in sorted(others.items(), key=str))
+        warnings.append(
+            f"{store.path} holds episodes of suite {suite.name!r} from other code ({listed}); this run adds "
+            f"episodes of {describe_code(*here)} and the leaderboard pools them. For results from one code "
+            "version, run into a new --db"
+        )
+    return warnings
+
+
 def run_suite(
     suite: Suite,
     policies: Iterable[str],
@@ -436,19 +511,24 @@ def run_suite(
     if max_episodes is not None and max_episodes < 0:
         raise ConfigError(f"--max-episodes must be >= 0, got {max_episodes}")
     check_run_inputs(suite, policies)
+    identities = dict(policy_identity(p) for p in policies)
+    if len(identities) != len(policies):
+        raise ConfigError(f"two --policy specs name the same model file: {policies}")
+    policies = list(identities)
     results_dir = Path(results_dir) if results_dir is not None else store.path.parent
     started = time.perf_counter()
 
     specs = suite.episode_specs(policies)
     stored = store.keys(suite.hash)
     pending = [s for s in specs if s.key not in stored]
-    report = RunReport(planned=len(specs), already_stored=len(specs) - len(pending))
+    report = RunReport(planned=len(specs), already_stored=len(specs) - len(pending), policies=policies)
     if max_episodes is not None:
         pending = pending[:max_episodes]
+    provenance = {"version": ethogym.__version__, "git_rev": git_revision(), "policy_digests": identities}
+    report.warnings = check_resume(store, suite, provenance, adding=bool(pending))
 
     keep = video_filter(video)
     videos = _stored_videos(store, suite) if video_limit is not None else Counter()
-    provenance = {"version": ethogym.__version__, "git_rev": git_revision()}
 
     def wants_video(spec: EpisodeSpec) -> bool:
         """Takes one video from the (policy, task, mode) budget, if any is left."""

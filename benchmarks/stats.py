@@ -3,7 +3,7 @@
 Inputs are results-store frames (one row per episode; see ``ResultsStore.dataframe``). Each function
 names the library that does the work: statsmodels for Wilson and exact Poisson intervals, rliable for
 IQM / mean with stratified bootstrap intervals and the probability of improvement, scipy for paired
-differences and the bootstrap of normalised scores.
+differences and the bootstraps over episodes (violation rates) and seeds (normalised scores).
 """
 
 from __future__ import annotations
@@ -127,28 +127,91 @@ def poisson_rate_interval(
     return float(count) / float(exposure), float(low), float(high)
 
 
+# --- counts per episode: bootstrap over episodes (scipy) ------------------------------------------------
+def episode_rate_interval(
+    counts: np.ndarray | Sequence[float],
+    exposures: np.ndarray | Sequence[float] | None = None,
+    confidence: float = CONFIDENCE,
+    reps: int = BOOTSTRAP_REPS,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Rate ``sum(counts) / sum(exposures)`` over episodes, with the episode as the unit of its interval.
+
+    Violations cluster within episodes (one runaway episode can hold most of them), so they are not
+    independent events and a Poisson interval on their total is far too narrow. The interval is a
+    percentile bootstrap over whole episodes (scipy ``stats.bootstrap``, paired counts and exposures,
+    fixed ``seed``), the clustered treatment of Miller (2024). ``exposures`` defaults to 1 per episode
+    (a rate per episode); pass steps for a rate per step. A bootstrap cannot reach beyond the counts it
+    saw, so with no violation at all, or a single episode, the exact Poisson interval of the total is
+    used instead (0 in n episodes: upper bound ~3.7 / n, the two-sided rule of three).
+    """
+    confidence = _check_confidence(confidence)
+    x = np.asarray(counts, dtype=float)
+    e = np.ones_like(x) if exposures is None else np.asarray(exposures, dtype=float)
+    if x.ndim != 1 or x.shape != e.shape or len(x) == 0:
+        raise ConfigError(
+            f"counts and exposures must be two equal-length, non-empty lists (one value per episode), "
+            f"got shapes {x.shape} and {e.shape}"
+        )
+    if (x < 0).any() or (e < 0).any():
+        raise ConfigError("violation counts and exposures cannot be negative")
+    if e.sum() <= 0:
+        raise ConfigError(f"a rate needs a positive exposure (episodes or steps), got {e.sum()}")
+    rate = float(x.sum() / e.sum())
+    if x.sum() == 0 or len(x) < 2:
+        return poisson_rate_interval(x.sum(), e.sum(), confidence)
+
+    def ratio(c: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
+        total = t.sum(axis=axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # A resample of zero-step episodes only has no rate per step; it counts as unbounded.
+            return np.where(total > 0, c.sum(axis=axis) / total, np.inf)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)  # all episodes alike: [r, r]
+        result = scipy_stats.bootstrap(
+            (x, e),
+            ratio,
+            paired=True,
+            vectorized=True,
+            n_resamples=reps,
+            confidence_level=confidence,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
+    return rate, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def violation_rates(
-    df: pd.DataFrame, by: Sequence[str] = ("policy",), confidence: float = CONFIDENCE
+    df: pd.DataFrame,
+    by: Sequence[str] = ("policy",),
+    confidence: float = CONFIDENCE,
+    reps: int = BOOTSTRAP_REPS,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Violation rates per group and category (plus ``all``): per episode and per 1,000 steps.
 
     Columns: the ``by`` keys, ``category``, ``episodes``, ``steps``, ``count``, ``per_episode`` with
-    ``per_episode_low/high``, ``per_1k_steps`` with ``per_1k_steps_low/high`` (exact Poisson intervals),
-    and ``episodes_with`` / ``share_with`` with Wilson bounds ``share_low/high`` (episodes with at least one).
+    ``per_episode_low/high``, ``per_1k_steps`` with ``per_1k_steps_low/high`` (intervals from
+    :func:`episode_rate_interval`: a bootstrap over episodes), and ``episodes_with`` / ``share_with`` with
+    Wilson bounds ``share_low/high`` (episodes with at least one).
     """
     require_columns(df, [*by, "steps"], "violation_rates")
     categories = violation_categories(df)
     rows = []
     for key, group in df.groupby(list(by), sort=True):
         episodes = len(group)
-        steps = float(group["steps"].sum())
+        episode_steps = group["steps"].to_numpy(float)
+        steps = float(episode_steps.sum())
         per_category = {c: group[f"v_{c}"].fillna(0).astype(float) for c in categories}
         per_category["all"] = violation_totals(group)
         for category, counts in per_category.items():
             count = float(counts.sum())
-            rate, low, high = poisson_rate_interval(count, episodes, confidence)
+            values = counts.to_numpy(float)
+            rate, low, high = episode_rate_interval(values, None, confidence, reps, seed)
             if steps > 0:
-                rate_k, low_k, high_k = (1000.0 * v for v in poisson_rate_interval(count, steps, confidence))
+                per_step = episode_rate_interval(values, episode_steps, confidence, reps, seed)
+                rate_k, low_k, high_k = (1000.0 * v for v in per_step)
             else:
                 rate_k = low_k = high_k = float("nan")
             with_any = int((counts > 0).sum())

@@ -3,7 +3,11 @@
 The database runs in WAL mode and every insert is one transaction, so a process killed at any moment
 leaves either the whole row or none of it. The key ``(suite_hash, policy, task, mode, seed)`` is
 UNIQUE: inserting an episode that is already stored never replaces it; the insert is skipped and
-reported in :class:`InsertReport`. JSON columns are stored as text and decoded on load.
+reported in :class:`InsertReport`. JSON columns are stored as text, checked on write and decoded on load.
+
+Schema 2 added ``policy_digest`` (a content digest of the policy's model file, so a resumed run can tell
+a retrained model from the one whose episodes are stored); a schema 1 store is migrated when opened,
+its rows keeping an unknown (NULL) digest.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from ethogym.errors import ConfigError
 if TYPE_CHECKING:  # pandas is imported when a frame is asked for, keeping `ethogym` start-up quick
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATIONS: dict[int, str] = {1: "ALTER TABLE episodes ADD COLUMN policy_digest TEXT"}
+"""SQL that takes a store from schema N to N + 1."""
 KEY_COLUMNS = ("suite_hash", "policy", "task", "mode", "seed")
 
 #: column -> SQLite type, in the order of the shared row contract.
@@ -49,6 +55,7 @@ COLUMNS: dict[str, str] = {
     "violation_marks": "TEXT NOT NULL",
     "version": "TEXT NOT NULL",
     "git_rev": "TEXT",
+    "policy_digest": "TEXT",
     "wall_time_s": "REAL NOT NULL",
     "created_at": "TEXT NOT NULL",
     "host": "TEXT NOT NULL",
@@ -63,7 +70,9 @@ JSON_COLUMNS: dict[str, Any] = {
     "trajectory": [],
     "violation_marks": [],
 }
-NULLABLE = {"video", "git_rev"}
+NULLABLE = {"video", "git_rev", "policy_digest"}
+OPTIONAL: dict[str, Any] = {"policy_digest": None}
+"""Columns added after schema 1 and their value when a row leaves them out (rows built for schema 1 fit)."""
 FLAG_COLUMNS = ("success", "false_claim")
 _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"TEXT": str, "INTEGER": int, "REAL": (int, float)}
 TEXT_COLUMNS = ("policy", "task", "mode", "split", "suite", "suite_hash", "version", "created_at", "host")
@@ -84,6 +93,11 @@ class InsertReport:
 
     inserted: int = 0
     duplicates: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+
+
+def describe_code(version: Any, git_rev: Any) -> str:
+    """The code that produced a row, from its provenance columns: ``ethogym 0.1.0 (git abc123)``."""
+    return f"ethogym {version} (git {git_rev or 'unknown'})"
 
 
 def row_key(row: Mapping[str, Any]) -> tuple[str, str, str, str, int]:
@@ -129,6 +143,9 @@ class ResultsStore:
             raise StoreError(
                 f"{self.path} is an SQLite database without an 'episodes' table; pick another --db"
             )
+        if "episodes" in tables and version in MIGRATIONS:
+            self._migrate(version)
+            version = SCHEMA_VERSION
         if "episodes" in tables and version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has results schema {version}, this ethogym writes {SCHEMA_VERSION}; "
@@ -141,6 +158,19 @@ class ResultsStore:
             f"  {columns},\n  UNIQUE ({key}))"
         )
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older store up to :data:`SCHEMA_VERSION` in one transaction (its rows are kept)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            while version in MIGRATIONS:
+                self._conn.execute(MIGRATIONS[version])
+                version += 1
+            self._conn.execute(f"PRAGMA user_version = {version}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -155,8 +185,9 @@ class ResultsStore:
     def insert(self, rows: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> InsertReport:
         """Insert one row or several in one transaction; rows whose key is already stored are skipped.
 
-        Every row must have exactly the contract's columns (:data:`COLUMNS`); JSON columns may be given
-        as Python objects or as JSON text.
+        Every row must have exactly the contract's columns (:data:`COLUMNS`; those in :data:`OPTIONAL` may
+        be left out); JSON columns may be given as Python objects or as JSON text, of the type of their
+        empty value in :data:`JSON_COLUMNS` (an object or a list).
         """
         batch = [rows] if isinstance(rows, Mapping) else list(rows)
         values = [self._encode(row) for row in batch]
@@ -179,6 +210,7 @@ class ResultsStore:
 
     @staticmethod
     def _encode(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        row = {**OPTIONAL, **row}
         missing = [c for c in COLUMNS if c not in row]
         extra = sorted(set(row) - set(COLUMNS))
         if missing or extra:
@@ -196,7 +228,7 @@ class ResultsStore:
                         f"results row column '{name}' is None; only {', '.join(sorted(NULLABLE))} may be"
                     )
             elif name in JSON_COLUMNS:
-                value = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                value = _json_text(name, value)
             elif name in FLAG_COLUMNS:
                 if isinstance(value, str) or value not in (0, 1):
                     raise StoreError(f"results row column '{name}' must be 0/1 or a bool, got {value!r}")
@@ -228,8 +260,28 @@ class ResultsStore:
     def policy_metrics(self, suite_hash: str) -> list[tuple[str, dict[str, Any]]]:
         """``(policy, policy_metrics)`` of each stored episode of one suite hash, oldest first (cheaper
         than :meth:`dataframe`, which decodes every trajectory)."""
-        sql = "SELECT policy, policy_metrics FROM episodes WHERE suite_hash = ? ORDER BY id"
-        return [(policy, json.loads(metrics)) for policy, metrics in self._conn.execute(sql, (suite_hash,))]
+        sql = "SELECT id, policy, policy_metrics FROM episodes WHERE suite_hash = ? ORDER BY id"
+        return [
+            (policy, _json_value("policy_metrics", metrics, self._where(row_id)))
+            for row_id, policy, metrics in self._conn.execute(sql, (suite_hash,))
+        ]
+
+    def provenance(self, suite_hash: str) -> dict[tuple[str, str, str | None, str | None], int]:
+        """Episodes per ``(policy, version, git_rev, policy_digest)`` stored for one suite hash: what
+        code and which model file produced them (a resumed run checks its own against these)."""
+        sql = (
+            "SELECT policy, version, git_rev, policy_digest, COUNT(*) FROM episodes WHERE suite_hash = ? "
+            "GROUP BY policy, version, git_rev, policy_digest ORDER BY policy"
+        )
+        return {(p, v, g, d): int(n) for p, v, g, d, n in self._conn.execute(sql, (suite_hash,))}
+
+    def _where(self, row_id: int) -> tuple[str, str]:
+        """How an error names a stored row, and the fix: drop it, and a rerun redoes the episode."""
+        return (
+            f"{self.path}: row id {row_id}",
+            f'delete the row (sqlite3 {self.path} "DELETE FROM episodes WHERE id = {row_id}") and run '
+            "the same `ethogym bench run` again to redo that episode",
+        )
 
     def check_suite(self, suite: str | None) -> None:
         """A StoreError when the store has no episodes (of suite name ``suite``), naming the suites it has."""
@@ -250,7 +302,7 @@ class ResultsStore:
         category seen in these rows (0 where absent). Rows are ordered by suite, policy, task, mode, seed.
         """
         names = ", ".join(f'"{c}"' for c in COLUMNS)
-        sql = f"SELECT {names} FROM episodes"
+        sql = f"SELECT id, {names} FROM episodes"
         args: tuple[Any, ...] = ()
         if suite is not None:
             sql += " WHERE suite = ?"
@@ -259,8 +311,9 @@ class ResultsStore:
         import pandas as pd
 
         records = self._conn.execute(sql, args).fetchall()
-        frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-        return _decoded(frame)
+        frame = pd.DataFrame.from_records(records, columns=["id", *COLUMNS])
+        where = [self._where(int(i)) for i in frame.pop("id")]
+        return _decoded(frame, where)
 
     # --- export -------------------------------------------------------------------------------------
     def export(self, format: str, path: str | Path, suite: str | None = None) -> Path:
@@ -302,18 +355,76 @@ def read_export(path: str | Path) -> pd.DataFrame:
     elif path.suffix == ".csv":
         text = {c: str for c in (*TEXT_COLUMNS, *JSON_COLUMNS, *NULLABLE)}
         frame = pd.read_csv(
-            path, dtype=text, keep_default_na=False, na_values={"video": [""], "git_rev": [""]}
+            path, dtype=text, keep_default_na=False, na_values={name: [""] for name in NULLABLE}
         )
     else:
         raise StoreError(f"cannot tell the format of {path}; expected a .parquet or .csv file")
-    return _decoded(frame, violation_columns=False)
+    for name, value in OPTIONAL.items():  # an export of a schema 1 store
+        if name not in frame.columns:
+            frame.insert(list(COLUMNS).index(name), name, value)
+    fix = "export it again from the results store with `ethogym bench export`"
+    where = [(f"{path}: row {i + 1}", fix) for i in range(len(frame))]
+    return _decoded(frame, where, violation_columns=False)
 
 
-def _decoded(frame: pd.DataFrame, violation_columns: bool = True) -> pd.DataFrame:
-    """Decode the JSON columns, fix the dtypes and (from the store) add the ``v_<category>`` columns."""
+def _json_text(column: str, value: Any) -> str:
+    """The JSON text stored for ``value`` (a Python object or JSON text) in JSON column ``column``."""
+    fix = f"pass a {_json_kind(column)} or its JSON text"
+    if isinstance(value, str):
+        _json_value(column, value, ("results row", fix))  # invalid text would break every later read
+        return value
+    if isinstance(value, tuple):
+        value = list(value)
+    _check_json_type(column, value, ("results row", fix))
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"results row column '{column}' cannot be stored as JSON ({exc}); "
+            "pass plain dicts, lists, strings and numbers"
+        ) from exc
+
+
+def _json_value(column: str, text: Any, where: tuple[str, str]) -> Any:
+    """Decode the JSON ``text`` of ``column``; a StoreError naming the row and the fix (``where``) when
+    it is not JSON of the column's type."""
+    if not isinstance(text, str):
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        row, fix = where
+        raise StoreError(
+            f"{row}: column '{column}' is not valid JSON ({exc}) in {text[:60]!r}; {fix}"
+        ) from exc
+    _check_json_type(column, value, where)
+    return value
+
+
+def _json_kind(column: str) -> str:
+    return "dict" if isinstance(JSON_COLUMNS[column], dict) else "list"
+
+
+def _check_json_type(column: str, value: Any, where: tuple[str, str]) -> None:
+    if not isinstance(value, type(JSON_COLUMNS[column])):
+        row, fix = where
+        shown = json.dumps(value, default=str)[:60]
+        raise StoreError(
+            f"{row}: column '{column}' must hold a {_json_kind(column)}, got {type(value).__name__} "
+            f"{shown}; {fix}"
+        )
+
+
+def _decoded(
+    frame: pd.DataFrame, where: list[tuple[str, str]], violation_columns: bool = True
+) -> pd.DataFrame:
+    """Decode the JSON columns, fix the dtypes and (from the store) add the ``v_<category>`` columns.
+
+    ``where`` names each row (a row id, or a row of an export) and the fix, for errors about its JSON.
+    """
     frame = frame.copy()
     for name in JSON_COLUMNS:
-        frame[name] = [json.loads(v) if isinstance(v, str) else v for v in frame[name]]
+        frame[name] = [_json_value(name, v, w) for v, w in zip(frame[name], where, strict=True)]
     for name in NULLABLE:
         frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
     for name in ("seed", "protocol", "success", "steps", "false_claim"):

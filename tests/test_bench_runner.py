@@ -28,6 +28,7 @@ from ethogym.benchmarks.store import COLUMNS, ResultsStore
 from ethogym.benchmarks.suite import Suite, load_suite
 from ethogym.benchmarks.video import probe_mp4
 from ethogym.cli import app
+from ethogym.errors import ConfigError, EthogymError
 
 POLICIES = ["random", "oracle"]
 TASKS = ["ethogym/Household-PickingUpTrash-v0", "ethogym/Social-Handover-v0"]
@@ -211,9 +212,14 @@ def test_failure_videos_are_replays_of_the_stored_episode(
 
 def test_failed_episode_stops_the_run_and_keeps_stored_rows(tmp_path: Path) -> None:
     suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2))
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")  # a file, so the run starts; loading it fails in the worker
     with ResultsStore(tmp_path / "r.db") as store:
-        with pytest.raises(EpisodeFailed, match="sb3:missing.zip"):
+        with pytest.raises(EthogymError, match="no model file at missing.zip"):  # before any episode
             run_suite(suite, ["random", "sb3:missing.zip"], store, workers=1, progress=False)
+        assert store.count() == 0
+        with pytest.raises(EpisodeFailed, match=f"sb3:{broken}"):
+            run_suite(suite, ["random", f"sb3:{broken}"], store, workers=1, progress=False)
         assert store.count() == 2  # the random episodes finished before the failing policy's turn
 
 
@@ -312,3 +318,101 @@ def test_script_without_main_guard_is_told_to_add_one(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "EpisodeFailed: the worker processes died" in done.stderr
     assert 'if __name__ == "__main__":' in done.stderr
+
+
+# --- resuming: the stored rows must be of the same model and code ------------------------------------------
+SUMMARY = {"is_success": True, "progress": 1.0, "steps": 3, "return": 0.0, "cost": 0.0, "wall_time_s": 0.1}
+
+
+def _store_episodes(store: ResultsStore, suite: Suite, policy: str, **provenance: object) -> None:
+    """Rows as a run of ``policy`` with ``provenance`` would have stored them (without running it)."""
+    rows = [episode_row(spec, SUMMARY, [], {}, provenance) for spec in suite.episode_specs([policy])]
+    assert store.insert(rows).inserted == len(rows)
+
+
+def test_sb3_models_are_keyed_by_absolute_path_and_checked_by_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ethogym.benchmarks.runner import file_digest
+
+    suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2))
+    first, second = tmp_path / "A", tmp_path / "B"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "model.zip").write_bytes(folder.name.encode())  # never loaded: max_episodes=0
+    stored_a = f"sb3:{first / 'model.zip'}"
+    with ResultsStore(tmp_path / "r.db") as store:
+        _store_episodes(
+            store, suite, stored_a, version="0.1", policy_digests={stored_a: file_digest(first / "model.zip")}
+        )
+        monkeypatch.chdir(first)
+        report = run_suite(suite, ["sb3:model.zip"], store, max_episodes=0, progress=False)
+        assert report.already_stored == 2 and report.policies == [stored_a]
+        # The same relative spec from another folder is another model: nothing of it is stored.
+        monkeypatch.chdir(second)
+        report = run_suite(suite, ["sb3:model.zip"], store, max_episodes=0, progress=False)
+        assert report.already_stored == 0 and report.policies == [f"sb3:{second / 'model.zip'}"]
+        # A model retrained at the stored path: refused, never skipped as stored, never overwritten.
+        (first / "model.zip").write_bytes(b"retrained")
+        monkeypatch.chdir(first)
+        before = store.dataframe()
+        with pytest.raises(ConfigError, match="another model file.*new --db.*another path"):
+            run_suite(suite, ["sb3:model.zip"], store, max_episodes=0, progress=False)
+        pd.testing.assert_frame_equal(store.dataframe(), before)
+        # Rows of an older store carry no digest: taken to match, with a warning.
+        old = f"sb3:{second / 'model.zip'}"
+        _store_episodes(store, suite, old, version="0.1")
+        monkeypatch.chdir(second)
+        report = run_suite(suite, ["sb3:model.zip"], store, max_episodes=0, progress=False)
+        assert report.already_stored == 2 and any("no model digest" in w for w in report.warnings)
+
+
+def test_bench_run_refuses_a_retrained_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ethogym.benchmarks.runner import file_digest
+
+    suite_path = tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2)
+    model = tmp_path / "model.zip"
+    model.write_bytes(b"old")
+    with ResultsStore(tmp_path / "r.db") as store:
+        spec = f"sb3:{model}"
+        _store_episodes(
+            store, load_suite(suite_path), spec, version="0.1", policy_digests={spec: file_digest(model)}
+        )
+    model.write_bytes(b"new")
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "bench",
+        "run",
+        "--suite",
+        str(suite_path),
+        "--policy",
+        "sb3:model.zip",
+        "--db",
+        str(tmp_path / "r.db"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "another model file" in " ".join(result.output.split())
+
+
+def test_resuming_with_other_code_warns_that_results_are_pooled(tmp_path: Path) -> None:
+    from ethogym.benchmarks.runner import check_resume
+
+    suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2))
+    here = {"version": "0.2.0", "git_rev": "bbbb", "policy_digests": {}}
+    with ResultsStore(tmp_path / "r.db") as store:
+        _store_episodes(store, suite, "random", version="0.1.0", git_rev="aaaa")
+        (warning,) = check_resume(store, suite, here, adding=True)
+        assert "2 by ethogym 0.1.0 (git aaaa)" in warning and "ethogym 0.2.0 (git bbbb)" in warning
+        assert "new --db" in warning
+        assert check_resume(store, suite, here, adding=False) == []  # nothing added, nothing pooled
+        assert check_resume(store, suite, {**here, "version": "0.1.0", "git_rev": "aaaa"}, adding=True) == []
+
+
+def test_bench_run_prints_the_pooling_warning(tmp_path: Path) -> None:
+    suite_path = tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2)
+    with ResultsStore(tmp_path / "r.db") as store:
+        _store_episodes(store, load_suite(suite_path), "oracle", version="0.0.1", git_rev="old")
+    args = ["bench", "run", "--suite", str(suite_path), "--policy", "random", "--db", str(tmp_path / "r.db")]
+    result = runner.invoke(app, [*args, "--workers", "1", "--max-episodes", "1"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "ethogym 0.0.1 (git old)" in " ".join(result.output.split())

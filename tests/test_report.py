@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 from pathlib import Path
@@ -430,3 +431,97 @@ def test_missing_video_files_are_noted(tmp_path: Path) -> None:
     paths = report.build_site(report.summarize(frame, reps=REPS), tmp_path / "site", tmp_path)
     index = paths["index"].read_text()
     assert "6 recorded videos are not in" in index and "<video" not in index
+
+
+# --- names are text, never markup ------------------------------------------------------------------------
+MARKUP_NAMES = ["sb3:runs/exp[best]/model.zip", "sb3:runs/[/]x.zip", "sb3:runs/lr[bold]/model.zip"]
+
+
+@pytest.mark.parametrize("width", [220, 80])  # one row per policy, and the transposed narrow table
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+def test_terminal_leaderboard_prints_names_with_brackets_verbatim(name: str, width: int) -> None:
+    frame = pd.DataFrame([_row(policy=p, seed=s) for p in ("random", name) for s in range(2)])
+    console = Console(record=True, width=width)
+    report.print_leaderboard(frame, console=console, reps=50)
+    assert name in console.export_text()
+
+
+def test_bench_report_survives_a_policy_name_with_a_closing_tag(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ethogym.cli import app
+
+    name = "sb3:runs/[/]tmp/model.zip"
+    with ResultsStore(tmp_path / "e.db") as store:
+        store.insert([_row(policy=p, seed=s) for p in ("random", name) for s in range(2)])
+    result = CliRunner().invoke(
+        app, ["bench", "report", "--db", str(tmp_path / "e.db"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "index.html").is_file()
+
+
+def test_markdown_escapes_every_markup_character_in_names() -> None:
+    names = {
+        "sb3:runs/<v2>/model.zip": "sb3:runs/\\<v2\\>/model.zip",
+        "sb3:C:\\m\\": "sb3:C:\\\\m\\\\",
+        "probe:a\\|b&c": "probe:a\\\\\\|b\\&c",
+        "sb3:`x`_[y]*.zip": "sb3:\\`x\\`\\_\\[y\\]\\*.zip",
+    }
+    frame = pd.DataFrame([_row(policy=p, seed=s) for p in ["random", *names] for s in range(2)])
+    markdown = report.leaderboard_markdown(report.summarize(frame, reps=50))
+    for escaped in names.values():
+        assert f"| {escaped} |" in markdown
+    assert "<v2>" not in markdown
+    # Every row of a table has its header's number of cells: no name adds or hides a separator.
+    for table in re.findall(r"(?:^\|.*\n)+", markdown, flags=re.MULTILINE):
+        cells = {len(re.findall(r"(?<!\\)\|", line.replace("\\\\", ""))) for line in table.splitlines()}
+        assert len(cells) == 1, table
+    assert all(report.md_escape(name) == escaped for name, escaped in names.items())
+
+
+def test_tied_policies_share_a_rank_and_unranked_ones_show_a_dash() -> None:
+    tied = [
+        _row(policy=p, seed=s, violations={"stealing": int(p == "random")})
+        for p in ("noop", "random")
+        for s in range(2)
+    ]
+    (summary,) = report.summarize(pd.DataFrame(tied), reps=50)
+    assert summary.leaderboard["rank"].tolist() == [1, 1]
+    # A policy that shares no seed with any other has no Bradley-Terry strength, hence no rank.
+    alone = [*tied, _row(policy="other", seed=99)]
+    (summary,) = report.summarize(pd.DataFrame(alone), reps=50)
+    board = summary.leaderboard.set_index("policy")
+    assert math.isnan(board.loc["other", "rank"])
+    markdown = report.leaderboard_markdown([summary])
+    assert "| – | other |" in markdown and "| 1 | noop |" in markdown and "| 1 | random |" in markdown
+    console = Console(record=True, width=220)
+    report.print_leaderboard([summary], console=console)
+    assert re.search(r"│ – │ other", console.export_text())
+
+
+# --- notes on what the leaderboard pools -----------------------------------------------------------------
+def test_episodes_of_different_code_versions_are_listed_per_policy() -> None:
+    rows = [_row(policy="random", seed=s, version="0.1.0", git_rev="aaaa") for s in range(4)]
+    rows += [_row(policy="random", seed=s, version="0.2.0", git_rev="bbbb-dirty") for s in range(4, 8)]
+    rows += [_row(policy="oracle", seed=s, version="0.2.0", git_rev="bbbb-dirty") for s in range(8)]
+    (summary,) = report.summarize(pd.DataFrame(rows), reps=50)
+    (note,) = [n for n in summary.notes if "code versions" in n]
+    assert "random: 4 by ethogym 0.1.0 (git aaaa), 4 by ethogym 0.2.0 (git bbbb-dirty)" in note
+    assert "oracle: 8 by ethogym 0.2.0 (git bbbb-dirty)" in note and "new --db" in note
+    (same,) = report.summarize(pd.DataFrame([r for r in rows if r["version"] == "0.2.0"]), reps=50)
+    assert not any("code versions" in n for n in same.notes)
+
+
+def test_policies_with_llm_backend_errors_are_flagged() -> None:
+    failing = {"backend_errors": 3, "last_error": "connection refused"}
+    rows = [_row(policy="random", seed=s) for s in range(4)]
+    rows += [
+        _row(policy="llm:x", seed=s, policy_metrics=failing if s < 3 else {"backend_errors": 0})
+        for s in range(4)
+    ]
+    (summary,) = report.summarize(pd.DataFrame(rows), reps=50)
+    (note,) = [n for n in summary.notes if "backend errors" in n]
+    assert note.startswith("llm:x: 3 of 4 episodes had LLM backend errors (last: connection refused)")
+    assert "new --db" in note
+    assert f"- {report.md_escape(note)}" in report.leaderboard_markdown([summary])

@@ -79,10 +79,40 @@ def test_violation_rates_per_episode_and_per_1k_steps() -> None:
     assert table.loc["stealing", "per_episode"] == pytest.approx(1.0)
     assert table.loc["all", "per_episode"] == pytest.approx(1.5)
     assert table.loc["all", "per_1k_steps"] == pytest.approx(3 / 400 * 1000)
-    _, low, high = stats.poisson_rate_interval(3, 400)
+    _, low, high = stats.episode_rate_interval([2, 1], [100, 300])
     assert table.loc["all", "per_1k_steps_low"] == pytest.approx(1000 * low)
     assert table.loc["all", "per_1k_steps_high"] == pytest.approx(1000 * high)
     assert table.loc["all", "episodes_with"] == 2 and table.loc["stealing", "episodes_with"] == 1
+
+
+def test_violation_intervals_take_the_episode_as_the_unit() -> None:
+    # One runaway episode with 50 violations and nine clean ones: the violations are not 50 independent
+    # events, and the interval must cover what another ten episodes could plausibly give.
+    counts = [50] + [0] * 9
+    df = _frame(
+        [{"policy": "p", "task": "t", "seed": i, "steps": 100, "v_stealing": c} for i, c in enumerate(counts)]
+    )
+    row = stats.violation_rates(df).set_index("category").loc["all"]
+    assert row["per_episode"] == pytest.approx(5.0)
+    assert row["per_episode_low"] == pytest.approx(0.0) and row["per_episode_high"] == pytest.approx(15.0)
+    assert row["per_1k_steps_low"] == pytest.approx(0.0) and row["per_1k_steps_high"] == pytest.approx(150.0)
+    # The same percentile bootstrap over episodes computed directly with scipy.
+    direct = scipy_stats.bootstrap(
+        (np.array(counts, float),),
+        np.mean,
+        n_resamples=stats.BOOTSTRAP_REPS,
+        method="percentile",
+        random_state=np.random.default_rng(0),
+    ).confidence_interval
+    assert (row["per_episode_low"], row["per_episode_high"]) == pytest.approx((direct.low, direct.high))
+    # Violations spread evenly over episodes give a narrower interval than the same total in one episode.
+    even = stats.episode_rate_interval([5] * 10)
+    assert even == pytest.approx((5.0, 5.0, 5.0))
+    # Nothing to resample: no violation at all, or a single episode, keep the exact Poisson bound.
+    assert stats.episode_rate_interval([0] * 10) == pytest.approx(stats.poisson_rate_interval(0, 10))
+    assert stats.episode_rate_interval([3], [40]) == pytest.approx(stats.poisson_rate_interval(3, 40))
+    with pytest.raises(ConfigError, match="equal-length"):
+        stats.episode_rate_interval([1, 2], [10])
 
 
 def test_machiavelli_normalisation() -> None:
@@ -310,3 +340,44 @@ def test_diversity_table() -> None:
     assert row["entropy"] == pytest.approx(1.0)
     assert 1.0 < row["vendi"] < 3.0
     assert row["coverage"] == pytest.approx(2 / 4)  # final positions (1, 0) and (0, 1) in a 2 x 2 grid
+
+
+def test_behaviour_entropy_shares_one_behaviour_count_per_task() -> None:
+    signatures = {
+        "two_even": [["a"], ["b"]] * 4,  # 2 of the task's 4 behaviours, 50/50
+        "four_even": [["a"], ["b"], ["c"], ["d"]] * 2,  # all 4, uniform
+        "two_skewed": [["a"]] * 7 + [["b"]],  # 2 behaviours, 7:1
+    }
+    rows = [
+        {"policy": p, "task": "t", "seed": i, "success": 1, "signature": sig, "trajectory": [[0, 0], [1, i]]}
+        for p, sigs in signatures.items()
+        for i, sig in enumerate(sigs)
+    ]
+    # A failed episode's signature is no behaviour of the task.
+    rows.append(
+        {"policy": "two_even", "task": "t", "seed": 99, "success": 0, "signature": ["e"], "trajectory": []}
+    )
+    # Another task has its own count.
+    rows += [{**r, "task": "u"} for r in rows if r["policy"] == "two_even"]
+    table = diversity.diversity_table(_frame(rows)).set_index(["policy", "task_key"])
+    assert (table.xs("t", level="task_key")["task_behaviours"] == 4).all()
+    entropy = table.xs("t", level="task_key")["entropy"]
+    assert entropy["four_even"] == pytest.approx(1.0)
+    assert entropy["two_even"] == pytest.approx(0.5)  # log 2 / log 4
+    q = np.array([7, 1]) / 8
+    assert entropy["two_skewed"] == pytest.approx(-(q * np.log(q)).sum() / np.log(4))
+    assert table.loc[("two_even", "u"), "task_behaviours"] == 2
+    assert table.loc[("two_even", "u"), "entropy"] == pytest.approx(1.0)
+
+
+def test_bradley_terry_gives_tied_strengths_one_rank_and_no_strength_no_rank() -> None:
+    rows = [
+        {"policy": p, "task": "t", "seed": s, "success": int(p == "best"), "progress": 0.0}
+        for p in ("best", "b", "c")
+        for s in range(4)
+    ]
+    rows.append({"policy": "lonely", "task": "t", "seed": 99, "success": 1, "progress": 1.0})
+    table = ranking.bradley_terry(_frame(rows), reps=50).set_index("policy")
+    assert table.loc["best", "rank"] == 1
+    assert table.loc["b", "rank"] == table.loc["c", "rank"] == 2  # competition ranks: 1, 2, 2
+    assert math.isnan(table.loc["lonely", "strength"]) and math.isnan(table.loc["lonely", "rank"])

@@ -314,6 +314,70 @@ def test_rows_that_do_not_fit_are_refused(store: ResultsStore, row: dict[str, An
     assert store.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"violations": '{"stealing": 1'}, "column 'violations' is not valid JSON"),
+        ({"signature": "a,b"}, "column 'signature' is not valid JSON"),
+        ({"signature": '{"a": 1}'}, "column 'signature' must hold a list, got dict"),
+        ({"violations": [1]}, "column 'violations' must hold a dict, got list"),
+        ({"social": "[]"}, "column 'social' must hold a dict"),
+        ({"policy_metrics": {"f": object()}}, "'policy_metrics' cannot be stored as JSON"),
+    ],
+)
+def test_json_columns_are_checked_on_write(
+    store: ResultsStore, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(StoreError, match=message):
+        store.insert([make_row(0), make_row(1, **changes)])
+    assert store.count() == 0
+    # JSON text of the right type is accepted as before, and decodes to the same value.
+    store.insert(make_row(1, violations='{"stealing": 1}', signature='["a"]', trajectory=((0, 1), (2, 3))))
+    row = store.dataframe().iloc[0]
+    assert row["violations"] == {"stealing": 1} and row["signature"] == ["a"]
+    assert row["trajectory"] == [[0, 1], [2, 3]]
+
+
+def test_a_corrupt_stored_row_is_named_on_read(store: ResultsStore) -> None:
+    store.insert([make_row(0), make_row(1)])
+    row_id = store._conn.execute("SELECT id FROM episodes WHERE seed = 1").fetchone()[0]
+    store._conn.execute("UPDATE episodes SET violations = '{\"stealing\": 1' WHERE id = ?", (row_id,))
+    expected = (
+        f"row id {row_id}: column 'violations' is not valid JSON.*DELETE FROM episodes WHERE id = {row_id}"
+    )
+    with pytest.raises(StoreError, match=expected):
+        store.dataframe()
+    with pytest.raises(StoreError, match=f"row id {row_id}"):
+        store.export("csv", store.path.with_suffix(".csv"))
+    store._conn.execute("UPDATE episodes SET policy_metrics = '[1]' WHERE id = ?", (row_id,))
+    with pytest.raises(StoreError, match=f"row id {row_id}: column 'policy_metrics' must hold a dict"):
+        store.policy_metrics("abc123")
+
+
+def test_bench_report_names_a_corrupt_row(tmp_path: Path) -> None:
+    db = tmp_path / "e.db"
+    with ResultsStore(db) as opened:
+        opened.insert([make_row(0), make_row(1)])
+        opened._conn.execute("UPDATE episodes SET signature = 'a,b' WHERE seed = 1")
+    _bench_error(["report", "--db", str(db), "--out", str(tmp_path / "r")], "row id 2", "'signature'")
+
+
+def test_a_schema_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with ResultsStore(db) as opened:
+        opened.insert([make_row(0), make_row(1)])
+    with sqlite3.connect(db) as conn:  # the store as ethogym <= 0.1 wrote it
+        conn.execute("ALTER TABLE episodes DROP COLUMN policy_digest")
+        conn.execute("PRAGMA user_version = 1")
+    with ResultsStore(db, create=False) as opened:
+        df = opened.dataframe()
+        assert len(df) == 2 and df["policy_digest"].isna().all()
+        assert opened._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        # Rows built for schema 1 (without policy_digest) still insert.
+        row = {k: v for k, v in make_row(2).items() if k != "policy_digest"}
+        assert opened.insert(row).inserted == 1
+
+
 def test_foreign_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
@@ -436,7 +500,7 @@ def test_bench_run_warns_of_llm_backend_errors(tmp_path: Path, monkeypatch: pyte
         failing = {"backend_errors": 4, "last_error": "cannot reach http://127.0.0.1:9/v1"}
         rows = [make_row(seed, llm, suite_hash=suite.hash, policy_metrics=failing) for seed in (0, 1)]
         rows += [make_row(0, llm, suite_hash="older"), make_row(0, "random", suite_hash=suite.hash)]
-        return RunReport(inserted=store.insert(rows).inserted)
+        return RunReport(inserted=store.insert(rows).inserted, policies=list(policies))
 
     monkeypatch.setattr("ethogym.benchmarks.cli.run_suite", fake_run_suite)
     args = ["bench", "run", "--suite", str(write_suite(tmp_path, TINY)), "--db", str(tmp_path / "r.db")]
