@@ -47,13 +47,15 @@ class StateQuery:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        #: body -> its box as read (lo, hi tuples of floats), as a 2 x 3 array, and as (lo, hi) rows
-        self._boxes: dict[int, tuple[Box, np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
+        #: body -> its box as read (lo, hi tuples of floats); and as (lo, hi) arrays, made when asked
+        self._bounds: dict[int, Box] = {}
+        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._version = (-1, -1)  # the world's (substeps, edits) when the cache was last dropped
         self.agents: dict[str, object] = {}  # BDDL agent name -> Robot or Human (for grasped)
 
     def invalidate(self) -> None:
-        self._boxes.clear()
+        self._bounds.clear()
+        self._arrays.clear()
         self._version = (self.world.substeps, self.world.edits)
 
     def refresh(self) -> None:
@@ -62,22 +64,24 @@ class StateQuery:
             self.invalidate()
 
     def aabb(self, obj: SimObject) -> tuple[np.ndarray, np.ndarray]:
-        return (self._boxes.get(obj.body) or self._fetch(obj.body))[2]
+        arrays = self._arrays.get(obj.body)
+        if arrays is None:
+            stacked = np.array(self.bounds(obj))
+            arrays = self._arrays[obj.body] = (stacked[0], stacked[1])
+        return arrays
 
     def bounds(self, obj: SimObject) -> Box:
         """The box as plain floats (lo, hi): the predicates' scalar tests cost less on them."""
-        return (self._boxes.get(obj.body) or self._fetch(obj.body))[0]
+        box = self._bounds.get(obj.body)
+        if box is None:
+            box = self._bounds[obj.body] = self.world.client.getAABB(obj.body, -1)
+        return box
 
     def boxes(self, objects: list[SimObject]) -> np.ndarray:
-        """The n x 2 x 3 array of the objects' boxes (lo, hi), for whole-column work on them."""
-        cache = self._boxes
-        return np.array([(cache.get(obj.body) or self._fetch(obj.body))[1] for obj in objects])
-
-    def _fetch(self, body: int) -> tuple[Box, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        raw = self.world.client.getAABB(body, -1)
-        stacked = np.array(raw)
-        entry = self._boxes[body] = (raw, stacked, (stacked[0], stacked[1]))
-        return entry
+        """The n x 2 x 3 array of the objects' boxes (lo, hi), for whole-column work on them: made
+        in one go from the boxes as read (this runs at every continuous-control step)."""
+        bounds = self.bounds
+        return np.array([bounds(obj) for obj in objects])
 
     # --- kinematic relations ---------------------------------------------------------------------
     # On plain floats from ``bounds``: the same arithmetic as on the arrays, at a fraction of the cost.
