@@ -578,7 +578,7 @@ def describe_objects(activity: Activity) -> list[SimObject]:
         out[name] = _descriptor(name, synset, info, template, size, static=name in scene_names)
     loads: dict[str, list[SimObject]] = {}
     for pred, *args in activity.init:
-        if pred == "inside" and len(args) == 2 and args[1] in out and args[1] not in scene_names:
+        if pred == "inside" and len(args) == 2 and set(args) <= out.keys() and args[1] not in scene_names:
             loads.setdefault(args[1], []).append(out[args[0]])
     for name, contents in loads.items():
         box = out[name]

@@ -532,3 +532,17 @@ def test_container_side_walls_are_a_tenth_of_its_width_within_1_to_3_cm(width: f
     (lo, hi), levels = container_inside("bin", np.array([width + 0.1, width, 0.2]))
     assert hi[1] - lo[1] == pytest.approx(width - 2 * side)
     assert lo[2] == pytest.approx(-0.1 + 0.03) and levels[0] == pytest.approx(-0.1 + 0.03)
+
+
+def test_a_substance_put_inside_a_container_by_init_is_named_at_reset(tmp_path, make_env) -> None:
+    # Containers are sized for the things :init puts in them; a substance is no thing (it raised a
+    # KeyError while sizing them).
+    text = (
+        trash_problem("(ontop ashcan.n.01_1 floor.n.01_2)")
+        .replace("(:init", "(:init\n        (inside dust.n.01_1 ashcan.n.01_1)")
+        .replace("agent.n.01_1 - agent.n.01", "agent.n.01_1 - agent.n.01\n        dust.n.01_1 - dust.n.01")
+    )
+    path = str(_write(tmp_path, text))
+    env = make_env("ethogym/Behavior-v0", activity=None, task_file=path, skill_execution="teleport")
+    with pytest.raises(SamplingError, match=r"\(inside dust.n.01_1 ashcan.n.01_1\)"):
+        env.reset(seed=0)
