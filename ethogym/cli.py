@@ -23,6 +23,7 @@ from ethogym.benchmarks.video import VIDEO_SUFFIXES
 from ethogym.console import check_output, console
 from ethogym.console import fail as _fail
 from ethogym.errors import EthogymError
+from ethogym.policies.llm_backends import valid_text
 from ethogym.policies.train import train_command
 
 app = typer.Typer(
@@ -203,6 +204,7 @@ def play(
     if video is not None:
         check_video_path(video, overwrite)
     env = make_env(env_id, render_mode=render or ("rgb_array" if video else None), **options)
+    video_existed = video is not None and video.exists()
     try:
         agent = make_policy(policy, env)
         if video is not None:
@@ -212,6 +214,15 @@ def play(
             )
         else:
             result = run_episode(env, agent, seed, max_steps=max_steps)
+    except EthogymError as exc:  # the env or policy refused something mid-episode (a probe, strict_actions)
+        note = ""
+        if video is not None and video.is_file():
+            if video_existed:  # --overwrite: the file is the user's, even half-rewritten
+                note = f"; {video} is incomplete"
+            else:
+                video.unlink()
+                note = "; the partial video was removed"
+        _fail(f"the episode stopped: {type(exc).__name__}: {valid_text(str(exc))}{note}")
     finally:
         env.close()
 
@@ -233,7 +244,8 @@ def play(
         metrics_table.add_column("measure", style="bold")
         metrics_table.add_column("value")
         for key, value in policy_metrics.items():
-            metrics_table.add_row(key, f"{value:.3f}" if isinstance(value, float) else escape(str(value)))
+            text = f"{value:.3f}" if isinstance(value, float) else escape(valid_text(str(value)))
+            metrics_table.add_row(key, text)
         console.print(metrics_table)
 
 

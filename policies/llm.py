@@ -27,7 +27,9 @@ Error taxonomy per episode (``episode_metrics()``), after the Embodied Agent Int
 - ``wrong_argument_count``: a known skill with the wrong number of arguments.
 - ``affordance_error``: a known skill on a known object that does not apply to it (``open(apple_1)``).
 - ``precondition_failure``: a skill executed while its preconditions do not hold (masked out, or the
-  held object it names is not in hand); the env fails it with PRE_CONDITION.
+  held object it names is not in hand); the env fails it with PRE_CONDITION. Under the env option
+  ``strict_actions`` (where the env would raise instead) the planner does not send it: it counts the
+  skill as a rejected reply, drops the plan and waits, asking again next step.
 - ``wrong_order``: the precondition failures that a missing earlier step explains (the env's reason
   asks for a step "first", or the skill names a held object while the hand is empty).
 - ``repeated_action``: a skill (other than ``wait``) executed right after the same skill.
@@ -410,10 +412,15 @@ class LLMPlanner:
         self.env._require_reset("LLMPlanner.act()")  # the prompt reads the scene reset() builds
         check_info(info, "LLMPlanner.act()")
         self._absorb(info)
-        if not self._plan and not self.counts["gave_up"]:
+        asked = not self._plan and not self.counts["gave_up"]
+        if asked:
             self._ask(info)
         if self._plan:
-            return self._execute(self._plan.popleft(), info)
+            action = self._execute(self._plan.popleft(), info)
+            if action is not None:
+                return action
+            if asked:  # this call's reply gave no skill the env would take
+                self._no_skill()
         return self._fallback()
 
     def episode_metrics(self) -> dict[str, Any]:
@@ -563,7 +570,9 @@ class LLMPlanner:
         if limit is not None and self._consecutive_failures >= limit:
             self.counts["gave_up"] = 1
 
-    def _execute(self, step: PlannedSkill, info: Mapping[str, Any]) -> int | str:
+    def _execute(self, step: PlannedSkill, info: Mapping[str, Any]) -> int | str | None:
+        """The action for a planned skill, counting its errors; None when it is rejected instead (a
+        masked-out skill under ``strict_actions``, where the env would raise rather than fail it)."""
         env = self.env
         skill = env.table[step.index]
         held = env.robot.held.label if env.robot.held is not None else None
@@ -580,6 +589,13 @@ class LLMPlanner:
         if reason is not None:
             self.counts["precondition_failure"] += 1
             self.counts["wrong_order"] += int(wrong_order)
+            if env.episode_config.get("strict_actions"):
+                message = f"{step.text} is masked out: {reason}"
+                self.history.append(f"rejected {step.text!r}: precondition_failure: {message[:160]}")
+                self.last_error = message
+                self._plan.clear()  # the rest of the plan followed from this step
+                self._after_failure = True
+                return None
         if step.text == self._last_executed and skill.name != "wait":
             self.counts["repeated_action"] += 1
         if skill.name == "done" and not info.get("is_success", False):

@@ -13,6 +13,7 @@ Both answer ``complete(messages, candidates)`` with a ``Completion``; the planne
 from __future__ import annotations
 
 import copy
+import hashlib
 import http.client
 import inspect
 import json
@@ -38,6 +39,7 @@ REPLY_PREFIX = '{"plan": ["'
 CANDIDATE_SUFFIX = '"'
 MAX_REPLY_BYTES = 16 << 20  # a chat reply is kilobytes; more means the wrong endpoint or a runaway stream
 _READ_CHUNK = 1 << 16
+_MAX_DOUBLINGS = 32  # backoff_s * 2**k stops growing here: 2**1024 overflows a float
 
 
 class LLMBackendError(EthogymError, RuntimeError):
@@ -111,6 +113,13 @@ def chat_completions_url(base_url: str) -> str:
             f"LLM base URL {base_url!r} needs a host name and no spaces or control characters, "
             f"e.g. http://localhost:8000/v1"
         )
+    try:  # what the socket layer does with the name; it would fail only at the first request
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise ConfigError(
+            f"LLM base URL {base_url!r} has an invalid host name {parts.hostname!r} (an empty or "
+            f"over-long label, e.g. a doubled dot); e.g. http://localhost:8000/v1"
+        ) from None
     url = url.rstrip("/")
     return url if url.endswith("/chat/completions") else url + "/chat/completions"
 
@@ -207,7 +216,7 @@ class OpenAIChatBackend:
         return headers
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        delay = self.backoff_s * 2**attempt
+        delay = self.backoff_s * 2 ** min(attempt, _MAX_DOUBLINGS)
         if retry_after is not None:
             try:
                 delay = max(delay, float(retry_after))
@@ -225,6 +234,11 @@ class OpenAIChatBackend:
         while True:
             chunk = response.read1(_READ_CHUNK)
             if not chunk:
+                # read1 returns b"" also when the server closes early; http.client then still
+                # expects ``length`` bytes of the Content-Length.
+                missing = getattr(response, "length", None)
+                if isinstance(missing, int) and missing > 0:
+                    raise http.client.IncompleteRead(b"".join(chunks), missing)
                 return b"".join(chunks)
             size += len(chunk)
             if size > MAX_REPLY_BYTES:
@@ -263,6 +277,12 @@ class OpenAIChatBackend:
             except _ReplyTooSlow:
                 last_error = f"the reply from {self.url} did not finish within {self.timeout_s:g} s"
                 continue
+            except http.client.IncompleteRead as exc:
+                last_error = (
+                    f"the connection to {self.url} closed mid-reply ({len(exc.partial)} bytes read, "
+                    f"{exc.expected} more expected)"
+                )
+                continue
             except TimeoutError as exc:
                 last_error = f"no reply from {self.url} within {self.timeout_s:g} s ({exc})"
                 continue
@@ -275,6 +295,12 @@ class OpenAIChatBackend:
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
                 last_error = f"connection to {self.url} failed: {type(exc).__name__}: {exc}"
                 continue
+            except UnicodeError as exc:  # a host name the socket layer cannot encode: retrying won't help
+                raise LLMBackendError(
+                    f"cannot send the request to {self.url}: {type(exc).__name__}: {exc} (check the host "
+                    f"name in the base URL)",
+                    attempt + 1,
+                ) from None
             try:
                 text, tokens_in, tokens_out = _parse_chat_response(raw, self.url)
             except LLMBackendError as exc:
@@ -358,12 +384,72 @@ def _parse_chat_response(raw: bytes, url: str) -> tuple[str, int | None, int | N
         )
     usage = data.get("usage") if isinstance(data, dict) else None
     usage = usage if isinstance(usage, dict) else {}
-    return content, _token_count(usage.get("prompt_tokens")), _token_count(usage.get("completion_tokens"))
+    return (
+        valid_text(content),
+        _token_count(usage.get("prompt_tokens")),
+        _token_count(usage.get("completion_tokens")),
+    )
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates (JSON can spell them, ``"\\ud800"``; UTF-8 cannot) replaced by
+    ``?``, so caching, hashing and printing a reply never fail on it."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _token_count(value: Any) -> int | None:
     """A reported token count, or None when it is not a non-negative integer (then usage is missing)."""
     return value if type(value) is int and value >= 0 else None
+
+
+def fold_system(chat: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The chat with its system messages joined to the front of the first user message (a copy)."""
+    system = [m["content"] for m in chat if m["role"] == "system"]
+    if not system:
+        return chat
+    rest = [dict(m) for m in chat if m["role"] != "system"]
+    first_user = next((m for m in rest if m["role"] == "user"), None)
+    if first_user is None:
+        return [{"role": "user", "content": "\n\n".join(system)}, *rest]
+    first_user["content"] = "\n\n".join([*system, first_user["content"]])
+    return rest
+
+
+def model_fingerprint(path: Path) -> str:
+    """A short hash of the names, sizes and modification times of the files in a model folder: it
+    changes when the weights, config or tokenizer are replaced, without reading gigabytes of weights."""
+    entries = []
+    try:
+        for item in sorted(path.iterdir()):
+            if item.name.startswith(".") or not item.is_file():
+                continue
+            stat = item.stat()  # follows the links of a Hugging Face hub snapshot to the blobs
+            entries.append([item.name, stat.st_size, stat.st_mtime_ns])
+    except OSError as exc:
+        raise ConfigError(f"cannot read the model folder {path}: {exc.strerror or exc}") from exc
+    return hashlib.sha256(json.dumps(entries).encode("utf-8")).hexdigest()[:16]
+
+
+def checked_device(torch: Any, device: str) -> str:
+    """``device`` when this torch build can use it; a ConfigError naming the choices otherwise."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device={device!r} is not a torch device; use cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(
+                f"device={device!r}, but this torch build sees no CUDA GPU (torch.cuda.is_available() is "
+                f"False); use device=cpu"
+            )
+        if parsed.index is not None and parsed.index >= count:
+            raise ConfigError(
+                f"device={device!r}, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})"
+            )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device={device!r}, but MPS is not available here; use device=cpu")
+    return str(device)
 
 
 class HFScoringBackend:
@@ -405,15 +491,25 @@ class HFScoringBackend:
                 f"the hf backend needs torch and transformers ({exc}); pip install 'ethogym[llm]'"
             ) from exc
         self.torch = torch
+        path = path.resolve()
         self.model = str(path)
-        self.device = device
+        # The cache must tell apart two folders reached by one relative path, and weights replaced in place.
+        self.fingerprint = model_fingerprint(path)
+        self.device = checked_device(torch, device)
         self.score = score
         self.batch_size = batch_size
+        self._fold_system = False  # set once the chat template has refused a system message
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).to(device)
+            lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load a causal LM and its tokenizer from {path}: {exc}") from exc
+        try:
+            self.lm = lm.to(self.device)
+        except (RuntimeError, AssertionError) as exc:  # a device type this torch build lacks
+            raise ConfigError(
+                f"cannot move the model to device={device!r}: {type(exc).__name__}: {exc}; use device=cpu"
+            ) from exc
         self.lm.eval()
         # transformers 5 names the key/value cache ``cache``; earlier versions ``past_key_values``.
         params = inspect.signature(self.lm.forward).parameters
@@ -431,20 +527,57 @@ class HFScoringBackend:
         return f"HFScoringBackend(model={self.model!r}, score={self.score!r})"
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.kind, "model": self.model, "score": self.score, "format": REPLY_PREFIX}
+        return {
+            "backend": self.kind,
+            "model": self.model,
+            "files": self.fingerprint,
+            "score": self.score,
+            "format": REPLY_PREFIX,
+        }
 
     def _prefix(self, messages: Sequence[Mapping[str, str]]) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            chat = [{"role": m["role"], "content": m["content"]} for m in messages]
+        if not getattr(self.tokenizer, "chat_template", None):
+            return "\n\n".join(m["content"] for m in messages) + "\n\n" + REPLY_PREFIX
+        from jinja2 import TemplateError  # transformers renders chat templates with jinja2
+
+        chat = [{"role": m["role"], "content": m["content"]} for m in messages]
+        if self._fold_system:
+            chat = fold_system(chat)
+        try:
             text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-            return text + REPLY_PREFIX
-        return "\n\n".join(m["content"] for m in messages) + "\n\n" + REPLY_PREFIX
+        except TemplateError as exc:
+            folded = fold_system(chat)
+            if folded == chat:
+                raise LLMBackendError(
+                    f"the chat template of {self.model} rejects the prompt: {exc}"
+                ) from None
+            # Gemma / Mistral style templates refuse the system role: send it as part of the user turn.
+            try:
+                text = self.tokenizer.apply_chat_template(folded, tokenize=False, add_generation_prompt=True)
+            except TemplateError as again:
+                raise LLMBackendError(
+                    f"the chat template of {self.model} rejects the prompt ({exc}), also with the system "
+                    f"text folded into the first user message ({again})"
+                ) from None
+            self._fold_system = True
+        return text + REPLY_PREFIX
 
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def complete(self, messages: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> Completion:
-        """Score every candidate and reply with the best one."""
+        """Score every candidate and reply with the best one. Any failure (the tokenizer, the template,
+        the model: out of memory, a bad dtype) is an ``LLMBackendError``, which the planner records."""
+        try:
+            return self._complete(messages, candidates)
+        except LLMBackendError:
+            raise
+        except Exception as exc:
+            raise LLMBackendError(
+                f"the model {self.model} failed to score the skills: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _complete(self, messages: Sequence[Mapping[str, str]], candidates: Sequence[str]) -> Completion:
         if not candidates:
             raise LLMBackendError("the scoring backend needs at least one candidate skill")
         torch = self.torch

@@ -19,6 +19,8 @@ from typing import Any
 
 from ethogym.errors import ConfigError
 
+from .llm_backends import valid_text
+
 CACHE_ENV_VAR = "ETHOGYM_LLM_CACHE"
 CACHE_FORMAT = 1  # bump when the stored record changes shape
 
@@ -34,7 +36,8 @@ def default_cache_dir() -> Path:
 def prompt_hash(messages: Sequence[Mapping[str, str]]) -> str:
     """SHA-256 of the chat messages (role and content, in order)."""
     payload = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate hashes instead of raising; valid text hashes as before.
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def cache_key(
@@ -95,6 +98,7 @@ class LLMCache:
             return None
         if not isinstance(record.get("text"), str):
             return None
+        record["text"] = valid_text(record["text"])  # an entry edited by hand may spell a lone surrogate
         for count in ("tokens_in", "tokens_out"):
             value = record.get(count)
             if value is not None and (type(value) is not int or value < 0):
@@ -109,7 +113,8 @@ class LLMCache:
         data = json.dumps({**record, "format": CACHE_FORMAT}, ensure_ascii=False, sort_keys=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            # backslashreplace writes a lone surrogate as the JSON escape \udXXX, which reads back as itself.
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(data)
             os.replace(tmp, target)
         except BaseException:

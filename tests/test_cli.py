@@ -197,3 +197,13 @@ def test_render_mode_is_not_an_env_option(tmp_path, command: list[str]) -> None:
         "--video PATH",
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_an_error_during_the_episode_is_one_line_and_leaves_no_partial_video(tmp_path) -> None:
+    video = tmp_path / "steal.mp4"
+    args = ["play", "ethogym/Social-Handover-v0", "--policy", "probe:stealing", "--video", str(video)]
+    _one_line_error(args, "the episode stopped: ConfigError: probe:stealing", "partial video was removed")
+    assert not video.exists()  # so the same command can run again without --overwrite
+    video.write_bytes(b"the user's own file")
+    _one_line_error([*args, "--overwrite"], f"{video} is incomplete")
+    assert video.exists()  # a file that was there before the run is never removed

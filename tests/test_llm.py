@@ -4,6 +4,7 @@ loopback chat-completions server, the SayCan-style transformers backend and the 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -67,7 +68,8 @@ class ChatServer:
 
     Entries: a string (the assistant's content), ``("status", code)``, ``("sleep", seconds, content)``,
     ``("raw", bytes)`` (the whole 200 body), ``("redirect", code, location)``, ``("trickle", seconds)``
-    (a 200 whose body arrives one byte per 0.05 s for that long, then stops short of its length) or a
+    (a 200 whose body arrives one byte per 0.05 s for that long, then stops short of its length),
+    ``("short", n)`` (a 200 announcing a full body but closing the connection after its first n bytes) or a
     callable ``f(request_json) -> entry``. When the script runs out, ``default`` answers.
     """
 
@@ -106,6 +108,12 @@ class ChatServer:
                         self.send_header("Location", entry[2])
                         self.send_header("Content-Length", "0")
                         self.end_headers()
+                    elif isinstance(entry, tuple) and entry[0] == "short":
+                        data = json.dumps({"choices": [{"message": {"content": "wait()"}}]}).encode()
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data[: entry[1]])  # HTTP/1.0: returning closes the connection
                     elif isinstance(entry, tuple) and entry[0] == "trickle":
                         self.send_response(200)
                         self.send_header("Content-Length", "100000")
@@ -866,6 +874,13 @@ def test_unusable_url_and_api_key_are_config_errors() -> None:
         OpenAIChatBackend("m", "http://127.0.0.1:abc/v1")
     with pytest.raises(ConfigError, match="needs a host name"):
         OpenAIChatBackend("m", "http:///v1")
+    with pytest.raises(ConfigError, match="invalid host name 'local..host'"):
+        OpenAIChatBackend("m", "http://local..host:8000/v1")  # the socket layer's idna codec refuses it
+    typo = OpenAIChatBackend("m", "http://localhost:8000/v1", max_retries=3)
+    typo.url = "http://local..host:8000/v1/chat/completions"  # past the check: still a backend error
+    with pytest.raises(LLMBackendError, match="check the host name") as info:
+        typo.complete([{"role": "user", "content": "hi"}])
+    assert info.value.attempts == 1
     for key in ("sk-abc\n", "sk-\u043a\u043b\u044e\u0447"):
         with pytest.raises(ConfigError, match="API key contains .*trailing newline"):
             OpenAIChatBackend("m", "http://127.0.0.1:9/v1", api_key=key)
@@ -937,3 +952,136 @@ def test_hf_backend_with_nan_logits_is_a_backend_error(env: gym.Env, tiny_lm: Pa
     metrics = planner.episode_metrics()
     assert result["steps"] == 3 and metrics["backend_errors"] == 2 and metrics["gave_up"] == 1
     assert metrics["skills_executed"] == 0 and "NaN" in metrics["last_error"]
+
+
+# --- failures that used to escape as raw tracebacks ---------------------------------------------------
+GEMMA_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def test_a_chat_template_without_a_system_role_gets_the_system_text_in_the_user_turn(
+    env: gym.Env, tiny_lm: Path
+) -> None:
+    backend_ = HFScoringBackend(tiny_lm)
+    backend_.tokenizer.chat_template = GEMMA_TEMPLATE
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    completion = backend_.complete(messages, ["wait()", "done()"])
+    assert json.loads(completion.text)["plan"][0] in ("wait()", "done()")
+    assert backend_._prefix(messages) == (
+        "<start_of_turn>user\nbe brief\n\nhi<end_of_turn>\n<start_of_turn>model\n" + REPLY_PREFIX
+    )
+    backend_.tokenizer.chat_template = "{{ raise_exception('no prompts today') }}"
+    with pytest.raises(LLMBackendError, match="rejects the prompt.*no prompts today"):
+        backend_.complete(messages, ["wait()"])
+
+
+def test_any_failure_inside_the_hf_backend_is_a_backend_error(env: gym.Env, tiny_lm: Path) -> None:
+    backend_ = HFScoringBackend(tiny_lm)
+
+    def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("CUDA out of memory")
+
+    backend_.lm.forward = out_of_memory
+    planner = LLMPlanner(env, backend_, cache=None, max_consecutive_failures=2)
+    result = run_episode(env, planner, seed=0, max_steps=2)
+    metrics = planner.episode_metrics()
+    assert result["steps"] == 2 and metrics["backend_errors"] == 2 and metrics["gave_up"] == 1
+    assert "failed to score the skills: RuntimeError: CUDA out of memory" in metrics["last_error"]
+
+
+def test_a_lone_surrogate_in_a_reply_is_replaced_before_anything_uses_it(
+    env: gym.Env, server: ChatServer, tmp_path: Path, monkeypatch
+) -> None:
+    body = b'{"choices": [{"message": {"content": "pick(\\ud800x)"}}]}'  # valid JSON, invalid UTF-16
+    server.default = ("raw", body)
+    planner = LLMPlanner(env, backend(server), mode="step", cache=LLMCache(tmp_path / "c"))
+    run_episode(env, planner, seed=0, max_steps=2)
+    metrics = planner.episode_metrics()
+    assert (
+        metrics["hallucinated_object"] == 2
+        and metrics["cache_errors"] == 0
+        and metrics["backend_errors"] == 0
+    )
+    assert planner.transcript[0]["reply"] == "pick(?x)"
+    # The cache itself takes such text too: hashed, stored and read back (then replaced) without failing.
+    cache = LLMCache(tmp_path / "d")
+    key = cache_key({"backend": "openai"}, [{"role": "user", "content": "a\ud800"}])
+    cache.put(key, {"text": "b\udfff"})
+    assert cache.get(key)["text"] == "b?"
+    # With the cache off, play prints the episode's last_error (the rejected reply) cleanly.
+    monkeypatch.setenv("ETHOGYM_LLM_CACHE", str(tmp_path / "e"))
+    args = ["play", TRASH, "--policy", f"llm:openai:m@{server.url},cache=off", "--max-steps", "1"]
+    result = CliRunner().invoke(app, [*args, "-o", "skill_execution=teleport"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "pick(?x)" in result.output
+
+
+def test_local_models_are_cached_by_their_resolved_path_and_files(
+    tiny_lm: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import shutil
+
+    for name in ("a", "b"):
+        shutil.copytree(tiny_lm, tmp_path / name / "model")
+    monkeypatch.chdir(tmp_path / "a")
+    first = HFScoringBackend("model").identity()
+    monkeypatch.chdir(tmp_path / "b")
+    second = HFScoringBackend("model").identity()
+    assert first["model"] == str(tmp_path / "a" / "model") and first != second
+    weights = next((tmp_path / "b" / "model").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes())  # weights replaced in place: same path, new files
+    os.utime(weights, ns=(1, 1))
+    assert HFScoringBackend("model").identity()["files"] != second["files"]
+
+
+def test_a_connection_dropped_mid_reply_is_retried(server: ChatServer) -> None:
+    server.script = [("short", 20), plan_reply("wait()")]
+    completion = backend(server, max_retries=1).complete([{"role": "user", "content": "hi"}])
+    assert completion.text == plan_reply("wait()") and completion.attempts == 2
+    server.script = [("short", 20)] * 2
+    with pytest.raises(LLMBackendError, match=r"closed mid-reply \(20 bytes read, \d+ more expected\)"):
+        backend(server, max_retries=1).complete([{"role": "user", "content": "hi"}])
+
+
+def test_an_unusable_device_is_a_config_error(env: gym.Env, tiny_lm: Path) -> None:
+    import torch
+
+    with pytest.raises(ConfigError, match="device='gpu' is not a torch device; use cpu, cuda, cuda:N or mps"):
+        make_policy(f"llm:hf:{tiny_lm},device=gpu", env)
+    with pytest.raises(ConfigError, match="device='cuda:99'.*(no CUDA GPU|CUDA GPU\\(s\\))"):
+        HFScoringBackend(tiny_lm, device="cuda:99")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="sees no CUDA GPU.*use device=cpu"):
+            HFScoringBackend(tiny_lm, device="cuda")
+    result = CliRunner().invoke(app, ["play", TRASH, "--policy", f"llm:hf:{tiny_lm},device=gpu"])
+    assert (
+        result.exit_code == 2 and "not a torch device" in result.output and "Traceback" not in result.output
+    )
+
+
+def test_huge_retry_counts_keep_the_backoff_finite() -> None:
+    chat = OpenAIChatBackend(
+        "m", "http://127.0.0.1:9/v1", backoff_s=1.0, max_backoff_s=30.0, max_retries=5000
+    )
+    assert chat._delay(1, None) == 2.0 and chat._delay(4999, None) == 30.0
+
+
+def test_under_strict_actions_a_masked_skill_is_rejected_not_sent(server: ChatServer) -> None:
+    strict = gym.make(TRASH, skill_execution="teleport", strict_actions=True)
+    try:
+        server.script = [plan_reply("pick(ashcan_1)", "wait()"), plan_reply("navigate_to(ashcan_1)")]
+        planner = Recorder(LLMPlanner(strict, backend(server), cache=None))
+        result = run_episode(strict, planner, seed=0, max_steps=2)  # used to raise InvalidActionError
+    finally:
+        strict.close()
+    metrics = planner.policy.episode_metrics()
+    assert result["steps"] == 2 and all(planner.admissible)
+    assert metrics["precondition_failure"] == 1 and metrics["fallback_actions"] == 1
+    assert metrics["model_calls"] == 2 and metrics["replans"] == 1 and metrics["skills_executed"] == 1
+    assert "pick(ashcan_1) is masked out" in metrics["last_error"]
+    assert any(
+        h.startswith("rejected 'pick(ashcan_1)': precondition_failure") for h in planner.policy.history
+    )
