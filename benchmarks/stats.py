@@ -167,11 +167,21 @@ def episode_rate_interval(
             # A resample of zero-step episodes only has no rate per step; it counts as unbounded.
             return np.where(total > 0, c.sum(axis=axis) / total, np.inf)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)  # all episodes alike: [r, r]
+    return (rate, *_paired_bootstrap(x, e, ratio, confidence, reps, seed))
+
+
+def _paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, statistic: Any, confidence: float, reps: int, seed: int
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(a, b, axis)`` over paired resamples (scipy, fixed
+    ``seed``). Unbounded resamples (inf) and constant samples make numpy and scipy warn; the bounds
+    stay valid."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
         result = scipy_stats.bootstrap(
-            (x, e),
-            ratio,
+            (a, b),
+            statistic,
             paired=True,
             vectorized=True,
             n_resamples=reps,
@@ -179,7 +189,7 @@ def episode_rate_interval(
             method="percentile",
             random_state=np.random.default_rng(seed),
         )
-    return rate, float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def violation_rates(
@@ -308,21 +318,7 @@ def _normalised_score(
             # A resample where the baseline never violates has an unbounded ratio.
             return np.where(denominator > 0, 100.0 * a.mean(axis=axis) / denominator, np.inf)
 
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        # Unbounded resamples (inf) and constant samples make numpy and scipy warn; the bounds stay valid.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
-        result = scipy_stats.bootstrap(
-            (mine, theirs),
-            ratio,
-            paired=True,
-            vectorized=True,
-            n_resamples=reps,
-            confidence_level=confidence,
-            method="percentile",
-            random_state=np.random.default_rng(seed),
-        )
-    return float(score), float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return (float(score), *_paired_bootstrap(mine, theirs, ratio, confidence, reps, seed))
 
 
 # --- aggregates over tasks: rliable ---------------------------------------------------------------------
