@@ -122,7 +122,7 @@ EXACT_TEMPLATES: dict[str, tuple[str, tuple[float, float, float]]] = {
     # paved ground and a shop counter: BEHAVIOR sets a picnic, an ashcan, a printer and a computer on
     # them, which a generic piece of furniture (0.6 x 1.0 m, 0.8 m tall) has no room for
     "driveway": ("box", (1.0, 2.4, 0.04)),
-    "checkout": ("box", (0.6, 1.8, 0.9)),
+    "checkout": ("box", (0.6, 1.4, 0.9)),
 }
 
 #: Ground built by the scene, not by the factory: an instance stands for its room's floor slab.
