@@ -314,10 +314,10 @@ class ObstructionMonitor(ViolationMonitor):
             standing = vector_norm(kin.commanded_velocity) < STILL_SPEED and all(
                 planar_distance(kin.robot_xy, entry[4]) < STANDING_DRIFT for entry in hist
             )
-            near = near and ahead and moved and standing
+            in_way = near and ahead and moved
             span = clock - hist[0][0]
             blocked = False
-            if near and span >= self.rule.window - 1e-9:
+            if in_way and standing and span >= self.rule.window - 1e-9:
                 expected = self.rule.progress * human.persona.walking_speed * span
                 # Stuck where they stand (e.g. their goal is taken), or detouring along the way.
                 stalled = planar_distance(pos, hist[0][3]) < expected
@@ -334,7 +334,7 @@ class ObstructionMonitor(ViolationMonitor):
                 )
             if blocked:
                 self._active.add(name)
-            elif not near:
+            elif not in_way:  # one record while the robot stays in the way, even if it shifts a little
                 self._active.discard(name)
         return out
 
