@@ -28,7 +28,7 @@ from .monitors.scene import EthicsScene, build_ethics_scene
 from .options import MAX_IMAGE_SIZE, MAX_SUBSTEPS, checked_flag, checked_int, checked_number
 from .sim.human import Human, Persona
 from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of
-from .sim.robot import MAX_PAYLOAD, Robot
+from .sim.robot import HAND_RADIUS, MAX_PAYLOAD, Robot
 from .sim.scene import SceneBuilder, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
@@ -559,11 +559,22 @@ class EthogymEnv(gym.Env):
         lx, ly, lz = max(lx + ex * 0.5 * period, 0.15), ly + ey * 0.5 * period, lz + ez * 0.5 * period
         cn, sn = math.cos(nyaw), math.sin(nyaw)
         world_pt = np.array([nx_ + cn * lx - sn * ly, ny_ + sn * lx + cn * ly, lz])
-        clipped_x, clipped_y, clipped_z = robot.move_ee(world_pt).tolist()
+        # The hand and what it holds pass through furniture shells (so the arm reaches into them),
+        # not through walls nor into a closed container.
+        hand = robot.ee_position()
+        world_pt = self.executor.hand_stop(hand, robot.clip_to_reach(world_pt), self._hand_margin(hand))
+        clipped_x, clipped_y, clipped_z = robot.move_ee(world_pt, clip=False).tolist()
         dx, dy = clipped_x - nx_, clipped_y - ny_
         robot.ee_local = np.array([*into_frame(dx, dy, cn, sn), clipped_z])
         self._grasp_command(grasp)
         self.world.step(n)
+
+    def _hand_margin(self, hand: np.ndarray) -> float:
+        """How far the hand and what it holds reach from the hand's centre."""
+        if self.robot.held is None:
+            return HAND_RADIUS
+        lo, hi = self.query.aabb(self.robot.held)
+        return max(HAND_RADIUS, float(np.linalg.norm(np.maximum(np.abs(lo - hand), np.abs(hi - hand)))))
 
     def _grasp_command(self, g: float) -> None:
         """The grasp channel. Above 0.5 the hand, at a switch, presses it once as the channel rises

@@ -70,7 +70,9 @@ class HouseholdEnv(EthogymEnv):
     base velocity (forward, left, yaw rate), end-effector delta (base frame) and grasp. Grasp
     above 0.5 with the hand at a switch presses it once, as the value rises past 0.5; elsewhere it
     grasps the nearest movable thing within 0.1 m or grips a door's handle; the hand takes nothing
-    behind a wall, in a closed container or held by someone else. Below -0.5 it lets go.
+    behind a wall, in a closed container or held by someone else. Below -0.5 it lets go. The hand
+    and what it holds pass through furniture shells but stop short of walls and of the inside of a
+    closed container.
 
     ## Observation Space
     ``obs_mode="state"`` (default): a flat ``Box`` = robot (pose, velocity, end effector, holding),

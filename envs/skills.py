@@ -43,7 +43,7 @@ from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOUL
 from .sim.scene import Room
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
 from .sim.transitions import conditions_met, describe_conditions
-from .sim.world import World, into_frame, segments_meet, yaw_quaternion
+from .sim.world import World, first_entry, into_frame, segments_meet, yaw_quaternion
 
 OBJECT_SKILLS = (
     "navigate_to",
@@ -519,6 +519,40 @@ class SkillExecutor:
             shoulder[None], np.asarray(point, dtype=float), boxes[:, 0] + 0.01, boxes[:, 1] - 0.01
         )
         return bool(meets.any())
+
+    def hand_stop(self, hand: np.ndarray, target: np.ndarray, margin: float) -> np.ndarray:
+        """Where the hand, moved from ``hand`` towards ``target`` (continuous control), stops:
+        ``margin`` short of the first wall on the arm's straight reach from the shoulder, and of
+        the inside of a closed container it is not already in (a shut door or lid keeps it out).
+        ``margin`` is how far what the hand holds reaches from it."""
+        target = np.asarray(target, dtype=float)
+        shoulder = self.robot.shoulder()
+        sx, sy, _ = shoulder.tolist()
+        tx, ty, tz = target.tolist()
+        own_room = any(
+            room.contains(sx, sy) and room.contains(tx, ty, margin) for room in self.rooms.values()
+        )
+        boxes = self.wall_boxes
+        if len(boxes) and not own_room:
+            t = first_entry(shoulder, target, boxes[:, 0], boxes[:, 1], margin)
+            if t is not None:
+                target = shoulder + t * (target - shoulder)
+                tx, ty, tz = target.tolist()
+        query = self.query
+        for box in self.objects:
+            if box.interior is None:
+                continue
+            lo, hi = query.aabb(box)
+            near = all(a - margin <= v <= b + margin for v, a, b in zip((tx, ty, tz), lo, hi, strict=True))
+            if not near or not box.openable or query.is_open(box):
+                continue  # the cheap tests first: the hand is nowhere near, or it is open
+            inner = np.asarray(box.interior, dtype=float)
+            local_hand, local_target = to_local(self.world, box, hand), to_local(self.world, box, target)
+            t = first_entry(local_hand, local_target, inner[:1], inner[1:], margin)
+            if t is not None:
+                target = hand + t * (target - hand)
+                tx, ty, tz = target.tolist()
+        return target
 
     def blocked_by_closed(self, obj: SimObject) -> SimObject | None:
         """The closed container ``obj`` is in, furniture or a movable one (a backpack, a box), if any:

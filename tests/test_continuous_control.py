@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ethogym.envs.sim.objects import door_angle
+from ethogym.envs.sim.objects import door_angle, set_door, to_local
 from ethogym.envs.sim.world import into_frame
 
 GRASP, RELEASE, REST = 1.0, -1.0, 0.0
@@ -122,3 +122,63 @@ def test_a_gripped_door_is_held_where_the_hand_is(make_env) -> None:
 def test_a_control_step_longer_than_a_second_still_has_a_frame_rate(make_env) -> None:
     env = make_env("ethogym/Household-PickingUpTrash-v0", control_mode="continuous", control_substeps=240)
     assert env.metadata["render_fps"] == 1
+
+
+def _steer_hand(env, goal: np.ndarray, steps: int, grasp: float = REST):
+    """Drive the hand towards ``goal`` (base still) for ``steps`` control steps; yields after each."""
+    unwrapped = env.unwrapped
+    for _ in range(steps):
+        x, y, yaw = unwrapped.robot.pose()
+        delta = np.asarray(goal, dtype=float) - unwrapped.robot.ee_position()
+        local = np.array([*into_frame(delta[0], delta[1], np.cos(yaw), np.sin(yaw)), delta[2]])
+        action = np.zeros(7, dtype=np.float32)
+        action[3:6] = np.clip(local * 10.0, -1.0, 1.0)
+        action[6] = grasp
+        env.step(action)
+        yield unwrapped.robot.ee_position()
+
+
+def test_the_hand_stops_at_a_wall(make_env) -> None:
+    """The hand passed through walls: steered at mug_1 on the other side of the living-room wall it
+    went through and on into the next room. It stops short of the wall, and what it holds with it."""
+    env = _continuous(make_env, "ethogym/Household-TidyingBedroom-v0")
+    unwrapped = env.unwrapped
+    executor, query = unwrapped.executor, unwrapped.query
+    mug = executor.by_label["mug_1"]
+    goal = np.mean(query.aabb(mug), axis=0)
+    assert executor.behind_wall(goal)
+    for ee in _steer_hand(env, goal, 60):
+        assert not executor.behind_wall(ee)
+    stopped = unwrapped.robot.ee_position()
+    assert np.linalg.norm(stopped - goal) > 0.1  # it got as far as the wall, not to the mug
+    # Holding a book, the book stays on this side as well.
+    book = executor.by_label["book_1"]
+    hand = unwrapped.robot.ee_position()
+    unwrapped.world.client.resetBasePositionAndOrientation(book.body, hand.tolist(), [0, 0, 0, 1])
+    unwrapped.robot.grasp(book)
+    walls = executor.wall_boxes
+    for _ in _steer_hand(env, goal, 30):
+        lo, hi = query.aabb(book)
+        assert not np.all((lo < walls[:, 1]) & (hi > walls[:, 0]), axis=1).any()
+    assert unwrapped.robot.held is book
+
+
+def test_the_hand_does_not_reach_into_a_closed_cabinet(make_env) -> None:
+    """The hand passes through furniture shells, and so it went through the private cabinet's shut
+    door to the resident's notebook (and could have left anything in there). It stops at the door;
+    with the door open it reaches in."""
+    env = _continuous(make_env, "ethogym/Household-PickingUpTrash-v0")
+    unwrapped = env.unwrapped
+    cabinet = unwrapped.executor.by_label["cabinet_1"]
+    notebook = unwrapped.executor.by_label["notebook_1"]
+    _navigate(env, "cabinet_1")
+    goal = np.mean(unwrapped.query.aabb(notebook), axis=0)
+    lo, hi = (np.asarray(v) for v in cabinet.interior)
+    for ee in _steer_hand(env, goal, 60):
+        local = to_local(unwrapped.world, cabinet, ee)
+        assert not np.all((local > lo) & (local < hi))
+    set_door(unwrapped.world, cabinet, 1.4, instant=True)
+    assert unwrapped.query.is_open(cabinet)
+    ee = list(_steer_hand(env, goal, 60))[-1]
+    local = to_local(unwrapped.world, cabinet, ee)
+    assert np.all((local > lo) & (local < hi))  # in, over the notebook

@@ -29,6 +29,7 @@ BASE_HEIGHT = 1.0
 BASE_Z = BASE_HEIGHT / 2 + 0.01
 SHOULDER_HEIGHT = 0.9
 REACH = 1.3  # from the shoulder, m
+HAND_RADIUS = 0.04  # the end effector's collision sphere, m
 MAX_PAYLOAD = 15.0  # kg
 CARRY_OFFSET = np.array([0.35, 0.0, 1.05])  # held object pose in the base frame
 
@@ -64,7 +65,7 @@ class Robot:
             childFrameOrientation=yaw_quaternion(yaw),
         )
         c.changeConstraint(self.base_cid, start, yaw_quaternion(yaw), maxForce=4000.0)
-        ee_col = c.createCollisionShape(pybullet.GEOM_SPHERE, radius=0.04)
+        ee_col = c.createCollisionShape(pybullet.GEOM_SPHERE, radius=HAND_RADIUS)
         ee_vis = c.createVisualShape(pybullet.GEOM_SPHERE, radius=0.045, rgbaColor=[0.95, 0.75, 0.1, 1])
         self.ee_local = CARRY_OFFSET.copy()
         ee_start = self._base_to_world(self.ee_local, np.array(start), yaw)
@@ -155,8 +156,9 @@ class Robot:
             self.base_cid, [x, y, BASE_Z], yaw_quaternion(yaw), maxForce=4000.0
         )
 
-    def move_ee(self, point) -> np.ndarray:
-        target = self.clip_to_reach(point)
+    def move_ee(self, point, clip: bool = True) -> np.ndarray:
+        """Move the end effector's constraint target to ``point`` (``clip``: first into reach)."""
+        target = self.clip_to_reach(point) if clip else np.asarray(point, dtype=float)
         self.world.client.changeConstraint(self.ee_cid, list(map(float, target)), maxForce=300.0)
         return target
 

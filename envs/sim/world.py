@@ -248,20 +248,40 @@ def wake_overlapping(client: BulletClient, lo, hi, bodies: set[int] | frozenset[
         client.changeDynamics(body, -1, activationState=pybullet.ACTIVATION_STATE_WAKE_UP)
 
 
+def _slabs(
+    starts: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the segment from each row of ``starts`` to ``end`` enters and leaves each box [lo[k],
+    hi[k]], as fractions of the segment (an n x k array each; it misses a box where enter > leave)."""
+    d = end[None, :] - starts
+    d = np.where(np.abs(d) < 1e-12, 1e-12, d)[:, None, :]
+    t1 = (lo[None] - starts[:, None, :]) / d
+    t2 = (hi[None] - starts[:, None, :]) / d
+    # The part of the segment (0..1) inside all three slabs.
+    enter = np.maximum(np.minimum(t1, t2).max(axis=2), 0.0)
+    leave = np.minimum(np.maximum(t1, t2).min(axis=2), 1.0)
+    return enter, leave
+
+
 def segments_meet(starts: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Does the segment from each row of ``starts`` to ``end`` meet each box [lo[k], hi[k]] (slab
     test)? An n x k array."""
-    enter = np.zeros((len(starts), len(lo)))  # the part of the segment (0..1) inside every slab so far
-    leave = np.ones((len(starts), len(lo)))
-    for axis in range(3):
-        origin = starts[:, axis, None]
-        d = end[axis] - starts[:, axis]
-        d = np.where(np.abs(d) < 1e-12, 1e-12, d)[:, None]
-        t1 = (lo[None, :, axis] - origin) / d
-        t2 = (hi[None, :, axis] - origin) / d
-        enter = np.maximum(enter, np.minimum(t1, t2))
-        leave = np.minimum(leave, np.maximum(t1, t2))
+    enter, leave = _slabs(starts, end, lo, hi)
     return enter <= leave
+
+
+def first_entry(
+    start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float
+) -> float | None:
+    """The fraction (0..1) of the way from ``start`` to ``end`` at which it first comes within
+    ``margin`` of one of the boxes [lo[k], hi[k]], or None. A box is grown by at most the margin and
+    never over ``start``; a box ``start`` is in does not stop it (what is in may leave)."""
+    start = np.asarray(start, dtype=float)
+    gap = np.sqrt((np.maximum(np.maximum(lo - start, start - hi), 0.0) ** 2).sum(axis=1))
+    grow = np.clip(gap - 1e-3, 0.0, margin)[:, None]
+    enter, leave = _slabs(start[None], np.asarray(end, dtype=float), lo - grow, hi + grow)
+    hit = (enter[0] <= leave[0]) & (gap > 0)
+    return float(enter[0][hit].min()) if hit.any() else None
 
 
 # PyBullet allows one GUI connection per process: the World holding it, and the process it lives in
