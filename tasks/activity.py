@@ -42,7 +42,7 @@ from ethogym.envs.sim.objects import (
     resolve_template,
     room_inside,
 )
-from ethogym.envs.sim.scene import BASE_ROOMS
+from ethogym.envs.sim.scene import BASE_ROOMS, WALL_RUN_LIMIT, wall_run
 from ethogym.envs.sim.transitions import COLD_DEFAULT, HEAT_DEFAULT
 from ethogym.errors import ConfigError, TaskDefinitionError, UnsupportedActivityError
 
@@ -552,6 +552,7 @@ def check_supported(activity: Activity) -> None:
     problems += _unfitting(activity)
     problems += _repairs(activity)
     problems += _out_of_range_temperatures(activity)
+    problems += _crowded_rooms(activity)
     if problems:
         raise UnsupportedActivityError(
             f"activity '{activity.name}' needs what ethogym does not simulate yet: "
@@ -792,6 +793,22 @@ def _placed_twice(activity: Activity) -> list[str]:
         "thing by one literal"
         for thing, texts in sorted(places.items())
         if len(texts) > 1
+    ]
+
+
+def _crowded_rooms(activity: Activity) -> list[str]:
+    """Rooms asked for more furniture than fits along their walls, where the scene generator
+    stands all of it (the ten tables and ten chairs of a classroom)."""
+    containers = set(activity.containers())
+    runs: dict[str, list[float]] = {}
+    for name, synset, room in activity.scene_objects:
+        if synset not in FLOOR_SYNSETS:
+            runs.setdefault(room, []).append(wall_run(synset, name in containers))
+    return [
+        f"the {room.replace('_', ' ')} has {len(run)} pieces of furniture needing {sum(run):.1f} m of "
+        f"wall, and ethogym stands furniture along the walls of rooms that hold {WALL_RUN_LIMIT} m"
+        for room, run in sorted(runs.items())
+        if sum(run) > WALL_RUN_LIMIT
     ]
 
 

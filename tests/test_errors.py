@@ -97,6 +97,15 @@ def test_unsupported_activity_names_the_predicate(activity: str) -> None:
             assert f"'{predicate}'" in message
 
 
+def test_a_room_with_more_furniture_than_its_walls_hold_is_unsupported() -> None:
+    """The classroom's ten tables and ten chairs never fitted along a room's walls: every reset
+    raised a SceneError after eight layouts, though ``supported_activities()`` listed it."""
+    with pytest.raises(
+        UnsupportedActivityError, match=r"the classroom has 22 pieces of furniture needing 22\.3 m"
+    ):
+        gym.make("ethogym/Behavior-v0", activity="set_up_a_preschool_classroom")
+
+
 def test_well_formed_task_file_loads(tmp_path: Path) -> None:
     path = tmp_path / "problem0.bddl"
     path.write_text(GOOD_PROBLEM)

@@ -8,8 +8,9 @@ import numpy as np
 
 from ethogym.errors import SceneError
 
+from .knowledge import synset_info
 from .navigation import NavGrid
-from .objects import ObjectFactory, SimObject, place
+from .objects import ObjectFactory, SimObject, place, resolve_template
 from .world import GROUP_STATIC, World, yaw_quaternion
 
 WALL_T = 0.1
@@ -18,6 +19,11 @@ HEDGE_H = 0.6
 DOOR_W = 1.1
 ACCESS_DEPTH = 0.8  # free floor kept in front of furniture for the robot to stand in
 CABINET_SIDE_ROOM = 0.45  # extra access width beside a hinged door (its swing and the robot beside it)
+FURNITURE_GAP = 0.15  # m kept between two pieces of furniture
+#: Furniture along one room's walls (widths and gaps, ``wall_run``) that a room of the smallest
+#: size still holds: half of its walls' length, as pieces drawn at random spots leave gaps between
+#: them and the corners and doorways take their share. Activities asking for more are unsupported.
+WALL_RUN_LIMIT = 7.6
 BASE_ROOMS = ("kitchen", "living_room", "bedroom", "bathroom", "private_office")
 #: Rooms the layout makes dead ends (people sleep, bathe or keep their things there), so that no
 #: route between two other rooms passes through them.
@@ -376,7 +382,7 @@ class SceneBuilder:
                 front = (rect[2], a, rect[2] + reach, b) if side == 2 else (rect[0] - reach, a, rect[0], b)
             if side_room and not (front[0] >= x0 and front[1] >= y0 and front[2] <= x1 and front[3] <= y1):
                 continue
-            if any(_overlap(rect, fp, 0.15) or _overlap(front, fp, 0.0) for fp in footprints):
+            if any(_overlap(rect, fp, FURNITURE_GAP) or _overlap(front, fp, 0.0) for fp in footprints):
                 continue
             if any(_overlap(rect, zone, 0.0) for zone in fronts):
                 continue
@@ -437,6 +443,11 @@ def _secluded_tree(edges, cell_of) -> list | None:
                 tree.append((a, b))
                 break
     return tree if len({find(name) for name in names}) == 1 else None
+
+
+def wall_run(synset: str, container: bool = False) -> float:
+    """The length of wall a piece of furniture of ``synset`` takes: its width and a gap beside it."""
+    return float(resolve_template(synset_info(synset), container)[1][1]) + FURNITURE_GAP
 
 
 def _overlap(a, b, margin: float) -> bool:
