@@ -16,6 +16,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 .PHONY: install demo test test-all lint clean browser
 
 $(BIN)/python:
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ethogym needs Python 3.11 or newer; $(PY) is " + sys.version.split()[0] + ": run make PY=python3.11 ... (or the path of a newer python)")'
 	$(PY) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
@@ -23,6 +24,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --no-deps torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e ".[test]"
+	@$(BIN)/python -c 'import torch; torch.version.cuda and print("warning: torch " + torch.__version__ + " is a CUDA build (several GB); ethogym runs on the CPU build: make clean, then make with a local CPU wheel on pip'"'"'s find-links or without TORCH_INDEX=")'
 	touch $(STAMP)
 
 install: $(STAMP)

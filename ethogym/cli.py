@@ -57,15 +57,20 @@ def parse_options(pairs: list[str], option: str = "'--option' / '-o'") -> dict[s
     return options
 
 
-def parse_env_options(pairs: list[str]) -> dict[str, Any]:
+#: What each command that takes ``-o/--option`` does about the render mode instead of an option.
+RENDER_ADVICE = {
+    "play": "'ethogym play' sets it, with --render human to watch live or --video PATH to record",
+    "perf": "'ethogym perf' times rendering itself (rgb_array frames at 128x128)",
+    "train": "'ethogym train' renders nothing (it trains on observations)",
+}
+
+
+def parse_env_options(pairs: list[str], command: str = "play") -> dict[str, Any]:
     """``parse_options`` for ``-o/--option`` (gym.make kwargs): the render mode follows from the
     command's own flags, so an option that sets it would clash with them."""
     options = parse_options(pairs)
     if "render_mode" in options:
-        _fail(
-            "render_mode is not an --option: 'ethogym play' sets it, with --render human to watch live "
-            "or --video PATH to record"
-        )
+        _fail(f"render_mode is not an --option: {RENDER_ADVICE[command]}")
     return options
 
 
@@ -256,6 +261,7 @@ def perf(
     json_path: Path | None = typer.Option(
         None, "--json", help='Also write {"envs": rows, "runner": row} as JSON here.'
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
     runner: bool = typer.Option(
         True, "--runner/--no-runner", help="Also time the benchmark runner with 1 and 2 workers."
     ),
@@ -273,23 +279,46 @@ def perf(
         check_env_id(env_id)
     if json_path is not None:
         check_output(json_path, "--json", example="perf.json")
-    options = parse_env_options(option)
+        if json_path.exists() and not overwrite:
+            _fail(
+                f"--json {json_path} already exists; pass --overwrite to replace it, or choose another path"
+            )
+    options = parse_env_options(option, "perf")
+    why = perf_bench.FIXED_OPTIONS
+    fixed = sorted(set(options) & set(why))
+    if fixed:
+        _fail(
+            "; ".join(f"{key} is not an --option of 'ethogym perf' ({why[key]})" for key in fixed)
+            + "; leave it out"
+        )
     try:
         rows = perf_bench.run(quick=quick, env_ids=list(envs) if envs else None, options=options)
     except (EthogymError, ValueError, KeyError, TypeError, ImportError, gym.error.Error) as exc:
         _fail(f"cannot time the environments: {type(exc).__name__}: {exc}")
     perf_bench.print_report(rows)
-    runner_row = perf_bench.run_runner(quick=quick) if runner else None
-    if runner_row is not None:
-        perf_bench.print_runner_report(runner_row, console)
-    if json_path is not None:
-        payload = {"envs": rows, "runner": runner_row}
-        try:  # checked before the run; this catches what no check can (a disk that filled up meanwhile)
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-        except OSError as exc:
-            _fail(f"cannot write --json {json_path}: {exc.strerror or exc}; the timings are printed above")
-        console.print(f"wrote {escape(str(json_path))}")
+    if not runner:
+        _write_perf_json(json_path, {"envs": rows, "runner": None})
+        return
+    # The env timings are kept if the runner's timing fails or is stopped.
+    _write_perf_json(json_path, {"envs": rows, "runner": None}, "the env timings; the runner's follow")
+    console.print(perf_bench.runner_plan(quick))
+    try:
+        runner_row = perf_bench.run_runner(quick=quick)
+    except (EthogymError, ValueError, OSError) as exc:
+        _fail(f"cannot time the runner: {type(exc).__name__}: {exc}; the env timings are printed above")
+    perf_bench.print_runner_report(runner_row, console)
+    _write_perf_json(json_path, {"envs": rows, "runner": runner_row})
+
+
+def _write_perf_json(path: Path | None, payload: dict, what: str = "") -> None:
+    if path is None:
+        return
+    try:  # checked before the run; this catches what no check can (a disk that filled up meanwhile)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    except OSError as exc:
+        _fail(f"cannot write --json {path}: {exc.strerror or exc}; the timings are printed above")
+    console.print(f"wrote {escape(str(path))}" + (f" ({what})" if what else ""))
 
 
 @app.command()

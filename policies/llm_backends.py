@@ -488,7 +488,8 @@ class HFScoringBackend:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
             raise ConfigError(
-                f"the hf backend needs torch and transformers ({exc}); pip install 'ethogym[llm]'"
+                f"the hf backend needs torch and transformers ({exc}): pip install torch==2.13.0 "
+                "--index-url https://download.pytorch.org/whl/cpu, then pip install 'ethogym[llm]'"
             ) from exc
         self.torch = torch
         path = path.resolve()

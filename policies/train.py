@@ -675,7 +675,7 @@ def train_command(
 
     from ethogym.cli import _fail, parse_env_options, parse_options
 
-    env_options = parse_env_options(option)
+    env_options = parse_env_options(option, "train")
     overrides = parse_options(hyperparam, "'--hyperparam' / '-p'")
     command = shlex.join(["ethogym", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -185,18 +186,58 @@ def test_an_output_folder_where_no_file_can_be_made_is_refused_before_the_run() 
 
 
 @pytest.mark.parametrize(
-    "command",
-    [["play", TRASH, *FAST], ["perf", "--no-runner", "--envs", TRASH], ["train", TRASH, "--out", "{run}"]],
+    ("command", "advice"),
+    [
+        (["play", TRASH, *FAST], "'ethogym play' sets it, with --render human"),
+        (["perf", "--no-runner", "--envs", TRASH], "'ethogym perf' times rendering itself"),
+        (["train", TRASH, "--out", "{run}"], "'ethogym train' renders nothing"),
+    ],
 )
-def test_render_mode_is_not_an_env_option(tmp_path, command: list[str]) -> None:
-    """The commands set the render mode themselves; as an option it clashed with theirs (a TypeError)."""
+def test_render_mode_is_not_an_env_option(tmp_path, command: list[str], advice: str) -> None:
+    """The commands set the render mode themselves; as an option it clashed with theirs (a TypeError).
+    Each says what it does instead (perf and train used to point at play's flags)."""
     args = [arg.format(run=tmp_path / "run") for arg in command]
-    _one_line_error(
-        [*args, "-o", "render_mode=rgb_array"],
-        "render_mode is not an --option: 'ethogym play' sets it, with --render human",
-        "--video PATH",
-    )
+    _one_line_error([*args, "-o", "render_mode=rgb_array"], "render_mode is not an --option: " + advice)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("key", ["control_mode=skills", "skill_execution=physical", "obs_mode=rgb"])
+def test_perf_refuses_an_option_its_measures_set(key: str) -> None:
+    """Each measure set its own mode over the user's, while the table's title showed the user's."""
+    _one_line_error(
+        ["perf", "--no-runner", "--envs", TRASH, "-o", key],
+        f"{key.split('=')[0]} is not an --option of 'ethogym perf' (it times",
+        "leave it out",
+    )
+
+
+def test_perf_keeps_an_existing_json_file(tmp_path) -> None:
+    target = tmp_path / "perf.json"
+    target.write_text("{}")
+    _one_line_error(["perf", "--no-runner", "--envs", TRASH, "--json", str(target)], "pass --overwrite")
+    assert target.read_text() == "{}"
+
+
+def test_perf_keeps_the_env_timings_when_the_runner_fails(tmp_path, monkeypatch) -> None:
+    """The JSON was written only at the very end: a runner that failed, or was stopped, lost the env
+    timings too."""
+    from ethogym.benchmarks import perf
+    from ethogym.errors import EthogymError
+
+    real_run = perf.run
+    monkeypatch.setattr(perf, "run", lambda **kwargs: real_run(**kwargs, budget=0.02))
+
+    def broken(quick: bool = True) -> dict:
+        raise EthogymError("a worker died")
+
+    monkeypatch.setattr(perf, "run_runner", broken)
+    target = tmp_path / "perf.json"
+    result = runner.invoke(app, ["perf", "--envs", TRASH, "--json", str(target)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    last = " ".join(result.output.strip().splitlines()[-1].split())
+    assert "cannot time the runner: EthogymError: a worker died" in last, result.output
+    payload = json.loads(target.read_text())
+    assert [row["env_id"] for row in payload["envs"]] == [TRASH] and payload["runner"] is None
 
 
 def test_an_error_during_the_episode_is_one_line_and_leaves_no_partial_video(tmp_path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from rich.console import Console
 
 from ethogym.benchmarks import perf
@@ -43,9 +44,13 @@ def test_perf_quick_smoke() -> None:
     assert "pass" in report or "fail" in report
 
 
-def test_perf_env_ids_argument() -> None:
-    rows = perf.run(quick=True, env_ids=["ethogym/Behavior-v0"], budget=0.02)
-    assert [row["env_id"] for row in rows] == ["ethogym/Behavior-v0"]
+@pytest.mark.parametrize("env_id", ["ethogym/Behavior-v0", "ethogym:ethogym/Behavior-v0"])
+def test_perf_env_ids_argument(env_id: str) -> None:
+    """The prefixed id was timed without its default activity (a ConfigError), and neither form
+    recorded which activity it timed."""
+    rows = perf.run(quick=True, env_ids=[env_id], budget=0.02)
+    assert [row["env_id"] for row in rows] == [env_id]
+    assert rows[0]["options"] == {"activity": "picking_up_trash"}
 
 
 def test_perf_passes_env_options_to_every_measure(monkeypatch) -> None:
