@@ -77,10 +77,11 @@ class HouseholdEnv(EthogymEnv):
     ## Observation Space
     ``obs_mode="state"`` (default): a flat ``Box`` = robot (pose, velocity, end effector, holding),
     progress, then 16 features per task object (validity; x and y in the base's frame and the
-    height of its centre; size x, y, z; held, open, on, temperature / 100, frozen, cooked, covered,
-    broken, hot). ``"rgb"``: egocentric camera image.
-    ``"symbolic"``: ``MultiBinary`` over unary states and ontop / inside / nextto atoms
-    (``atom_names()``). ``"text"``: the scene and goal in words.
+    height of its centre; size x, y, z; held by the robot, open, on, temperature / 100, frozen,
+    cooked, covered, broken, hot). ``"rgb"``: egocentric camera image.
+    ``"symbolic"``: ``MultiBinary`` over unary states (``held``: by the robot or another agent's
+    gripper, not a person's hand) and ontop / inside / nextto atoms (``atom_names()``).
+    ``"text"``: the scene and goal in words.
 
     ## Rewards
     Change of the BDDL progress score Q (best fraction of satisfied goal literals over groundings),

@@ -42,7 +42,7 @@ from .sim.objects import (
 from .sim.robot import BASE_RADIUS, CLUTTER_CLEARANCE, MAX_PAYLOAD, REACH, SHOULDER_HEIGHT, Robot
 from .sim.scene import Room
 from .sim.states import OPEN_ANGLE, UNDER_GAP, StateQuery
-from .sim.transitions import conditions_met, describe_conditions
+from .sim.transitions import conditions_met, describe_conditions, removes
 from .sim.world import World, first_entry, into_frame, segments_meet, yaw_quaternion
 
 OBJECT_SKILLS = (
@@ -1659,24 +1659,18 @@ class SkillExecutor:
             self._step(1)
             self.tick(NOMINAL["clean"])
             robot.teleport_ee(robot.carry_point())
-            ok = obj.covered != before
-            return SkillResult(
-                text,
-                ok,
-                "ok" if ok else "EXECUTION",
-                "" if ok else "the tool did not touch it",
-                duration=NOMINAL["clean"],
-                elapsed=NOMINAL["clean"],
-            )
+            result = self._cleaned(text, tool, obj, before)
+            result.duration = result.elapsed = NOMINAL["clean"]
+            return result
         front = self.front_of(obj)
         if front is not None:
             self.move_ee(self._front_point(front, wipe))
         else:
             self.move_ee(wipe + np.array([0.0, 0.0, 0.12]))
         self.move_ee(wipe)
-        # Wipe back and forth across the top until the substance is gone (or 4 s pass).
+        # Wipe back and forth across the top until what the tool removes is gone (or 4 s pass).
         for k in range(int(4.0 / self.world.dt)):
-            if not obj.covered:
+            if not any(removes(tool, s) for s in obj.covered):
                 break
             sway = 0.04 * math.sin(k * self.world.dt * 2 * math.pi)
             robot.move_ee(wipe + np.array([sway, 0.0, -0.01]))
@@ -1684,10 +1678,18 @@ class SkillExecutor:
         if front is not None:
             self.move_ee(self._front_point(front, robot.ee_position()))
         self.move_ee(robot.carry_point())
+        return self._cleaned(text, tool, obj, before)
+
+    def _cleaned(self, text: str, tool: SimObject, obj: SimObject, before: dict) -> SkillResult:
+        """A wipe's outcome, alike in both executions: done when what ``tool`` removes is gone from
+        ``obj`` (a stain a dry rag cannot take off may stay)."""
         if obj.covered == before:
             return self.fail(text, "EXECUTION", f"{tool.label} never touched {obj.label}")
-        if obj.covered:
-            return self.fail(text, "POST_CONDITION", f"{obj.label} is still partly covered")
+        left = [s.split(".")[0] for s in obj.covered if removes(tool, s)]
+        if left:
+            return self.fail(
+                text, "POST_CONDITION", f"{obj.label} is still partly covered with {', '.join(left)}"
+            )
         return SkillResult(text, True)
 
     def _skill_slice(self, target: str, text: str) -> SkillResult:
@@ -1703,7 +1705,10 @@ class SkillExecutor:
         offset = robot.ee_position() - np.asarray(
             self.world.client.getBasePositionAndOrientation(obj.body)[0]
         )
-        # Hold the object at the person's hand and wait for their grip before letting go.
+        # Hold the object at the person's hand and wait for their grip before letting go; the arm
+        # first moves there at its own speed (a jump of the hand's target would thrust it at them).
+        if self.mode == "physical":
+            self.move_ee(person.hand_position("right") + offset, timeout=0.0)
         dt = self.world.dt
         for _ in range(int(3.0 / dt)):
             hand = person.hand_position("right")

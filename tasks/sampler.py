@@ -10,6 +10,7 @@ from bddl.activity import get_initial_conditions
 from ethogym.envs.sim.knowledge import synset_of
 from ethogym.envs.sim.objects import (
     FLOOR_SYNSETS,
+    HOT_AT,
     INSIDE_PAD,
     SNUG_GAP,
     UNDER_TEMPLATES,
@@ -43,6 +44,9 @@ from ethogym.errors import SamplingError
 
 from .activity import PLACEMENTS, Activity, literal_text
 from .backend import AgentRef, EthogymBackend
+
+INIT_FROZEN = -10.0  # C: what :init's (frozen x) starts at
+INIT_HOT = 60.0  # C: what :init's (hot x) starts at, short of cooking it (see _hot_temperature)
 
 ATTEMPTS_PER_OBJECT = 60
 FULL_ATTEMPTS = 4
@@ -162,10 +166,10 @@ class SceneSampler:
             # holds, so it cannot undo the other one: (frozen x) (not (hot x)) in either order.
             if pred == "frozen":
                 if positive or obj.frozen:
-                    obj.temperature = -10.0 if positive else AMBIENT
+                    obj.temperature = INIT_FROZEN if positive else AMBIENT
             elif pred == "hot":
                 if positive or obj.hot:
-                    obj.temperature = 60.0 if positive else AMBIENT
+                    obj.temperature = _hot_temperature(obj) if positive else AMBIENT
             elif pred == "cooked":
                 obj.cooked = positive
             elif pred == "toggled_on":
@@ -532,3 +536,11 @@ def _per_layer(half: np.ndarray, turn: float, room: np.ndarray) -> int:
 def _floor_area(obj: SimObject) -> float:
     """The area ``obj`` stands on, m^2."""
     return float(obj.size[0] * obj.size[1])
+
+
+def _hot_temperature(obj: SimObject) -> float:
+    """Where :init's (hot x) starts: ``INIT_HOT``, or for a thing that cooks at or below that (an
+    apple at 58 C), halfway between hot and cooked, so the first tick does not cook it."""
+    if obj.has("cookable") and obj.cook_temperature <= INIT_HOT:
+        return (HOT_AT + obj.cook_temperature) / 2
+    return INIT_HOT

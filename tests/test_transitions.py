@@ -55,3 +55,72 @@ def test_a_fall_between_teleported_skills_breaks_a_vase(make_env) -> None:
         events = [event for _ in range(40) for event in env.step("wait()")[4]["events"]]
         outcomes.append((vase.broken, "vase_1 broke on impact" in events))
     assert outcomes == [(False, False), (True, True)]
+
+
+@pytest.mark.parametrize("mode", ["physical", "teleport"])
+def test_a_hand_over_does_not_break_the_mug(make_env, mode: str) -> None:
+    """The oracle's hand-over broke the mug in 9 of 10 episodes: the robot's hand target jumped to
+    the person's hand (physical), and the person's grip snapped it to their arm (teleport). What
+    someone holds moves with their hand, so it is judged only once let go."""
+    from ethogym.policies import make_policy
+
+    for seed in range(3):
+        env = make_env("ethogym/Social-Handover-v0", skill_execution=mode)
+        obs, info = env.reset(seed=seed)
+        policy = make_policy("oracle", env)
+        policy.reset(seed)
+        events: list[str] = []
+        while not (info.get("is_success") or len(events) > 200):
+            obs, _, terminated, truncated, info = env.step(policy.act(obs, info))
+            events += info["events"] or ["step"]
+            assert not (terminated or truncated) or info["is_success"]
+        assert info["is_success"]
+        assert not env.unwrapped.executor.by_label["mug_1"].broken, (seed, events)
+
+
+@pytest.mark.parametrize("mode", ["physical", "teleport"])
+def test_a_wipe_is_done_when_what_the_tool_removes_is_gone(make_env, mode: str) -> None:
+    """A book with dust and a stain, wiped with a dry rag (which takes dust, not stains): teleport
+    reported success and physical a failure after 4 s of wiping that could never finish."""
+    env = make_env("ethogym/Household-CleanABook-v0", skill_execution=mode, terminate_on_success=False)
+    env.reset(seed=0)
+    book = env.unwrapped.executor.by_label["book_1"]
+    book.covered["stain.n.01"] = 1.0
+    for skill in ("navigate_to(rag_1)", "pick(rag_1)", "navigate_to(book_1)", "clean(book_1)"):
+        info = env.step(skill)[4]
+    assert info["skill_result"]["success"], info["skill_result"]
+    assert set(book.covered) == {"stain.n.01"}
+
+
+WARM_APPLE = """(define (problem warm_apple-0)
+    (:domain omnigibson)
+    (:objects
+        apple.n.01_1 - apple.n.01
+        countertop.n.01_1 - countertop.n.01
+        floor.n.01_1 - floor.n.01
+        agent.n.01_1 - agent.n.01
+    )
+    (:init
+        (ontop apple.n.01_1 countertop.n.01_1)
+        (hot apple.n.01_1)
+        (not (cooked apple.n.01_1))
+        (inroom countertop.n.01_1 kitchen)
+        (inroom floor.n.01_1 kitchen)
+        (ontop agent.n.01_1 floor.n.01_1)
+    )
+    (:goal (and (not (cooked ?apple.n.01_1)) (ontop ?apple.n.01_1 ?countertop.n.01_1)))
+)
+"""
+
+
+def test_a_hot_thing_in_init_is_not_cooked_by_the_first_tick(tmp_path, make_env) -> None:
+    """(hot x) started every thing at 60 C, and an apple cooks at 58 C: the first tick cooked it,
+    against the same :init's (not (cooked x))."""
+    path = tmp_path / "problem0.bddl"
+    path.write_text(WARM_APPLE)
+    env = make_env("ethogym/Behavior-v0", activity=None, task_file=str(path), skill_execution="teleport")
+    _, info = env.reset(seed=0)
+    apple = env.unwrapped.scope["apple.n.01_1"]
+    assert apple.hot and not apple.cooked and info["is_success"]
+    info = env.step("wait()")[4]
+    assert apple.hot and not apple.cooked and info["is_success"]

@@ -106,6 +106,7 @@ def synset_info(synset: str) -> SynsetInfo:
     return SynsetInfo(synset, frozenset(params), params, float(mass), known)
 
 
+@functools.cache
 def removable_substances(tool_synset: str) -> dict[str, list]:
     """Substances a particleRemover tool removes, mapped to the conditions it needs (``[]`` = none)."""
     info = synset_info(tool_synset)

@@ -151,6 +151,19 @@ class StateQuery:
                 return True
         return False
 
+    def held_bodies(self) -> set[int]:
+        """The bodies some agent holds: the robot or the adversary (``held``), a person
+        (``holding``)."""
+        bodies = set()
+        for agent in self.agents.values():
+            obj = getattr(agent, "held", None)
+            if obj is not None:
+                bodies.add(obj.body)
+            body = getattr(agent, "holding", None)
+            if body is not None:
+                bodies.add(body)
+        return bodies
+
     def grasped(self, agent_name: str, obj: SimObject) -> bool:
         agent = self.agents.get(agent_name)
         if agent is None:

@@ -81,13 +81,11 @@ class TransitionRules:
             if not was_hot and obj.hot:
                 events.append(f"{obj.label} is hot")
         for tool in cleaners:
-            removable = removable_substances(tool.synset)
             for obj in self.objects:
                 if not obj.covered or obj is tool:
                     continue
                 for substance in list(obj.covered):
-                    needs = removable.get(substance)
-                    if needs is None or not conditions_met(tool, needs):
+                    if not removes(tool, substance):
                         continue
                     if self.query.touching(tool, obj):
                         obj.covered[substance] -= dt / CLEAN_SECONDS
@@ -99,15 +97,22 @@ class TransitionRules:
     def track_impacts(self, _dt: float = 0.0) -> None:
         """After each physics substep (a world hook): break what changed velocity by more than
         ``BREAK_DELTA_V`` within the last ``IMPACT_SUBSTEPS`` substeps (the solver spreads a hard
-        impact over two or three of them; gravity adds only 0.08 m/s a substep meanwhile)."""
+        impact over two or three of them; gravity adds only 0.08 m/s a substep meanwhile). A thing
+        someone holds moves as their hand does (a hand-over snaps it into the taker's grip): it is
+        judged again from the substep it is let go."""
         velocity = self.query.world.client.getBaseVelocity
         history = self._velocities
         limit = BREAK_DELTA_V * BREAK_DELTA_V
+        held = self.query.held_bodies()
         for obj in self.breakables:
             if obj.broken:
                 continue
             (vx, vy, vz), _ = velocity(obj.body)
             recent = history[obj.body]
+            if obj.body in held:
+                recent.clear()
+                recent.append((vx, vy, vz))
+                continue
             if any((vx - px) ** 2 + (vy - py) ** 2 + (vz - pz) ** 2 > limit for px, py, pz in recent):
                 obj.broken = True
                 self._impacts.append(f"{obj.label} broke on impact")
@@ -119,6 +124,12 @@ class TransitionRules:
         for body, recent in self._velocities.items():
             recent.clear()
             recent.append(velocity(body)[0])
+
+
+def removes(tool: SimObject, substance: str) -> bool:
+    """Does ``tool``, as it is now, remove ``substance`` (BEHAVIOR's particleRemover params)?"""
+    needs = removable_substances(tool.synset).get(substance)
+    return needs is not None and conditions_met(tool, needs)
 
 
 def conditions_met(tool: SimObject, needs: list) -> bool:
