@@ -612,7 +612,7 @@ class EthogymEnv(gym.Env):
             robot.grasp(thing)
             return
         doors = [
-            (obj, executor._handle(obj, door_angle(self.world, obj)))
+            (obj, executor.handle_point(obj, door_angle(self.world, obj)))
             for obj in self.objects
             if obj.door_joint is not None
         ]

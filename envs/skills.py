@@ -456,7 +456,7 @@ class SkillExecutor:
             goals &= self._local_x(front, xs, ys) > front.size[0] / 2 + BASE_RADIUS
         if obj.door_joint is not None and not (self.query.is_open(obj) if door_open is None else door_open):
             # To open it: within reach of its handle (the skill steps out of the door's sweep).
-            handle = self._handle(obj, door_angle(self.world, obj))
+            handle = self.handle_point(obj, door_angle(self.world, obj))
             goals &= np.hypot(xs - handle[0], ys - handle[1]) <= horizontal
         if self.reach_under and obj.template in UNDER_TEMPLATES and self.robot.held is not None:
             under = self._reaches_under(self.robot.held, obj, xs, ys)
@@ -839,7 +839,7 @@ class SkillExecutor:
             return f"{obj.label} is already closed"
         if obj.door_joint is None:
             return self.reach_failure(obj)
-        if not self.robot.within_reach(self._handle(obj, door_angle(self.world, obj))):
+        if not self.robot.within_reach(self.handle_point(obj, door_angle(self.world, obj))):
             return f"the handle of {obj.label} is out of reach; navigate_to({obj.label}) first"
         return None
 
@@ -1479,7 +1479,8 @@ class SkillExecutor:
         return self._place("under", target, text)
 
     # articulation --------------------------------------------------------------------------------------
-    def _handle(self, obj: SimObject, angle: float) -> np.ndarray:
+    def handle_point(self, obj: SimObject, angle: float) -> np.ndarray:
+        """Where the handle of ``obj``'s door is with the door at ``angle`` (world frame)."""
         w = obj.size[1]
         local = np.array(
             [obj.size[0] / 2 + 0.03 + 0.85 * w * math.sin(angle), w / 2 - 0.85 * w * math.cos(angle), 0.0]
@@ -1558,7 +1559,7 @@ class SkillExecutor:
         if in_swing or walled_off:
             # The door would sweep through the robot, or wall it off from every spot that reaches in:
             # stand clear of its swing first.
-            handle = self._handle(obj, start)
+            handle = self.handle_point(obj, start)
 
             def outside(grid: NavGrid) -> np.ndarray:
                 xs, ys = grid.mesh()
@@ -1575,7 +1576,7 @@ class SkillExecutor:
             if not moved.success:
                 why = "clear of the door" if in_swing else "where the open door leaves a way to reach in"
                 return self.fail(text, "EXECUTION", f"no room to stand {why}: {moved.reason}")
-        handle = self._handle(obj, start)
+        handle = self.handle_point(obj, start)
         if self.mode == "teleport":
             set_door(self.world, obj, goal, instant=True)
             self.query.invalidate()
@@ -1589,7 +1590,7 @@ class SkillExecutor:
         for k in range(1, steps + 1):
             angle = start + (goal - start) * k / steps
             set_door(self.world, obj, angle)
-            robot.move_ee(self._handle(obj, door_angle(self.world, obj)))
+            robot.move_ee(self.handle_point(obj, door_angle(self.world, obj)))
             self._step()
         self._step(int(0.2 / self.world.dt))
         self.move_ee(robot.carry_point())

@@ -104,7 +104,7 @@ def test_a_gripped_door_is_held_where_the_hand_is(make_env) -> None:
     unwrapped = env.unwrapped
     fridge = unwrapped.executor.by_label["electric_refrigerator_1"]
     _navigate(env, "electric_refrigerator_1")
-    handle = unwrapped.executor._handle(fridge, door_angle(unwrapped.world, fridge))
+    handle = unwrapped.executor.handle_point(fridge, door_angle(unwrapped.world, fridge))
     _hand_at(env, handle)
     _grasp(env, GRASP)
     assert unwrapped.robot.door_grip is not None
