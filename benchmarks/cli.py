@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -44,11 +49,12 @@ def run_and_print(
     video: str = "none",
     video_limit: int | None = None,
     max_episodes: int | None = None,
+    tasks: list[str] | None = None,
 ) -> RunReport:
     """``run_suite`` with the CLI's messages; errors become one clean line and exit code 2 (1 for a failed
     episode)."""
     try:
-        with ResultsStore(db) as store:
+        with sigterm_as_interrupt(), ResultsStore(db) as store:
             console.print(f"suite {suite.name} ({suite.hash}), {executor} executor, {workers} workers")
             report = run_suite(
                 suite,
@@ -60,13 +66,15 @@ def run_and_print(
                 video=video,
                 video_limit=video_limit,
                 max_episodes=max_episodes,
+                tasks=tasks,
                 console=console,
             )
             backend_warnings = backend_error_warnings(store, suite.hash, report.policies)
     except EthogymError as exc:
         _fail(str(exc), code=1 if isinstance(exc, RuntimeError) else 2)
-    except KeyboardInterrupt:
-        _fail("interrupted; the episodes stored so far are kept: run the same command again to resume", 130)
+    except KeyboardInterrupt as exc:
+        how, code = ("terminated (SIGTERM)", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+        _fail(f"{how}; the episodes stored so far are kept: run the same command again to resume", code)
     resumed = f", {report.already_stored} already stored" if report.already_stored else ""
     console.print(
         f"{report.inserted} new episodes in {report.wall_time_s:.1f} s "
@@ -79,6 +87,28 @@ def run_and_print(
     for warning in [*report.warnings, *backend_warnings]:
         console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     return report
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a job scheduler's stop, ``timeout``), handled like Ctrl-C."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM while the block runs, so a run stopped that way shuts its
+    workers down and says so, as after Ctrl-C (the default action ends the process on the spot)."""
+    if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def backend_error_warnings(store: ResultsStore, suite_hash: str, policies: list[str]) -> list[str]:
@@ -116,6 +146,12 @@ def run(
     max_episodes: int | None = typer.Option(
         None, "--max-episodes", min=0, help="Run at most this many missing episodes (smoke runs)."
     ),
+    task: list[str] | None = typer.Option(
+        None,
+        "--task",
+        help="Run only this task of the suite (repeatable; e.g. a model trained on one task). "
+        "Episodes keep the suite's keys, so a full run resumes from them.",
+    ),
 ) -> None:
     """Run a suite's test episodes for each policy; episodes already in the store are skipped (resume)."""
     _choice(executor, EXECUTORS, "--executor")
@@ -127,6 +163,8 @@ def run(
         check_output(results_dir, "--results-dir", folder=True)
     try:
         loaded = load_suite(suite)
+        if task:
+            loaded.select_tasks(task)  # an unknown --task fails before the store is opened
     except EthogymError as exc:
         _fail(str(exc))
     run_and_print(
@@ -139,6 +177,7 @@ def run(
         video=video,
         video_limit=video_limit,
         max_episodes=max_episodes,
+        tasks=list(task) if task else None,
     )
 
 
@@ -148,11 +187,14 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Output file (default: beside --db)."),
     db: Path = typer.Option(DEFAULT_DB, "--db", help="SQLite results store."),
     suite: str | None = typer.Option(None, "--suite", help="Only this suite name."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
 ) -> None:
     """Export the stored episodes to Parquet or CSV (JSON columns as JSON text)."""
     _choice(format, EXPORT_FORMATS, "--format")
     out = out or db.with_suffix(f".{format}")
     check_output(out, "--out", example=f"episodes.{format}")
+    if out.is_file() and not overwrite:
+        _fail(f"--out {out} already exists; pass --overwrite to replace it, or choose another path")
     if out.suffix != f".{format}":  # 'bench export' and read_export() tell the format by it
         other = f" or --format {out.suffix[1:]}" if out.suffix[1:] in EXPORT_FORMATS else ""
         _fail(

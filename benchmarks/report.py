@@ -712,7 +712,7 @@ def build_report(
     db = Path(db_path)
     if not db.is_file():
         raise ConfigError(f"no results store at {db}; run `ethogym bench run` first or pass --db")
-    with ResultsStore(db) as store:
+    with ResultsStore(db, create=False) as store:  # read-only: a report never writes the store
         df = store.dataframe(suite)
     if df.empty:
         where = f"suite {suite!r} in {db}" if suite else str(db)

@@ -9,19 +9,28 @@ in flight, and starting it again with the same arguments runs just the episodes 
 Videos: ``--video all`` records the chosen episodes while they run; ``failures`` and ``violations``
 run every episode without rendering (recording costs ~25x the episode) and replay the selected ones
 with the same seed to record them. Episodes are deterministic given the seed, so the replay is the same
-episode; its summary is the one stored, so a row and its video always agree.
+episode; its summary is the one stored, so a row and its video always agree. A video never replaces an
+existing file (another store in the same folder may point at it): a taken name gets a ``-2``, ``-3``, ...
+suffix, and the row stores the path written.
+
+Stopping a run: Ctrl-C or SIGTERM (from the CLI) stops the workers and keeps every stored row; on Linux a
+worker also dies with the main process, so ``kill -9`` leaves none behind.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
 import re
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -244,18 +253,42 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _init_worker() -> None:
-    """Worker set-up: one thread per process (parallelism is by processes) and a quiet stdout.
+def _init_worker(parent: int | None = None) -> None:
+    """Worker set-up: dies with ``parent`` (the main process), one thread per process (parallelism is
+    by processes) and a quiet stdout.
 
     Workers report through return values, so their stdout (PyBullet banners) goes to /dev/null;
     stderr, with warnings and errors, is kept.
     """
+    if parent is not None:
+        _die_with_parent(parent)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
     import ethogym.policies  # noqa: F401  (import cost paid before the first episode)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel kill this process when ``parent`` dies.
+
+    A main process killed by SIGKILL (or by SIGTERM before its handler runs) cannot shut its pool down,
+    and the workers would wait on the task queue forever, each holding a simulator. Elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # no libc prctl (another C library): live without it
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _ray_episode(spec: EpisodeSpec, record: bool, provenance: Mapping[str, Any]) -> dict[str, Any]:
@@ -273,7 +306,10 @@ class _LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         self._jobs: dict[cf.Future, Job] = {}
 
@@ -288,6 +324,11 @@ class _LocalExecutor:
         return [(self._jobs.pop(f), f.result) for f in done]
 
     def close(self, cancel: bool) -> None:
+        if cancel:
+            # The episodes in flight are dropped anyway: stopping their workers makes an interrupt (or
+            # SIGTERM, which reaches this process only) prompt instead of waiting for them to end.
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=cancel)
 
 
@@ -302,12 +343,7 @@ class _RayExecutor:
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS")
-            # Worker logs (PyBullet banners) stay in Ray's session log folder instead of the terminal.
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            _start_ray(ray, workers)
             self._started = True
         self._remote = ray.remote(num_cpus=1)(_ray_episode)
         self._jobs: dict[Any, Job] = {}
@@ -329,6 +365,76 @@ class _RayExecutor:
         self._jobs.clear()
         if self._started:
             self._ray.shutdown()
+
+
+RAY_CONNECT_TIMEOUT_S = 5.0
+"""How long the runner waits for the TCP port of an explicit RAY_ADDRESS (ray.init itself would retry
+for minutes)."""
+RAY_CLIENT_PORT = 10001  # the default port of a ray:// address
+_RAY_FIX = (
+    "start the cluster with `ray start --head` on the head node and set RAY_ADDRESS to the address it "
+    "prints, or unset RAY_ADDRESS to run a local Ray"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _start_ray(ray: Any, workers: int) -> None:
+    """``ray.init`` for the runner: a new local Ray with ``workers`` CPUs without RAY_ADDRESS (never a
+    cluster that `ray start --head` left on this machine), else the cluster RAY_ADDRESS names, once its
+    port answers. Every start-up failure is one ConfigError naming RAY_ADDRESS and the fix."""
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    local = address in ("", "local")
+    if not local:
+        _check_ray_address(address)
+    try:
+        # Worker logs (PyBullet banners) stay in Ray's session log folder instead of the terminal.
+        if local:
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+        where = f"RAY_ADDRESS={address}" if not local else "a local Ray (RAY_ADDRESS is unset)"
+        raise ConfigError(
+            f"cannot start Ray with {where}: {type(exc).__name__}: {_first_line(exc)}; {_RAY_FIX}"
+        ) from exc
+
+
+def _check_ray_address(address: str) -> None:
+    """A ConfigError unless RAY_ADDRESS (``auto``, ``host:port`` or ``ray://host[:port]``) names a port
+    that accepts a TCP connection within :data:`RAY_CONNECT_TIMEOUT_S`."""
+    target = address
+    if address == "auto":
+        try:
+            from ray._private.services import find_bootstrap_address
+        except ImportError:  # another Ray layout: ray.init finds the cluster (its errors are wrapped)
+            return
+        target = find_bootstrap_address(None) or ""
+        if not target:
+            raise ConfigError(f"RAY_ADDRESS=auto, but no Ray cluster was started on this machine; {_RAY_FIX}")
+    client = target.startswith("ray://")
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if client and not port.isdigit():  # ray://host: the client's default port
+        host, port = target.removeprefix("ray://"), str(RAY_CLIENT_PORT)
+    host = host.strip("[]")  # an IPv6 literal
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or re.search(r"[\s/@\[\]]", host):
+        raise ConfigError(
+            f"RAY_ADDRESS={address!r} is not an address: write host:port (e.g. 10.0.0.5:6379), "
+            f"ray://host:port, auto or local; {_RAY_FIX}"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        seen = f" (auto: {target})" if address == "auto" else ""
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise ConfigError(
+            f"cannot reach the Ray cluster at RAY_ADDRESS={address}{seen}: {why}; {_RAY_FIX}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, without terminal colour codes."""
+    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def make_executor(executor: str, workers: int) -> _LocalExecutor | _RayExecutor:
@@ -375,7 +481,9 @@ def _slug(text: str) -> str:
 
 
 def video_path(spec: EpisodeSpec) -> str:
-    """Where an episode's video goes inside the results folder (POSIX separators)."""
+    """Where an episode's video goes inside the results folder (POSIX separators). When that file
+    exists (another store in the folder, or a run killed before its row was stored), the video goes
+    to a free ``-2``, ``-3``, ... name beside it; the row stores the path written."""
     task = spec.task.removeprefix("ethogym/")
     return "/".join(
         (
@@ -387,8 +495,8 @@ def video_path(spec: EpisodeSpec) -> str:
     )
 
 
-def check_run_inputs(suite: Suite, policies: list[str]) -> None:
-    """Fail before any worker starts: unknown policy specs and env options rejected by ``gym.make``."""
+def check_policy_specs(policies: list[str]) -> None:
+    """A ConfigError for no policy, a policy given twice, or a spec that does not parse."""
     import ethogym.policies
 
     if not policies:
@@ -400,15 +508,118 @@ def check_run_inputs(suite: Suite, policies: list[str]) -> None:
             ethogym.policies.parse_policy_spec(spec)
         except ValueError as exc:
             raise ConfigError(f"--policy {spec!r}: {exc}") from exc
-    for task in suite.tasks:
+
+
+def check_run_inputs(
+    suite: Suite, policies: list[str], tasks: Iterable[str] | None = None, *, build: bool = True
+) -> None:
+    """Fail before any worker starts: unknown policy specs, env options rejected by ``gym.make``, and
+    (with ``build``) policies that cannot be built on a (task, mode) of the run: a model file that does
+    not load, an LLM spec that does not parse, a probe or model whose spaces do not fit a task."""
+    check_policy_specs(policies)
+    selected = suite.select_tasks(tasks)
+    builders = {spec: _PolicyCheck(spec) for spec in policies} if build else {}
+    for task in selected:
         for mode in task.modes:
             try:
                 with quiet_stdout():
-                    gym.make(task.id, **task.env_options(mode)).close()
+                    env = gym.make(task.id, **task.env_options(mode))
             except (ValueError, TypeError, KeyError) as exc:
                 raise ConfigError(
                     f"suite {suite.name!r}: task {task.id} mode {mode.label!r} is rejected by gym.make: {exc}"
                 ) from exc
+            try:
+                for check in builders.values():
+                    check.on(env, task.id, mode.label)
+            finally:
+                env.close()
+    for check in builders.values():
+        check.raise_misfits(suite, selected)
+
+
+# What building a policy raises when its spec or model does not fit an env (a bug raises anything else).
+_BUILD_ERRORS = (EthogymError, ValueError, TypeError, KeyError, OSError)
+
+
+class _Unloadable(ConfigError):
+    """A policy's model file does not load: no task would take it, so the check stops at once."""
+
+
+class _PolicyCheck:
+    """Builds one policy spec on each (task, mode) env of a run and collects where it does not fit.
+
+    Expensive parts are made once: an sb3 model is loaded once and its spaces checked per env; an LLM
+    planner's backend (a local model for ``llm:hf``) is reused for the other envs.
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.misfits: list[tuple[str, str, str]] = []  # (task, mode, why)
+        self._model: tuple[Any, dict[str, Any], str] | None = None
+        self._planner: Any = None
+
+    def on(self, env: gym.Env, task: str, mode: str) -> None:
+        try:
+            with quiet_stdout():
+                self._build(env)
+        except _Unloadable:
+            raise
+        except _BUILD_ERRORS as exc:
+            self.misfits.append((task, mode, str(exc)))
+
+    def _build(self, env: gym.Env) -> None:
+        import ethogym.policies
+        from ethogym.policies.llm import LLMPlanner
+        from ethogym.policies.sb3 import SB3Policy, load_model
+
+        name, argument = ethogym.policies.parse_policy_spec(self.spec)
+        if name == "sb3" and argument is not None:
+            if self._model is None:
+                try:
+                    model, metadata = load_model(argument)
+                except _BUILD_ERRORS as exc:  # the file, not a task: no task would take it
+                    raise _Unloadable(f"--policy {self.spec!r}: {exc}") from exc
+                self._model = (model, metadata, argument)
+            model, metadata, source = self._model
+            SB3Policy(model, metadata).check_env(env, source=source)
+        elif name == "llm" and self._planner is not None:
+            built = self._planner
+            LLMPlanner(
+                env,
+                built.backend,
+                template=built.template,
+                mode=built.mode,
+                history=built.history_size,
+                cache=None,
+                max_consecutive_failures=built.max_consecutive_failures,
+            )
+        else:
+            policy = ethogym.policies.make_policy(self.spec, env)
+            if name == "llm":
+                self._planner = policy
+
+    def raise_misfits(self, suite: Suite, selected: tuple[Any, ...]) -> None:
+        """One ConfigError naming the tasks this policy does not fit and the fix; nothing when it fits all."""
+        if not self.misfits:
+            return
+        cells = sum(len(t.modes) for t in selected)
+        reasons = {why for _, _, why in self.misfits}
+        if len(self.misfits) == cells and len(reasons) == 1:  # the spec's fault, whatever the task
+            where = f" (on every task of suite {suite.name!r})" if len(selected) > 1 else ""
+            raise ConfigError(f"--policy {self.spec!r}{where}: {reasons.pop()}")
+        bad = {task for task, _, _ in self.misfits}
+        fits = [t.id for t in selected if t.id not in bad]
+        labels = ", ".join(f"{task} ({mode})" for task, mode, _ in self.misfits)
+        task, mode, why = self.misfits[0]
+        fix = (
+            "run it only on the tasks it fits: " + " ".join(f"--task {t}" for t in fits)
+            if fits
+            else "run it with --task on the tasks it was made for, or with a suite that holds them"
+        )
+        raise ConfigError(
+            f"--policy {self.spec!r} does not fit {len(bad)} of the {len(selected)} tasks of suite "
+            f"{suite.name!r}: {labels}. On {task} ({mode}): {why}. Nothing was run; {fix}"
+        )
 
 
 def file_digest(path: str | Path) -> str:
@@ -493,10 +704,14 @@ def run_suite(
     video: str = "none",
     video_limit: int | None = None,
     max_episodes: int | None = None,
+    tasks: Iterable[str] | None = None,
     progress: bool = True,
     console: Any = None,
 ) -> RunReport:
     """Run every test episode of ``suite`` for ``policies`` that ``store`` does not hold yet.
+
+    ``tasks`` (``--task``) runs only those tasks of the suite; their episodes keep the suite's hash, so a
+    later run of every task resumes from them and the report counts them as the suite's.
 
     ``video`` picks the episodes that get a review video (``all``, ``failures``, ``violations``,
     ``none``), at most ``video_limit`` per (policy, task, mode), counting videos already stored.
@@ -504,21 +719,22 @@ def run_suite(
     as episodes complete; an episode that raises stops the run with :class:`EpisodeFailed`.
     """
     policies = list(policies)
+    tasks = None if tasks is None else list(tasks)
     if video not in VIDEO_MODES:
         raise ConfigError(f"unknown --video {video!r}; choose one of {', '.join(VIDEO_MODES)}")
     if video_limit is not None and video_limit < 0:
         raise ConfigError(f"--video-limit must be >= 0, got {video_limit}")
     if max_episodes is not None and max_episodes < 0:
         raise ConfigError(f"--max-episodes must be >= 0, got {max_episodes}")
-    check_run_inputs(suite, policies)
+    given = policies
+    check_policy_specs(given)
     identities = dict(policy_identity(p) for p in policies)
     if len(identities) != len(policies):
         raise ConfigError(f"two --policy specs name the same model file: {policies}")
     policies = list(identities)
     results_dir = Path(results_dir) if results_dir is not None else store.path.parent
-    started = time.perf_counter()
 
-    specs = suite.episode_specs(policies)
+    specs = suite.episode_specs(policies, tasks)
     stored = store.keys(suite.hash)
     pending = [s for s in specs if s.key not in stored]
     report = RunReport(planned=len(specs), already_stored=len(specs) - len(pending), policies=policies)
@@ -526,6 +742,10 @@ def run_suite(
         pending = pending[:max_episodes]
     provenance = {"version": ethogym.__version__, "git_rev": git_revision(), "policy_digests": identities}
     report.warnings = check_resume(store, suite, provenance, adding=bool(pending))
+    # After the resume check (a retrained model is named as such), and building the policies only when
+    # episodes will run (a stored run's model is checked by its digest).
+    check_run_inputs(suite, given, tasks, build=bool(pending))
+    started = time.perf_counter()
 
     keep = video_filter(video)
     videos = _stored_videos(store, suite) if video_limit is not None else Counter()
@@ -593,12 +813,28 @@ def _failure(spec: EpisodeSpec, exc: BaseException) -> EpisodeFailed:
             f"the script. Otherwise a worker crashed outright: try the unfinished episode alone, "
             f"`ethogym play {spec.task} --policy {spec.policy} --seed {spec.seed}`."
         )
+    exc, why = _worker_error(exc)
     failure = EpisodeFailed(
         f"episode failed: policy {spec.policy!r}, task {spec.task}, mode {spec.mode}, seed {spec.seed}: "
-        f"{type(exc).__name__}: {exc}. Rows stored so far are kept; rerun to resume."
+        f"{type(exc).__name__}: {why}. Rows stored so far are kept; rerun to resume."
     )
     failure.__cause__ = exc
     return failure
+
+
+def _worker_error(exc: BaseException) -> tuple[BaseException, str]:
+    """The exception an episode raised, and its message. Ray wraps it in a RayTaskError whose text
+    holds the worker's colour-coded traceback; the error it carries (``cause``) reads as the local
+    executor's one line."""
+    ray_exceptions = sys.modules.get("ray.exceptions")
+    task_error = getattr(ray_exceptions, "RayTaskError", None)
+    while task_error is not None and isinstance(exc, task_error):
+        cause = getattr(exc, "cause", None)
+        if not isinstance(cause, BaseException) or cause is exc:
+            lines = _ANSI.sub("", str(exc)).strip().splitlines() or [type(exc).__name__]
+            return exc, lines[-1]  # the traceback's last line: "module.Error: message"
+        exc = cause
+    return exc, str(exc)
 
 
 def _stored_videos(store: ResultsStore, suite: Suite) -> Counter[tuple[str, str, str]]:
@@ -614,11 +850,7 @@ def _store_row(
     """Write the video (if any) then the row; a row never points at a file that is not there yet."""
     video_bytes = row.pop("video_bytes", None)
     if video_bytes is not None:
-        target = results_dir / video_path(spec)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(video_bytes)
-        os.replace(partial, target)
+        target = write_new_file(results_dir / video_path(spec), video_bytes)
         # Relative to the store's folder, where readers of the store look (the results folder by default).
         row["video"] = Path(os.path.relpath(target.resolve(), store.path.parent.resolve())).as_posix()
         report.videos += 1
@@ -626,6 +858,42 @@ def _store_row(
     report.inserted += outcome.inserted
     report.duplicates += len(outcome.duplicates)
     report.episode_time_s += float(row["wall_time_s"])
+
+
+def write_new_file(target: Path, data: bytes) -> Path:
+    """Write ``data`` to ``target``, or to its first free sibling (``NAME-2.mp4``, ``NAME-3.mp4``, ...)
+    when ``target`` exists, and return the path written.
+
+    An existing file is never replaced: another store in the same folder (a run into a new --db) may
+    hold rows pointing at it. The bytes go to a temporary file first and are hard-linked into place,
+    which fails instead of replacing when a concurrent run took the name, so a name never holds a
+    partial file.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        # mkstemp makes the file private (0600); a video is as readable as any file the user writes.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        for k in itertools.count(1):
+            candidate = target if k == 1 else target.with_name(f"{target.stem}-{k}{target.suffix}")
+            try:
+                os.link(partial, candidate)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system: create exclusively instead
+                try:
+                    with open(candidate, "xb") as out:
+                        out.write(data)
+                except FileExistsError:
+                    continue
+            return candidate
+        raise AssertionError("unreachable")  # itertools.count never ends
+    finally:
+        os.unlink(partial)
 
 
 def _progress_bar(console: Any, enabled: bool) -> Any:

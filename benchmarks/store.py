@@ -77,6 +77,7 @@ FLAG_COLUMNS = ("success", "false_claim")
 _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"TEXT": str, "INTEGER": int, "REAL": (int, float)}
 TEXT_COLUMNS = ("policy", "task", "mode", "split", "suite", "suite_hash", "version", "created_at", "host")
 EXPORT_FORMATS = ("parquet", "csv")
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # SQLite INTEGER
 VIOLATION_PREFIX = "v_"
 
 
@@ -85,6 +86,8 @@ class StoreError(ConfigError):
 
 
 _STORE_FIX = "pass the --db of an `ethogym bench run`, or a new path to start a store"
+# SQLite cannot open the file (in the way asked) or write it: a read-only folder, mount or file.
+_CANNOT_OPEN = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH)
 
 
 @dataclass
@@ -110,31 +113,86 @@ class ResultsStore:
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         """Open the store at ``path``; ``create=False`` (readers: export, report) refuses a missing or
-        empty file instead of starting a new store there."""
+        empty file instead of starting a new store there, and opens it read-only: a store in a folder
+        (or on a mount) the reader cannot write is read as it is, and nothing is written to it."""
         self.path = Path(path)
+        self.read_only = not create
         if not create:
+            if self.path.is_dir():
+                example = self.path / "ethogym.db"
+                raise StoreError(
+                    f"{self.path} is a folder, not a results store; pass the store file, e.g. {example}"
+                )
             if not self.path.is_file():
                 raise StoreError(
                     f"no results store at {self.path}; run `ethogym bench run` first or pass --db"
                 )
             if self.path.stat().st_size == 0:
                 raise StoreError(f"{self.path} is an empty file, not a results store; {_STORE_FIX}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are opened explicitly, one per insert batch.
-        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a killed process (only power loss can drop the last ones).
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = self._connect_read_only() if self.read_only else self._connect()
+        except sqlite3.DatabaseError as exc:
+            raise self._open_error(exc) from exc
+        try:
             self._create(create)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            if exc.sqlite_errorcode not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
-                raise  # e.g. locked: not the file's fault
-            raise StoreError(f"{self.path} is not a results store (SQLite: {exc}); {_STORE_FIX}") from exc
+            raise self._open_error(exc) from exc
         except BaseException:
             self._conn.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        """A read-write connection in WAL mode."""
+        # isolation_level=None: transactions are opened explicitly, one per insert batch.
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a killed process (only power loss can drop the last ones).
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write: ``mode=ro``; where that cannot open (a WAL store needs its
+        ``-shm`` file, made in the store's folder), the file read as it is (``immutable=1``)."""
+        uri = self.path.resolve().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()  # opens the file: errors show here
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if exc.sqlite_errorcode & 0xFF not in _CANNOT_OPEN:
+                raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            # Immutable reads skip the write-ahead log, so the episodes it holds would be missing.
+            raise StoreError(
+                f"{self.path} cannot be opened read-only here, and its {wal.name} holds episodes not yet "
+                "in the file; open it once where it can be written (any `ethogym bench` command with "
+                "write access merges them), or copy the store with its -wal file to a writable folder"
+            )
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30.0, isolation_level=None)
+
+    def _open_error(self, exc: sqlite3.DatabaseError) -> BaseException:
+        """The StoreError for an SQLite error while opening; other errors (locked: not the file's
+        fault) are returned as they are, to be raised."""
+        code = exc.sqlite_errorcode & 0xFF  # the primary code of an extended one
+        if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            return StoreError(f"{self.path} is not a results store (SQLite: {exc}); {_STORE_FIX}")
+        if code in _CANNOT_OPEN and self.read_only:
+            return StoreError(f"cannot read {self.path} (SQLite: {exc}); check that you may read the file")
+        if code in _CANNOT_OPEN:
+            return StoreError(
+                f"cannot open {self.path} for writing (SQLite: {exc}); `bench run` writes to the store and "
+                "its folder: make them writable, or pass a --db in a folder you can write to"
+            )
+        return exc
 
     def _create(self, create: bool = True) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -144,6 +202,19 @@ class ResultsStore:
                 f"{self.path} is an SQLite database without an 'episodes' table; pick another --db"
             )
         if "episodes" in tables and version in MIGRATIONS:
+            if self.read_only:  # a reader upgrades the store in place, where it can write it
+                self._conn.close()
+                try:
+                    self._conn = self._connect()
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF not in _CANNOT_OPEN:
+                        raise
+                    raise StoreError(
+                        f"{self.path} has results schema {version} and cannot be written here to "
+                        f"upgrade it to schema {SCHEMA_VERSION} (SQLite: {exc}); copy it to a folder you "
+                        "can write to and pass that --db"
+                    ) from exc
+                self.read_only = False
             self._migrate(version)
             version = SCHEMA_VERSION
         if "episodes" in tables and version != SCHEMA_VERSION:
@@ -151,6 +222,8 @@ class ResultsStore:
                 f"{self.path} has results schema {version}, this ethogym writes {SCHEMA_VERSION}; "
                 "export it with the ethogym that wrote it, or use a new --db"
             )
+        if self.read_only:
+            return
         columns = ",\n  ".join(f'"{name}" {kind}' for name, kind in COLUMNS.items())
         key = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
         self._conn.execute(
@@ -189,6 +262,10 @@ class ResultsStore:
         be left out); JSON columns may be given as Python objects or as JSON text, of the type of their
         empty value in :data:`JSON_COLUMNS` (an object or a list).
         """
+        if self.read_only:
+            raise StoreError(
+                f"{self.path} was opened read-only (create=False); open it with create=True to insert"
+            )
         batch = [rows] if isinstance(rows, Mapping) else list(rows)
         values = [self._encode(row) for row in batch]
         names = ", ".join(f'"{c}"' for c in COLUMNS)
@@ -236,6 +313,12 @@ class ResultsStore:
             elif isinstance(value, bool) or not isinstance(value, _PYTHON_TYPES[sql_type]):
                 raise StoreError(
                     f"results row column '{name}' must be {sql_type.lower()}, got {type(value).__name__}"
+                )
+            elif isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+                fix = "pass it as a float" if sql_type == "REAL" else f"a suite's seeds must be <= {INT_MAX}"
+                raise StoreError(
+                    f"results row column '{name}' is {value}, outside the 64-bit integers SQLite stores "
+                    f"({INT_MIN} to {INT_MAX}); {fix}"
                 )
             out.append(value)
         return tuple(out)

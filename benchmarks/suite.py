@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ TASK_KEYS = {"id", "options", "modes"}
 MODE_KEYS = {"label", "options"}
 DEFAULT_MODE_LABEL = "default"
 TEST_SPLIT = "test"
+MAX_SEED = 2**63 - 1  # the largest integer the results store (SQLite INTEGER) holds
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -142,13 +144,40 @@ class Suite:
                 f"suite {self.name!r}: seeds {shown} are test seeds; train on suite.train_seeds instead"
             )
 
-    def episode_specs(self, policies: Iterable[str]) -> list[EpisodeSpec]:
-        """Every test episode for ``policies``, ordered task, mode, policy, seed.
+    def select_tasks(self, ids: Iterable[str] | None = None) -> tuple[SuiteTask, ...]:
+        """The tasks named by ``ids`` (``--task``; the ``ethogym/`` prefix may be left off), in suite
+        order; every task for None. A SuiteError names an id that is not one of the suite's tasks."""
+        if ids is None:
+            return self.tasks
+        ids = list(ids)
+        if not ids:
+            raise SuiteError(f"no --task given; pick from suite {self.name!r}: {self._task_list()}")
+        known = {t.id for t in self.tasks}
+        wanted: set[str] = set()
+        for raw in ids:
+            task_id = raw if str(raw).startswith("ethogym/") else f"ethogym/{raw}"
+            if task_id not in known:
+                raise SuiteError(
+                    f"--task {raw!r} is not a task of suite {self.name!r}; its tasks: {self._task_list()}"
+                )
+            if task_id in wanted:
+                raise SuiteError(f"--task {raw!r} is given twice; give each task once")
+            wanted.add(task_id)
+        return tuple(t for t in self.tasks if t.id in wanted)
+
+    def _task_list(self) -> str:
+        return ", ".join(t.id for t in self.tasks)
+
+    def episode_specs(self, policies: Iterable[str], tasks: Iterable[str] | None = None) -> list[EpisodeSpec]:
+        """Every test episode for ``policies`` (on the suite's ``tasks`` only, if given: see
+        :meth:`select_tasks`), ordered task, mode, policy, seed.
 
         That order keeps consecutive episodes on one (task, mode, policy), so a worker reuses its env
-        and policy between them.
+        and policy between them. A subset of tasks keeps the suite's hash: its episodes are the suite's,
+        stored under the same keys as those of a run of every task (resume and report see them alike).
         """
         policies = list(policies)
+        selected = self.select_tasks(tasks)
         return [
             EpisodeSpec(
                 policy=policy,
@@ -162,7 +191,7 @@ class Suite:
                 protocol=self.protocol,
                 max_steps=self.max_steps,
             )
-            for task in self.tasks
+            for task in selected
             for mode in task.modes
             for policy in policies
             for seed in self.test_seeds
@@ -204,7 +233,12 @@ def load_suite(name_or_path: str | Path) -> Suite:
     """
     path = _resolve(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SuiteLoader)  # a SafeLoader
+    except _RepeatedKey as exc:
+        raise SuiteError(
+            f"{path}: line {exc.line}: key {exc.key!r} is given twice (first on line {exc.first}); YAML "
+            "would keep only the last: merge them into one"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise SuiteError(
             f"{path} is not UTF-8 text (byte {exc.start}); save the suite YAML as UTF-8"
@@ -214,6 +248,33 @@ def load_suite(name_or_path: str | Path) -> Suite:
     except yaml.YAMLError as exc:
         raise SuiteError(f"{path}: not valid YAML: {exc}") from exc
     return parse_suite(data, source=path)
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        super().__init__(f"key {key!r} on line {line} repeats line {first}")
+        self.key, self.line, self.first = key, line, first
+
+
+class _SuiteLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (PyYAML keeps the last one, so a
+    second ``tasks:`` would silently replace the first list). Keys merged in with ``<<`` may repeat."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader names it
+                continue
+            if first is not None:
+                raise _RepeatedKey(key, line, first)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_suite(data: Any, source: Path | None = None) -> Suite:
@@ -271,13 +332,18 @@ def _resolve(name_or_path: str | Path) -> Path:
         files = sorted(str(p) for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
         held = f"pass one of its suite files: {', '.join(files)}" if files else "it holds no .yaml suite file"
         raise SuiteError(f"suite path {path} is a folder, not a suite YAML; {held}")
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text or os.sep in text:
         if not path.is_file():
             raise SuiteError(f"suite file {path} does not exist")
         return path
     bundled = suites_dir() / f"{text}.yaml"
     if not bundled.is_file():
         names = suite_names()
+        if path.suffix:  # a file name (suite.json, suite.txt) rather than a suite name
+            raise SuiteError(
+                f"suite file {path} does not exist (nor is it a bundled suite: {', '.join(names)}); "
+                "suite files are YAML"
+            )
         close = difflib.get_close_matches(text, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise SuiteError(f"no suite named {text!r}; bundled suites: {', '.join(names)}.{hint}")
@@ -305,12 +371,22 @@ def _seed_set(value: Any, field_name: str, where: str, count: int | None = None)
         n = _positive_int(n, f"{field_name}.count", where)
         if count is not None and n != count:
             raise SuiteError(f"{where}: field '{field_name}.count' is {n} but 'episodes' is {count}")
+        if start + n - 1 > MAX_SEED:
+            raise SuiteError(
+                f"{where}: field '{field_name}' runs to seed {start + n - 1}, over {MAX_SEED} (2**63 - 1), "
+                "the largest seed the results store holds; lower 'start'"
+            )
         return range(start, start + n)
     if isinstance(value, list):
         if not value or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value):
             raise SuiteError(f"{where}: field '{field_name}' must be a non-empty list of integers >= 0")
         if len(set(value)) != len(value):
             raise SuiteError(f"{where}: field '{field_name}' lists a seed twice")
+        if max(value) > MAX_SEED:
+            raise SuiteError(
+                f"{where}: field '{field_name}' lists seed {max(value)}, over {MAX_SEED} (2**63 - 1), "
+                "the largest seed the results store holds; use smaller seeds"
+            )
         if count is not None and len(value) != count:
             raise SuiteError(
                 f"{where}: field '{field_name}' lists {len(value)} seeds but 'episodes' is {count}"

@@ -177,6 +177,15 @@ def test_ray_gives_the_results_of_local_processes(
         got = store.dataframe()
     assert report.inserted == len(expected)
     pd.testing.assert_frame_equal(outcomes(got), outcomes(expected))
+    # A failing episode reads as under the local executor: one line, no remote traceback or colours.
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    monkeypatch.setattr("ethogym.benchmarks.runner._PolicyCheck.on", lambda *_: None)  # fail in a worker
+    with ResultsStore(tmp_path / "failing.db") as store, pytest.raises(EpisodeFailed) as failed:
+        run_suite(suite, [f"sb3:{broken}"], store, workers=2, executor="ray", max_episodes=1, progress=False)
+    message = str(failed.value)
+    assert "\n" not in message and "\x1b" not in message, message
+    assert f"CheckpointError: {broken} is not a zip file" in message
 
 
 def test_failure_videos_are_replays_of_the_stored_episode(
@@ -210,14 +219,22 @@ def test_failure_videos_are_replays_of_the_stored_episode(
     )
 
 
-def test_failed_episode_stops_the_run_and_keeps_stored_rows(tmp_path: Path) -> None:
+def test_failed_episode_stops_the_run_and_keeps_stored_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=2))
     broken = tmp_path / "broken.zip"
-    broken.write_bytes(b"not a zip")  # a file, so the run starts; loading it fails in the worker
+    broken.write_bytes(b"not a zip")
     with ResultsStore(tmp_path / "r.db") as store:
-        with pytest.raises(EthogymError, match="no model file at missing.zip"):  # before any episode
-            run_suite(suite, ["random", "sb3:missing.zip"], store, workers=1, progress=False)
+        for spec, message in [
+            ("sb3:missing.zip", "no model file at missing.zip"),
+            (f"sb3:{broken}", "not a zip"),
+        ]:
+            with pytest.raises(EthogymError, match=message):  # before any episode
+                run_suite(suite, ["random", spec], store, workers=1, progress=False)
         assert store.count() == 0
+        # A policy that built in the main process but fails in a worker (its file replaced meanwhile).
+        monkeypatch.setattr("ethogym.benchmarks.runner._PolicyCheck.on", lambda *_: None)
         with pytest.raises(EpisodeFailed, match=f"sb3:{broken}"):
             run_suite(suite, ["random", f"sb3:{broken}"], store, workers=1, progress=False)
         assert store.count() == 2  # the random episodes finished before the failing policy's turn
@@ -416,3 +433,258 @@ def test_bench_run_prints_the_pooling_warning(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--workers", "1", "--max-episodes", "1"])
     assert result.exit_code == 0, result.output
     assert "warning:" in result.output and "ethogym 0.0.1 (git old)" in " ".join(result.output.split())
+
+
+def test_a_second_store_in_the_folder_never_replaces_the_first_stores_videos(tmp_path: Path) -> None:
+    """Two stores in one folder (a retrained model run into a new --db): same episode keys, same video
+    names; the second run writes its videos beside the first store's, never over them."""
+    suite = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=1, max_steps=3))
+    results = tmp_path / "results"
+    rows = {}
+    for name in ("a", "b"):
+        with ResultsStore(results / f"{name}.db") as store:
+            report = run_suite(suite, ["random"], store, workers=1, video="all", progress=False)
+            assert report.videos == 1
+            rows[name] = store.dataframe().iloc[0]["video"]
+        if name == "a":
+            first = results / rows["a"]
+            before = (first.read_bytes(), first.stat().st_ino, first.stat().st_mtime_ns)
+    assert rows["a"] != rows["b"] and rows["b"].endswith("seed5000-2.mp4")
+    assert (first.read_bytes(), first.stat().st_ino, first.stat().st_mtime_ns) == before
+    assert probe_mp4(results / rows["b"])["frames"] >= 1
+    assert not list(results.rglob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("sb3:{broken}", "is not a zip file"),
+        ("llm:bogus", "--policy 'llm:bogus' (on every task of suite 'tiny'): cannot read LLM spec"),
+        ("probe:nothing", "probe:nothing: unknown category"),
+        (
+            "sb3:handover",  # trained on Handover: PickingUpTrash's spaces differ
+            "--policy 'sb3:handover' does not fit 1 of the 2 tasks of suite 'tiny': "
+            "ethogym/Household-PickingUpTrash-v0 (teleport)",
+        ),
+    ],
+)
+def test_a_policy_that_does_not_fit_fails_before_any_episode(tmp_path: Path, spec: str, message: str) -> None:
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    db = tmp_path / "r.db"
+    args = ["bench", "run", "--suite", str(tiny_suite(tmp_path)), "--db", str(db), "--workers", "1"]
+    result = runner.invoke(app, [*args, "--policy", "random", "--policy", spec.format(broken=broken)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert message in text and "rerun to resume" not in text, text
+    assert "error:" in text and "Traceback" not in result.output
+    assert _stored(db) == 0
+    if spec == "sb3:handover":
+        assert "run it only on the tasks it fits: --task ethogym/Social-Handover-v0" in text
+
+
+def test_task_option_runs_part_of_a_suite_under_its_keys(tmp_path: Path) -> None:
+    """An sb3 model made for one task runs on that task of a suite; its rows keep the suite's hash, so a
+    run of every task resumes from them and the report shows the suite."""
+    suite_path = tiny_suite(tmp_path, seeds=1, max_steps=3)
+    db = tmp_path / "r.db"
+    args = ["bench", "run", "--suite", str(suite_path), "--db", str(db), "--workers", "1"]
+    bad = runner.invoke(app, [*args, "--policy", "random", "--task", "Social-Nope-v0"])
+    assert bad.exit_code == 2 and not db.exists()
+    text = " ".join(bad.output.split())
+    assert f"--task 'Social-Nope-v0' is not a task of suite 'tiny'; its tasks: {', '.join(TASKS)}" in text
+    part = runner.invoke(
+        app, [*args, "--policy", "random", "--policy", "sb3:handover", "--task", "Social-Handover-v0"]
+    )
+    assert part.exit_code == 0, part.output
+    with ResultsStore(db) as store:
+        df = store.dataframe()
+    assert set(df["task"]) == {TASKS[1]} and len(df) == 2
+    assert set(df["suite_hash"]) == {load_suite(suite_path).hash}
+    rest = runner.invoke(app, [*args, "--policy", "random"])
+    assert rest.exit_code == 0 and "1 new episodes" in rest.output and "1 already stored" in rest.output
+    report = runner.invoke(app, ["bench", "report", "--db", str(db), "--out", str(tmp_path / "site")])
+    assert report.exit_code == 0, report.output
+    assert "sb3:handover" in report.output and "not every policy ran" in " ".join(report.output.split())
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Pids of the live (not zombie) processes of session ``sid``, from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, session, ...
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_the_run_leaves_no_worker_behind(tmp_path: Path, sig: signal.Signals) -> None:
+    """kill -9 or kill (of the main process only, as a job scheduler does): no worker is left waiting on
+    the task queue; SIGTERM stops the run like Ctrl-C, with its line and exit code 143."""
+    db = tmp_path / "r.db"
+    suite = tiny_suite(tmp_path, tasks=TASKS[:1], seeds=40, max_steps=15)
+    argv = [sys.executable, "-m", "ethogym", "bench", "run", "--suite", str(suite), "--db", str(db)]
+    argv += ["--policy", "random", "--workers", "2"]
+    log = tmp_path / "run.log"  # a file, not a pipe: a leftover worker would hold a pipe open
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _stored(db) < 1:  # the workers are up and running episodes
+            assert proc.poll() is None, f"the run ended early: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "no rows were stored within 120 s"
+            time.sleep(0.05)
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while (left := _session_processes(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert left == [], f"processes left in the run's session 10 s after {sig.name}: {left}"
+    if sig == signal.SIGTERM:
+        output = log.read_text()
+        assert proc.returncode == 143, output[-2000:]
+        assert "terminated (SIGTERM); the episodes stored so far are kept" in " ".join(output.split())
+    assert 1 <= _stored(db) < 40
+
+
+# --- Ray start-up and Ray's errors, without a cluster ------------------------------------------------------
+class _FakeRay:
+    """Stands in for ray.init/shutdown: records the calls, or raises ``error``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, error: BaseException | None = None) -> None:
+        import ray
+
+        self.calls: list[dict[str, object]] = []
+        self.error = error
+        monkeypatch.setattr(ray, "is_initialized", lambda: False)
+        monkeypatch.setattr(ray, "init", self.init)
+        monkeypatch.setattr(ray, "shutdown", lambda: None)
+
+    def init(self, **kwargs: object) -> None:
+        self.calls.append(kwargs)
+        if self.error is not None:
+            raise self.error
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ray_without_an_address_starts_a_local_ray_even_beside_a_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ray start --head` on this machine leaves an address ray.init() would join (and then refuse
+    num_cpus); without RAY_ADDRESS the runner starts its own local Ray, as the README says."""
+    from ray._private import services
+
+    from ethogym.benchmarks.runner import make_executor
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: "127.0.0.1:6379")
+    fake = _FakeRay(monkeypatch)
+    make_executor("ray", 3).close(cancel=False)
+    assert fake.calls == [
+        {"address": "local", "num_cpus": 3, "include_dashboard": False, "log_to_driver": False}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("auto", "RAY_ADDRESS=auto, but no Ray cluster was started on this machine"),
+        ("bad host:::", "RAY_ADDRESS='bad host:::' is not an address: write host:port"),
+        ("127.0.0.1:{closed}", "cannot reach the Ray cluster at RAY_ADDRESS=127.0.0.1:{closed}"),
+        ("ray://127.0.0.1:{closed}", "cannot reach the Ray cluster at RAY_ADDRESS=ray://127.0.0.1:{closed}"),
+    ],
+)
+def test_bench_run_with_a_bad_ray_address_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str, message: str
+) -> None:
+    from ray._private import services
+
+    closed = _closed_port()
+    monkeypatch.setenv("RAY_ADDRESS", address.format(closed=closed))
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: None)
+    fake = _FakeRay(monkeypatch, ConnectionError("(ray.init would retry for minutes)"))
+    args = [
+        "bench",
+        "run",
+        "--suite",
+        str(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=1)),
+        "--executor",
+        "ray",
+    ]
+    started = time.monotonic()
+    result = runner.invoke(app, [*args, "--policy", "random", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 2 and time.monotonic() - started < 30, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    text = " ".join(result.output.split())
+    assert message.format(closed=closed) in text and "`ray start --head`" in text, text
+    assert fake.calls == []  # refused before ray.init could retry for minutes
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionError("Could not find any running Ray instance.\nPlease specify the one to connect to"),
+        ValueError("When connecting to an existing cluster, num_cpus and num_gpus must not be provided."),
+        RuntimeError("Failed to connect to GCS"),
+        TimeoutError("timed out"),
+    ],
+)
+def test_ray_init_errors_become_one_config_error(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    import socket
+
+    from ethogym.benchmarks.runner import make_executor
+
+    with socket.socket() as server:  # a port that answers, so ray.init is called
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{server.getsockname()[1]}")
+        _FakeRay(monkeypatch, error)
+        with pytest.raises(ConfigError) as raised:
+            make_executor("ray", 2)
+    text = str(raised.value)
+    assert "\n" not in text and str(error).splitlines()[0] in text
+    assert "RAY_ADDRESS=127.0.0.1:" in text and "`ray start --head`" in text
+
+
+def test_a_ray_worker_error_is_one_line_like_the_local_executors(tmp_path: Path) -> None:
+    """Ray hands back a RayTaskError whose text is the worker's colour-coded traceback."""
+    import traceback
+
+    from ray.exceptions import RayTaskError
+
+    from ethogym.benchmarks.runner import _failure
+    from ethogym.policies.sb3 import CheckpointError
+
+    spec = load_suite(tiny_suite(tmp_path, tasks=TASKS[:1], seeds=1)).episode_specs(["sb3:x.zip"])[0]
+    try:
+        raise CheckpointError("x.zip is not a zip file")
+    except CheckpointError as exc:
+        local = _failure(spec, exc)
+        remote = RayTaskError("_ray_episode", traceback.format_exc(), exc).as_instanceof_cause()
+    assert "\x1b[" in str(remote) and "File" in str(remote)
+    failure = _failure(spec, remote)
+    assert str(failure) == str(local) and "\n" not in str(failure) and "\x1b" not in str(failure)
+    assert "CheckpointError: x.zip is not a zip file. Rows stored so far are kept" in str(failure)
+    assert isinstance(failure.__cause__, CheckpointError)

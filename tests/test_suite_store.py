@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -510,3 +514,124 @@ def test_bench_run_warns_of_llm_backend_errors(tmp_path: Path, monkeypatch: pyte
     assert f"warning: 2 of 2 stored episodes of --policy {llm} had LLM backend errors" in text, text
     assert "(last: cannot reach http://127.0.0.1:9/v1)" in text and "run again with a new --db" in text
     assert text.count("warning:") == 1  # random recorded none
+
+
+def _in_read_only_folder(folder: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` where ``folder`` cannot be written: chmod for a user; a private read-only bind
+    mount for root, whom permission bits do not stop."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        finally:
+            folder.chmod(0o755)
+    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
+    wrap = ["unshare", "-m", "sh", "-c", script, "sh", str(folder)]
+    if shutil.which("unshare") is None or subprocess.run([*wrap, "true"], capture_output=True).returncode:
+        pytest.skip("running as root without `unshare -m` for a read-only mount; chmod does not stop root")
+    return subprocess.run([*wrap, *argv], capture_output=True, text=True, timeout=300)
+
+
+def test_a_store_that_can_only_be_read_is_reported_and_exported(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    db = folder / "ethogym.db"
+    with ResultsStore(db) as opened:
+        opened.insert([make_row(s, p) for s in range(3) for p in ("random", "oracle")])
+    before = sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+    bench = [sys.executable, "-m", "ethogym", "bench"]
+    report = _in_read_only_folder(
+        folder, [*bench, "report", "--db", str(db), "--out", str(tmp_path / "site")]
+    )
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-2000:]
+    assert (tmp_path / "site" / "index.html").is_file()
+    out = tmp_path / "e.csv"
+    export = _in_read_only_folder(
+        folder, [*bench, "export", "--db", str(db), "--format", "csv", "--out", str(out)]
+    )
+    assert export.returncode == 0 and "wrote 6 episodes" in export.stdout, export.stderr[-2000:]
+    assert len(read_export(out)) == 6
+    assert sorted((p.name, p.read_bytes()) for p in folder.iterdir()) == before
+
+
+def test_a_reader_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    with ResultsStore(db) as opened:
+        opened.insert(make_row(0))
+    with ResultsStore(db, create=False) as reader:
+        assert len(reader.dataframe()) == 1
+        with pytest.raises(StoreError, match="opened read-only"):
+            reader.insert(make_row(1))
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader._conn.execute("DELETE FROM episodes")
+    with ResultsStore(db) as opened:
+        assert opened.count() == 1
+
+
+def test_a_key_given_twice_in_a_suite_file_is_refused(tmp_path: Path) -> None:
+    head = (
+        "name: tiny\nprotocol: 1\nepisodes: 2\nseeds: {train: [1], test: [500, 501]}\n"
+        "tasks:\n  - ethogym/Household-PickingUpTrash-v0\n"
+    )
+    path = write_suite(tmp_path, head + "tasks:\n  - ethogym/Social-Handover-v0\n")
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path)
+    message = str(caught.value)
+    assert f"{path}: line 7: key 'tasks' is given twice (first on line 5)" in message and "\n" not in message
+    nested = write_suite(tmp_path, head + "modes: [{label: a, label: b}]\n", "nested.yaml")
+    with pytest.raises(SuiteError, match="line 7: key 'label' is given twice"):
+        load_suite(nested)
+    # Keys merged in with << may be overridden, as YAML means them to be.
+    merged = "x-mode: &m {label: a, options: {}}\nmodes: [{<<: *m, label: b}]\n"
+    with pytest.raises(SuiteError, match="unknown field.*x-mode"):  # merging was fine; the extra key is not
+        load_suite(write_suite(tmp_path, head + merged, "merged.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("seeds", "field"),
+    [
+        ({"train": [1], "test": [500, 2**63]}, "'seeds.test' lists seed 9223372036854775808"),
+        ({"train": [1], "test": {"start": 2**63 - 1}}, "'seeds.test' runs to seed 9223372036854775808"),
+        ({"train": {"start": 2**63, "count": 1}, "test": [500, 501]}, "'seeds.train' runs to seed"),
+    ],
+)
+def test_seeds_the_store_cannot_hold_are_refused_at_load(
+    tmp_path: Path, seeds: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(SuiteError, match=f"{field}.*2\\*\\*63 - 1"):
+        load_suite(write_suite(tmp_path, mutated(seeds=seeds)))
+    largest = mutated(seeds={"train": [1], "test": [2**63 - 2, 2**63 - 1]})
+    assert max(load_suite(write_suite(tmp_path, largest)).test_seeds) == 2**63 - 1
+
+
+def test_integers_sqlite_cannot_hold_are_a_store_error(store: ResultsStore) -> None:
+    with pytest.raises(StoreError, match="column 'seed' is 9223372036854775808, outside the 64-bit"):
+        store.insert([make_row(0), make_row(2**63, steps=1)])
+    with pytest.raises(StoreError, match="column 'return' is .*pass it as a float"):
+        store.insert(make_row(1, **{"return": -(2**64)}))
+    assert store.count() == 0
+    assert store.insert(make_row(2**63 - 1, steps=1)).inserted == 1
+
+
+def test_bench_export_keeps_an_existing_file_unless_overwrite(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    with ResultsStore(db) as opened:
+        opened.insert([make_row(0), make_row(1)])
+    out = tmp_path / "e.csv"
+    out.write_text("someone's notes\n")
+    export = ["export", "--db", str(db), "--format", "csv", "--out", str(out)]
+    _bench_error(export, f"--out {out} already exists; pass --overwrite to replace it")
+    assert out.read_text() == "someone's notes\n"
+    result = cli.invoke(app, ["bench", *export, "--overwrite"])
+    assert result.exit_code == 0 and "wrote 2 episodes" in result.output, result.output
+    assert len(read_export(out)) == 2
+
+
+def test_bench_names_a_missing_suite_file_and_a_db_folder(tmp_path: Path) -> None:
+    run = ["run", "--policy", "random", "--db", str(tmp_path / "r.db"), "--suite"]
+    _bench_error([*run, "missing.json"], "suite file missing.json does not exist")
+    _bench_error([*run, "nope"], "no suite named 'nope'")  # a name, not a file
+    _bench_error(
+        ["report", "--db", str(tmp_path), "--out", str(tmp_path / "site")],
+        f"{tmp_path} is a folder, not a results store; pass the store file, e.g. {tmp_path / 'ethogym.db'}",
+    )
+    assert not (tmp_path / "r.db").exists()
