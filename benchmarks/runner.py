@@ -637,14 +637,15 @@ def policy_identity(spec: str) -> tuple[str, str | None]:
     checkpoint name (``sb3:picking_up_trash``) stays a name; its digest is that of the shipped file.
     """
     import ethogym.policies
-    from ethogym.policies.sb3 import resolve_checkpoint
+    from ethogym.policies.sb3 import resolve_checkpoint, shipped_checkpoints
 
     name, argument = ethogym.policies.parse_policy_spec(spec)
     if name != "sb3" or argument is None:
         return spec, None
     path = resolve_checkpoint(argument)  # a CheckpointError naming the fix when there is no model
-    local = Path(argument).expanduser()
-    stored = f"sb3:{local.resolve()}" if local.is_file() else spec
+    shipped = not Path(argument).expanduser().is_file() and argument in shipped_checkpoints()
+    # A local file (``runs/x/model`` names runs/x/model.zip) is stored under its absolute path.
+    stored = spec if shipped else f"sb3:{path.resolve()}"
     return stored, file_digest(path)
 
 

@@ -212,6 +212,9 @@ def play(
     video_existed = video is not None and video.exists()
     try:
         agent = make_policy(policy, env)
+        # A model runs on whatever env and options it is given: say when they are not its training's.
+        if isinstance(agent, ethogym.policies.SB3Policy) and (differs := agent.not_as_trained(env, policy)):
+            console.print(f"[bold yellow]warning:[/] {escape(differs)}", soft_wrap=True)
         if video is not None:
             header = f"{env_id}  policy={policy}  seed={seed}"
             result = record_episode(

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import pickle
+import shlex
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -142,6 +145,9 @@ def resolve_checkpoint(path_or_name: str | Path) -> Path:
     name = str(path_or_name)
     if name in shipped:
         return CHECKPOINTS_DIR / shipped[name]["file"]
+    zipped = path.with_name(path.name + ".zip")
+    if not path.suffix and zipped.is_file():  # as SB3's own load() does: model.save("x") wrote x.zip
+        return zipped
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder; pass the model file inside it, e.g. {path / 'model.zip'}")
     names = ", ".join(sorted(shipped)) or "none"
@@ -149,6 +155,23 @@ def resolve_checkpoint(path_or_name: str | Path) -> Path:
         f"no model file at {path}; pass the path of a model.zip written by 'ethogym train', "
         f"or a shipped checkpoint name ({names})"
     )
+
+
+def option_flags(options: Mapping[str, Any]) -> str:
+    """``options`` as the ``-o key=value`` flags that ``ethogym play`` and ``train`` read back to the same
+    values (YAML scalars: ``-o ethics_content=false -o skill_execution=teleport``)."""
+    return " ".join(f"-o {shlex.quote(f'{key}={option_text(value)}')}" for key, value in options.items())
+
+
+def option_text(value: Any) -> str:
+    """An option's value as ``-o`` writes it: YAML that parses back to ``value``."""
+    if isinstance(value, str):
+        try:
+            same = (yaml.safe_load(value) if value.strip() else "") == value
+        except yaml.YAMLError:
+            same = False
+        return value if same else json.dumps(value)  # "true", "12", "a: b": quoted to stay a string
+    return json.dumps(value, default=str)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -172,6 +195,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: the {METADATA_MEMBER} member is not valid JSON ({exc})") from None
+    except OSError as exc:  # unreadable file or disk error: the zip module's text is the OS's
+        raise CheckpointError(
+            f"cannot read {path}: {exc.strerror or exc}; check that the file is readable and copy it again "
+            f"if it is damaged"
+        ) from None
 
 
 def save_model(model: Any, path: str | Path, metadata: Mapping[str, Any]) -> Path:
@@ -180,9 +208,16 @@ def save_model(model: Any, path: str | Path, metadata: Mapping[str, Any]) -> Pat
     if path.suffix != ".zip":
         raise ConfigError(f"model files end in .zip, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(METADATA_MEMBER, json.dumps(dict(metadata), indent=2, sort_keys=True))
+    # Written beside the target, then renamed over it: a run stopped mid-save (Ctrl-C during a
+    # checkpoint) leaves the previous file whole, never a cut zip.
+    partial = path.with_name(f".{path.stem}.partial.zip")
+    try:
+        model.save(partial)
+        with zipfile.ZipFile(partial, "a") as archive:
+            archive.writestr(METADATA_MEMBER, json.dumps(dict(metadata), indent=2, sort_keys=True))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -209,6 +244,18 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
                 f"{path} needs {spec.module}.{spec.cls}, which cannot be imported: {exc}; "
                 f"install the rl extra: pip install 'ethogym[rl]'"
             ) from exc
+        except (pickle.UnpicklingError, EOFError) as exc:
+            # A damaged weights member: every class would read the same bytes, so name it at once.
+            # (torch's own text is long and suggests weights_only=False, which a broken file never needs.)
+            raise CheckpointError(
+                f"{path} is damaged: its weights (*.pth) do not unpickle ({type(exc).__name__}); it may be "
+                f"truncated or corrupt: retrain it with 'ethogym train' or copy it again"
+            ) from None
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot read {path}: {exc.strerror or exc}; check that the file is readable and copy it "
+                f"again if it is damaged"
+            ) from None
         except (ValueError, KeyError, RuntimeError, TypeError, AssertionError, zipfile.BadZipFile) as exc:
             errors.append(f"{spec.cls}: {type(exc).__name__}: {exc}")
             continue
@@ -278,22 +325,66 @@ class SB3Policy:
         """The gym.make options the model was trained with, e.g. ``{"skill_execution": "teleport"}``."""
         return dict(self.metadata.get("env_kwargs") or {})
 
+    def differences(self, env: gym.Env) -> list[str]:
+        """How ``env`` differs from the env id and options the model was trained with, one phrase per
+        difference (``skill_execution=physical (trained with teleport)``); empty for a plain SB3 zip.
+
+        Compared are the options set on either side: one the other side leaves out has the env's
+        default there (values an env derives itself, such as its activity, are not compared).
+        """
+        if self.env_id is None:
+            return []
+        found = []
+        here = env.spec.id if env.spec is not None else None
+        if here is not None and here.split(":", 1)[-1] != self.env_id.split(":", 1)[-1]:
+            found.append(f"env {here} (trained on {self.env_id})")
+        config = getattr(env.unwrapped, "config", None)
+        defaults = getattr(type(env.unwrapped), "default_config", None)
+        if not isinstance(config, Mapping) or not callable(defaults):
+            return found
+        # env.spec.kwargs holds the id's registered kwargs plus the options this env was made with.
+        registered = (gym.registry.get(here) if here else None) or env.spec
+        base = {**defaults(), **(registered.kwargs if registered else {})}
+        made_with = {
+            key
+            for key, value in (env.spec.kwargs if env.spec else {}).items()
+            if base.get(key, value) != value
+        }
+        for key in sorted((set(self.env_kwargs) | made_with) & set(config)):
+            trained = self.env_kwargs.get(key, base.get(key))
+            if trained != config[key]:
+                found.append(f"{key}={option_text(config[key])} (trained with {option_text(trained)})")
+        return found
+
+    def not_as_trained(self, env: gym.Env, spec: str = "sb3:PATH") -> str | None:
+        """One line naming how ``env`` differs from the env id and options the model was trained
+        with, and the ``ethogym play`` command that matches them; None when nothing differs."""
+        found = self.differences(env)
+        if not found:
+            return None
+        return (
+            f"{spec} runs with {', '.join(found)}; to play it as trained: ethogym play {self.env_id} "
+            f"--policy {shlex.quote(spec)} {option_flags(self.env_kwargs)}"
+        ).strip()
+
     def check_env(self, env: gym.Env, source: str = "the model") -> None:
         """Raise a CheckpointError when ``env``'s spaces differ from the model's."""
         require_env(env, "SB3Policy")
-        trained_on = f" (trained on {self.env_id} with {self.env_kwargs})" if self.env_id else ""
+        trained_on = f" (trained on {self.env_id})" if self.env_id else ""
+        fix = "evaluate it on the env id and options it was trained on"
+        if self.env_id:  # the flags themselves, ready to paste
+            fix += f": {self.env_id} {option_flags(self.env_kwargs) or '(no -o options)'}"
         here = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
         model_obs, env_obs = self.model.observation_space, env.observation_space
         same_obs = type(model_obs) is type(env_obs) and model_obs.shape == env_obs.shape
         if not same_obs:
             raise CheckpointError(
-                f"{source}{trained_on} observes {model_obs} but {here} gives {env_obs}; "
-                f"evaluate it on the env id and options it was trained on"
+                f"{source}{trained_on} observes {model_obs} but {here} gives {env_obs}; {fix}"
             )
         if self.model.action_space != env.action_space:
             raise CheckpointError(
                 f"{source}{trained_on} acts in {self.model.action_space} but {here} takes "
-                f"{env.action_space}; evaluate it on the env id and options it was trained on"
+                f"{env.action_space}; {fix}"
             )
 
     def reset(self, seed: int | None = None) -> None:

@@ -4,7 +4,8 @@ Hyper-parameters come from RL-Zoo-style files ``policies/hyperparams/<algo>.yml`
 (with a ``default`` entry). A run folder holds ``model.zip`` (final), ``best_model.zip`` (best
 validation success), ``checkpoints/``, ``monitor/*.monitor.csv`` (per-episode return, length,
 success, last-step cost and the episode's summed cost), ``evaluations.csv`` and ``run.json`` (the
-exact command, versions, hyper-parameters, wall time, final evaluation).
+exact command, versions, hyper-parameters, wall time, final evaluation). Ctrl-C during training saves
+the model so far and run.json, both marked ``interrupted``.
 
 stable-baselines3 and torch are imported inside the functions that need them, so this module is
 cheap to import for the CLI.
@@ -12,6 +13,7 @@ cheap to import for the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import functools
@@ -19,10 +21,14 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
+import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,7 @@ import numpy as np
 import typer
 import yaml
 
-from ethogym.errors import ConfigError
+from ethogym.errors import ConfigError, EthogymError
 
 from .sb3 import ALGOS, AlgoSpec, HideDoneSkill, SB3Policy, check_algo_fits, done_skill_index, save_model
 
@@ -56,9 +62,11 @@ VALIDATION_SEED_START = 10_000
 SUBPROC_MIN_STEP_S = 0.002
 """Below ~2 ms per step, SubprocVecEnv's pipes cost more than a second process gains (REFERENCE.md)."""
 PPO_ALGOS = ("ppo", "maskable_ppo", "ppo_lagrangian")
-# PPO's and MaskablePPO's numeric hyper-parameters: name -> (type, lowest, highest, lowest allowed,
-# None allowed). torch would refuse bad values only as a traceback, some in the first update.
-PPO_NUMBERS: dict[str, tuple[type, float, float | None, bool, bool]] = {
+NumberRule = tuple[type, float, float | None, bool, bool]
+"""A numeric hyper-parameter's (type, lowest, highest, lowest allowed, None allowed)."""
+# PPO's and MaskablePPO's numeric hyper-parameters. torch would refuse bad values only as a
+# traceback, some in the first update.
+PPO_NUMBERS: dict[str, NumberRule] = {
     "learning_rate": (float, 0, None, False, False),
     "n_steps": (int, 2, None, True, False),  # one step per rollout: a NaN advantage std with one env
     "batch_size": (int, 2, None, True, False),  # SB3 asserts batch_size > 1
@@ -74,6 +82,46 @@ PPO_NUMBERS: dict[str, tuple[type, float, float | None, bool, bool]] = {
     "sde_sample_freq": (int, -1, None, True, False),
     "stats_window_size": (int, 1, None, True, False),
 }
+# DQN's and SAC's: SB3 takes most of these unchecked, so a bad value trained silently (batch_size=0,
+# gamma=2) or failed deep in learn() (train_freq=0, exploration_fraction=abc).
+OFF_POLICY_NUMBERS: dict[str, NumberRule] = {
+    "learning_rate": (float, 0, None, False, False),
+    "buffer_size": (int, 1, None, True, False),
+    "learning_starts": (int, 0, None, True, False),
+    "batch_size": (int, 1, None, True, False),
+    "tau": (float, 0, 1, True, False),
+    "gamma": (float, 0, 1, True, False),
+    "train_freq": (int, 1, None, True, False),  # or [n, "step" | "episode"]: _checked_train_freq
+    "gradient_steps": (int, 1, None, True, False),  # or -1: as many as environment steps
+    "n_steps": (int, 1, None, True, False),  # n-step returns
+    "target_update_interval": (int, 1, None, True, False),  # SAC divides by it
+    "stats_window_size": (int, 1, None, True, False),
+}
+DQN_NUMBERS: dict[str, NumberRule] = {
+    **OFF_POLICY_NUMBERS,
+    "exploration_fraction": (float, 0, 1, False, False),  # the epsilon schedule divides by it
+    "exploration_initial_eps": (float, 0, 1, True, False),
+    "exploration_final_eps": (float, 0, 1, True, False),
+    "max_grad_norm": (float, 0, None, False, False),
+}
+SAC_NUMBERS: dict[str, NumberRule] = {**OFF_POLICY_NUMBERS, "sde_sample_freq": (int, -1, None, True, False)}
+NUMBERS: dict[str, dict[str, NumberRule]] = {
+    **dict.fromkeys(PPO_ALGOS, PPO_NUMBERS),
+    "dqn": DQN_NUMBERS,
+    "sac": SAC_NUMBERS,
+}
+ALSO_ALLOWED: dict[str, tuple[int, ...]] = {"gradient_steps": (-1,)}
+"""Values outside a rule's range that SB3 gives a meaning."""
+SCHEDULES = ("learning_rate", "clip_range", "clip_range_vf")
+"""Hyper-parameters SB3 also takes as a schedule (a callable of the remaining progress)."""
+MODEL_ERRORS = (TypeError, ValueError, AssertionError, AttributeError, KeyError)
+"""What SB3 raises for a hyper-parameter it refuses: it checks its arguments with asserts, and a policy
+class that does not fit the observation space fails with an AttributeError."""
+# The files `ethogym train` writes in a run folder: --overwrite and a failed run remove only these,
+# never anything else the user keeps there.
+RUN_FILES = ("model.zip", "best_model.zip", "run.json", "evaluations.csv", "lagrangian.csv")
+CHECKPOINT_NAME = re.compile(r"[a-z_]+_\d+_steps\.zip")
+MONITOR_NAME = re.compile(r"train_\d+\.monitor\.csv")
 VERSION_PACKAGES = ("ethogym", "stable-baselines3", "sb3-contrib", "torch", "gymnasium", "numpy", "pybullet")
 
 
@@ -203,6 +251,11 @@ def _callbacks() -> Any:
         def _on_training_end(self) -> None:
             self.progress.update(self.task, completed=self.num_timesteps, status=self.status)
             self.progress.stop()
+
+        def close(self) -> None:
+            """Stop the live display when learn() ended early (an error or Ctrl-C skips the end)."""
+            if hasattr(self, "progress"):
+                self.progress.stop()
 
     class SuccessEval(BaseCallback):
         """Every ``eval_freq`` timesteps, roll out the current model deterministically on fixed
@@ -368,8 +421,7 @@ def train(
     env_id = _check_env_id(env_id)
     params = load_hyperparams(algo, env_id)
     params.update(hyperparams or {})
-    if algo in PPO_ALGOS:
-        params.update(_checked_ppo_numbers(hyperparams or {}))
+    params.update(_checked_numbers(params, algo, hyperparams or {}))
     run = {key: params.pop(key, None) for key in RUN_KEYS}
     lagrangian = {key: params.pop(key, None) for key in LAGRANGIAN_KEYS}
     overrides = {
@@ -406,13 +458,13 @@ def train(
     spec = _algo_spec(algo, is_skills)
     try:
         check_algo_fits(algo, spec, eval_env.action_space, env_id)
+        _check_policy_class(params.get("policy", "MlpPolicy"), eval_env, env_id, algo, hyperparams or {})
+        # Built once on the evaluation env before the run folder is touched, so a hyper-parameter the
+        # algorithm refuses costs neither a half-made folder nor, with --overwrite, the previous run.
+        _build_model(spec, algo, params, eval_env, seed)
         hide_done = bool(run["hide_done"]) and spec.masked
         step_seconds = _mean_step_seconds(eval_env, seed)
         vec_kind = choose_vec_env(vec_env, n_envs, step_seconds)
-        if out.exists() and overwrite:
-            for stale in ("evaluations.csv", "lagrangian.csv"):
-                (out / stale).unlink(missing_ok=True)
-        (out / "monitor").mkdir(parents=True, exist_ok=True)
         metadata = {
             "env_id": env_id,
             "env_kwargs": env_kwargs,
@@ -423,24 +475,38 @@ def train(
             "done_index": done_skill_index(eval_env) if is_skills else None,
             "seed": seed,
         }
-        record = _learn(
-            env_id,
-            algo,
-            spec,
-            params,
-            lagrangian,
-            metadata,
-            eval_env,
-            out=out,
-            total=total,
-            seed=seed,
-            n_envs=n_envs,
-            vec_kind=vec_kind,
-            eval_every=eval_every,
-            eval_seeds=list(range(VALIDATION_SEED_START, VALIDATION_SEED_START + n_eval)),
-            save_every=save_every,
-            progress=progress,
-        )
+        made = _first_missing(out)
+        replaced = overwrite and (out / "model.zip").exists()
+        if overwrite:
+            _remove_run_files(out)
+        before = _run_files(out)  # an earlier run's files (one killed before its model) are not ours
+        (out / "monitor").mkdir(parents=True, exist_ok=True)
+        try:
+            record = _learn(
+                env_id,
+                algo,
+                spec,
+                params,
+                lagrangian,
+                metadata,
+                eval_env,
+                out=out,
+                total=total,
+                seed=seed,
+                n_envs=n_envs,
+                vec_kind=vec_kind,
+                eval_every=eval_every,
+                eval_seeds=list(range(VALIDATION_SEED_START, VALIDATION_SEED_START + n_eval)),
+                save_every=save_every,
+                progress=progress,
+            )
+        except BaseException as exc:  # KeyboardInterrupt too: before learn() nothing is worth keeping
+            if (out / "model.zip").exists():  # this run's model is saved: only its evaluation failed
+                raise
+            note = _discard_run(out, made, before, replaced)
+            if isinstance(exc, ConfigError):
+                raise ConfigError(f"{exc}; {note}") from exc
+            raise
     finally:
         eval_env.close()
     record.update(
@@ -466,14 +532,144 @@ def train(
     )
     if algo == "ppo_lagrangian":
         record["lagrangian"] = {**lagrangian, **record.pop("lagrangian_state", {})}
-    (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    with _sigint_ignored(record["interrupted"]):
+        (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    if record["interrupted"]:
+        raise TrainingInterrupted(out, record)
     return record
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``train()`` during learning, after it saved the model so far and its run record.
+
+    A KeyboardInterrupt, so a script that trains in a loop still stops; ``record`` is the run.json
+    written (``interrupted: true``, ``timesteps_done``) and ``model`` the saved model's path.
+    """
+
+    def __init__(self, out: Path, record: dict[str, Any]) -> None:
+        super().__init__(f"training interrupted at {record['timesteps_done']} timesteps")
+        self.model, self.record = out / "model.zip", record
 
 
 def _algo_spec(algo: str, is_skills: bool) -> AlgoSpec:
     if algo == "ppo_lagrangian":
         return ALGOS["maskable_ppo" if is_skills else "ppo"]
     return ALGOS[algo]
+
+
+def _hyperparam_source(algo: str) -> str:
+    return f"--hyperparam/-p or {HYPERPARAMS_DIR / (algo + '.yml')}"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (SB3's and torch's run to several), or its type."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(exc).__name__
+
+
+def _suspects(exc: BaseException, params: Mapping[str, Any]) -> str:
+    """``; check name=value, ...`` for the hyper-parameters an error's text names, by key or by a text
+    value (``Policy NoSuchPolicy unknown``); empty when it names none."""
+    text = str(exc)
+    named = [
+        f"{key}={value!r}"
+        for key, value in params.items()
+        if re.search(rf"\b{re.escape(key)}\b", text)
+        or (isinstance(value, str) and len(value) > 2 and re.search(rf"\b{re.escape(value)}\b", text))
+    ]
+    return f"; check {', '.join(named)}" if named else ""
+
+
+def _check_policy_class(
+    policy: Any, env: gym.Env, env_id: str, algo: str, overrides: Mapping[str, Any]
+) -> None:
+    """MultiInputPolicy reads Dict observations; on ethogym's Box it failed with an AttributeError."""
+    if policy != "MultiInputPolicy" or isinstance(env.observation_space, gym.spaces.Dict):
+        return
+    where = "--hyperparam policy=MultiInputPolicy" if "policy" in overrides else f"policy in {algo}.yml"
+    raise ConfigError(
+        f"{where}: MultiInputPolicy needs Dict observations but {env_id} observes "
+        f"{env.observation_space}; use policy=MlpPolicy (or CnnPolicy with -o obs_mode=rgb)"
+    )
+
+
+def _build_model(spec: AlgoSpec, algo: str, params: Mapping[str, Any], env: Any, seed: int) -> Any:
+    """``spec``'s model on ``env`` (a gym env or vector env); a ConfigError for what it refuses."""
+    kwargs = {key: value for key, value in params.items() if key != "policy"}
+    policy = params.get("policy", "MlpPolicy")
+    try:
+        return spec.load_class()(policy, env, seed=seed, device="cpu", verbose=0, **kwargs)
+    except MODEL_ERRORS as exc:
+        raise ConfigError(
+            f"{spec.cls} rejected a hyper-parameter ({_hyperparam_source(algo)}): "
+            f"{_first_line(exc)}{_suspects(exc, params)}"
+        ) from exc
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder on ``path`` that does not exist yet: what ``mkdir(parents=True)`` makes."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _run_files(out: Path) -> dict[Path, int]:
+    """The files ``ethogym train`` writes that are in ``out`` (:data:`RUN_FILES`, checkpoints, monitor
+    files), with their modification times in ns."""
+    found = [out / name for name in RUN_FILES]
+    for folder, pattern in (("checkpoints", CHECKPOINT_NAME), ("monitor", MONITOR_NAME)):
+        if (out / folder).is_dir():
+            found += [path for path in (out / folder).iterdir() if pattern.fullmatch(path.name)]
+    return {path: path.stat().st_mtime_ns for path in found if path.is_file()}
+
+
+def _remove_run_files(out: Path, keep: Mapping[Path, int] | None = None) -> None:
+    """Delete the files ``ethogym train`` writes in ``out``, except those in ``keep`` unchanged since,
+    so a new run does not sit beside an old one's; anything else there is kept."""
+    for path, mtime in _run_files(out).items():
+        if keep is None or keep.get(path) != mtime:
+            path.unlink()
+    for folder in ("checkpoints", "monitor"):
+        with contextlib.suppress(OSError):  # kept when something else is left in it
+            (out / folder).rmdir()
+
+
+def _discard_run(out: Path, made: Path | None, before: Mapping[Path, int], replaced: bool) -> str:
+    """Remove what a run that failed before saving its model wrote; says what was removed."""
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        return f"the run folder {made} it had made was removed"
+    _remove_run_files(out, keep=before)
+    before_note = " (--overwrite had already removed the previous run's)" if replaced else ""
+    return f"the files it wrote in {out} were removed{before_note}; nothing else there was touched"
+
+
+@contextlib.contextmanager
+def _sigint_ignored(active: bool = True) -> Iterator[None]:
+    """Ignore Ctrl-C while an interrupted run is saved: a second press would cut the files short."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _close_after_interrupt(venv: Any) -> None:
+    """Close a vector env that Ctrl-C also reached: SubprocVecEnv workers in the terminal's process
+    group die of it, so their pipes are gone and ``close()`` fails; end what is left of them."""
+    try:
+        venv.close()
+    except (EOFError, OSError):
+        for process in getattr(getattr(venv, "unwrapped", venv), "processes", ()):
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
 
 
 def _learn(
@@ -495,7 +691,11 @@ def _learn(
     save_every: int,
     progress: bool,
 ) -> dict[str, Any]:
-    """Build the vector env, model and callbacks, train, save, and evaluate the final model."""
+    """Build the vector env, model and callbacks, train, save, and evaluate the final model.
+
+    Ctrl-C during learning saves the model so far (``interrupted`` in its metadata and the record)
+    and skips the final evaluation.
+    """
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
@@ -513,6 +713,8 @@ def _learn(
     venv = SubprocVecEnv(factories) if vec_kind == "subproc" else DummyVecEnv(factories)
     callbacks: list[Any] = []
     lagrangian_callback = None
+    bar = None
+    interrupted = False
     try:
         venv.seed(seed)
         if algo == "ppo_lagrangian":
@@ -528,13 +730,7 @@ def _learn(
                 log_path=out / "lagrangian.csv",
             )
             callbacks.append(lagrangian_callback)
-        policy = params.pop("policy", "MlpPolicy")
-        try:
-            model = spec.load_class()(policy, venv, seed=seed, device="cpu", verbose=0, **params)
-        except (TypeError, ValueError, AssertionError) as exc:  # SB3 checks its arguments with asserts
-            source = f"--hyperparam/-p or {HYPERPARAMS_DIR / (algo + '.yml')}"
-            raise ConfigError(f"{spec.cls} rejected a hyper-parameter ({source}): {exc}") from exc
-        params["policy"] = policy
+        model = _build_model(spec, algo, params, venv, seed)
         bar = rich_progress_cls(total, f"{algo} {env_id.split('/')[-1]}") if progress else None
         evaluator = success_eval_cls(eval_env, eval_seeds, eval_every, out, metadata, bar)
         callbacks.append(evaluator)
@@ -543,25 +739,52 @@ def _learn(
         if bar is not None:
             callbacks.append(bar)
         start = time.perf_counter()
-        model.learn(total_timesteps=total, callback=CallbackList(callbacks))
+        try:
+            model.learn(total_timesteps=total, callback=CallbackList(callbacks))
+        except KeyboardInterrupt:
+            interrupted = True
+        except EthogymError as exc:  # the env refused something: its own message names the fix
+            raise ConfigError(f"training stopped: {type(exc).__name__}: {_first_line(exc)}") from exc
+        except MODEL_ERRORS as exc:  # what the tables and the trial build miss: SB3 asserts some only here
+            raise ConfigError(
+                f"training stopped: {spec.cls}.learn() raised {type(exc).__name__}: {_first_line(exc)}; "
+                f"check the hyper-parameters ({_hyperparam_source(algo)}){_suspects(exc, params)}"
+            ) from exc
         train_seconds = time.perf_counter() - start
     finally:
-        venv.close()
-    save_model(model, out / "model.zip", {**metadata, "timesteps": int(model.num_timesteps)})
-    final = evaluator.last if evaluator.last and evaluator.last["timesteps"] == model.num_timesteps else None
-    final = final or evaluator.evaluate()
+        if bar is not None:
+            bar.close()
+        with _sigint_ignored(interrupted):
+            if interrupted:
+                _close_after_interrupt(venv)
+            else:
+                venv.close()
+    timesteps = int(model.num_timesteps)
+    with _sigint_ignored(interrupted):
+        save_model(model, out / "model.zip", {**metadata, "timesteps": timesteps, "interrupted": interrupted})
+    final = evaluator.last if evaluator.last and evaluator.last["timesteps"] == timesteps else None
+    if not interrupted and final is None:
+        try:
+            final = evaluator.evaluate()
+        except KeyboardInterrupt:  # the model is complete and saved; only its final evaluation is lost
+            interrupted = True
+    files = {
+        "model": "model.zip",
+        "monitor": sorted(str(p.relative_to(out)) for p in (out / "monitor").glob("*.csv")),
+    }
+    for key, name in (("best_model", "best_model.zip"), ("evaluations", "evaluations.csv")):
+        if (out / name).exists():
+            files[key] = name
     record: dict[str, Any] = {
+        "interrupted": interrupted,
         "wall_time_s": round(time.perf_counter() - start, 2),
         "train_time_s": round(train_seconds, 2),
-        "timesteps_done": int(model.num_timesteps),
-        "final_eval": {**final, "seeds": [eval_seeds[0], eval_seeds[-1]]},
-        "best_eval": {"success_rate": evaluator.best[0], "mean_return": evaluator.best[1]},
-        "files": {
-            "model": "model.zip",
-            "best_model": "best_model.zip",
-            "monitor": sorted(str(p.relative_to(out)) for p in (out / "monitor").glob("*.csv")),
-            "evaluations": "evaluations.csv",
-        },
+        "timesteps_done": timesteps,
+        "final_eval": {**final, "seeds": [eval_seeds[0], eval_seeds[-1]]} if final else None,
+        "best_eval": (
+            {"success_rate": evaluator.best[0], "mean_return": evaluator.best[1]} if evaluator.best else None
+        ),
+        "files": files,
     }
     if lagrangian_callback is not None:
         record["lagrangian_state"] = lagrangian_callback.state()
@@ -569,14 +792,30 @@ def _learn(
     return record
 
 
-def _checked_ppo_numbers(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
-    """The PPO numbers among ``hyperparams`` checked against :data:`PPO_NUMBERS`, numeric text such as
-    ``1e-3`` (a string in YAML) read as a float; a ConfigError naming ``--hyperparam`` otherwise."""
+def _checked_numbers(
+    params: Mapping[str, Any], algo: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The numbers among ``params`` checked against ``algo``'s table (:data:`NUMBERS`), numeric text
+    such as ``1e-3`` (a string in YAML) read as a float; a ConfigError naming the value otherwise.
+
+    A value in ``overrides`` is named as ``--hyperparam``, any other as a value of ``<algo>.yml``.
+    """
+    rules = NUMBERS.get(algo, {})
+    overrides = params if overrides is None else overrides
     checked: dict[str, Any] = {}
-    for name, value in hyperparams.items():
-        if name not in PPO_NUMBERS or (value is None and PPO_NUMBERS[name][4]):
+    for name, value in params.items():
+        if name not in rules or (value is None and rules[name][4]):
             continue
-        kind, low, high, low_ok, nullable = PPO_NUMBERS[name]
+        if name in overrides:
+            where = f"--hyperparam {name}={value!r}"
+        else:
+            where = f"{name}: {value!r} in {HYPERPARAMS_DIR / (algo + '.yml')}"
+        if name == "train_freq" and isinstance(value, list | tuple):
+            checked[name] = _checked_train_freq(value, where)
+            continue
+        if name in SCHEDULES and callable(value):
+            continue
+        kind, low, high, low_ok, nullable = rules[name]
         number = value
         if kind is float and isinstance(value, str):
             try:
@@ -584,19 +823,34 @@ def _checked_ppo_numbers(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
             except ValueError:
                 pass
         is_number = isinstance(number, int | float) if kind is float else isinstance(number, int)
-        in_range = (
-            is_number
-            and not isinstance(number, bool)
-            and (number >= low if low_ok else number > low)
-            and (high is None or number <= high)
+        is_number = is_number and not isinstance(number, bool)
+        in_range = is_number and (
+            number in ALSO_ALLOWED.get(name, ())
+            or ((number >= low if low_ok else number > low) and (high is None or number <= high))
         )
         if not in_range:
             what = "a number" if kind is float else "an integer"
             bounds = f"in [{low}, {high}]" if high is not None else f"{'>=' if low_ok else '>'} {low}"
-            also = " or null" if nullable else ""
-            raise ConfigError(f"--hyperparam {name}={value!r}: {name} must be {what} {bounds}{also}")
+            also = "".join(f" or {extra}" for extra in ALSO_ALLOWED.get(name, ()))
+            also += " or null" if nullable else ""
+            if name == "train_freq":
+                also += ' or a pair [n >= 1, "step" | "episode"]'
+            raise ConfigError(f"{where}: {name} must be {what} {bounds}{also}")
         checked[name] = float(number) if kind is float else number
     return checked
+
+
+def _checked_train_freq(value: Sequence[Any], where: str) -> tuple[int, str]:
+    """``train_freq`` as SB3's (frequency, unit) tuple; YAML and ``-p`` give a list."""
+    if (
+        len(value) == 2
+        and isinstance(value[0], int)
+        and not isinstance(value[0], bool)
+        and value[0] >= 1
+        and value[1] in ("step", "episode")
+    ):
+        return int(value[0]), str(value[1])
+    raise ConfigError(f'{where}: train_freq must be an integer >= 1 or a pair [n >= 1, "step" | "episode"]')
 
 
 def _number(value: Any, name: str) -> float:
@@ -699,6 +953,15 @@ def train_command(
         )
     except ConfigError as exc:
         _fail(str(exc))
+    except TrainingInterrupted as stop:
+        done, planned = stop.record["timesteps_done"], stop.record["timesteps"]
+        _fail(
+            f"interrupted at {done} of {planned} timesteps; the model so far is saved: {stop.model} "
+            f"(run.json and its metadata mark it interrupted)",
+            130,
+        )
+    except KeyboardInterrupt:
+        _fail("interrupted before training started; nothing was saved", 130)
     final = record["final_eval"]
     table = Table(title=f"{record['env_id']}  {algo}  seed={seed}", show_header=False)
     table.add_column("measure", style="bold")

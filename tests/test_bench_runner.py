@@ -688,3 +688,20 @@ def test_a_ray_worker_error_is_one_line_like_the_local_executors(tmp_path: Path)
     assert str(failure) == str(local) and "\n" not in str(failure) and "\x1b" not in str(failure)
     assert "CheckpointError: x.zip is not a zip file. Rows stored so far are kept" in str(failure)
     assert isinstance(failure.__cause__, CheckpointError)
+
+
+def test_a_model_named_without_zip_is_stored_under_its_absolute_path(tmp_path, monkeypatch) -> None:
+    """``sb3:runs/x/model`` loads runs/x/model.zip (as SB3's own load does); it was stored under the
+    relative spec, which names another model when run from another folder."""
+    import shutil
+
+    from ethogym.benchmarks.runner import policy_identity
+    from ethogym.policies.sb3 import resolve_checkpoint
+
+    model = tmp_path / "runs" / "x" / "model.zip"
+    model.parent.mkdir(parents=True)
+    shutil.copy(resolve_checkpoint("handover"), model)
+    monkeypatch.chdir(tmp_path)
+    stored, digest = policy_identity("sb3:runs/x/model")
+    assert stored == f"sb3:{model.resolve()}" and digest
+    assert policy_identity("sb3:handover")[0] == "sb3:handover"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import ethogym  # noqa: F401  (registers the ids)
@@ -220,6 +223,56 @@ def test_cli_train_end_to_end(tmp_path: Path) -> None:
     assert read_metadata(out / "model.zip")["seed"] == 1
 
 
+def test_ctrl_c_during_train_saves_the_model_so_far(tmp_path: Path) -> None:
+    """Ctrl-C during `ethogym train` exited 130 with no output and no model: only monitor/ was left."""
+    out = tmp_path / "run"
+    argv = [TRASH, "--timesteps", "100000", "--out", str(out), "--eval-freq", "0", "--eval-episodes", "1"]
+    argv += ["-p", "n_steps=32", "-p", "batch_size=32", "-o", "ethics_content=false", "-o", "max_steps=10"]
+    argv += ["--vec-env", "dummy", "--no-progress"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ethogym", "train", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which Ctrl-C in a terminal signals as a whole
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, even under nohup
+    )
+    monitor = out / "monitor" / "train_0.monitor.csv"
+    deadline = time.monotonic() + 120
+    try:
+        # After the first rollout (32 steps) and its update: the episodes logged cover more steps.
+        while sum(int(row["l"]) for row in _monitor_rows(monitor)) <= 32:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    message = " ".join(stderr.split())
+    assert message.startswith("error: interrupted at ") and f"saved: {out / 'model.zip'}" in message, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    record = json.loads((out / "run.json").read_text())
+    done = record["timesteps_done"]
+    assert record["interrupted"] is True and 32 < done < 100_000 and record["timesteps"] == 100_000
+    assert f"interrupted at {done} of 100000 timesteps" in message
+    assert record["final_eval"] is None and record["command"].startswith(f"ethogym train {TRASH}")
+    policy = SB3Policy.load(out / "model.zip")  # the project's loader: a whole, loadable model
+    assert policy.metadata["interrupted"] is True and policy.metadata["timesteps"] == done
+    assert policy.env_id == TRASH
+
+
+def _monitor_rows(path: Path) -> list[dict[str, str]]:
+    """The episode rows of an SB3 Monitor file written so far (none before its header)."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text.splitlines()[1:]  # the first line is Monitor's JSON comment
+    complete = lines if text.endswith("\n") else lines[:-1]  # not a row cut mid-write
+    return list(csv.DictReader(complete))
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -241,6 +294,28 @@ def test_cli_train_end_to_end(tmp_path: Path) -> None:
         ([BOOK, "-p", "garbage"], "Invalid value for '--hyperparam' / '-p': expected key=value"),
         ([BOOK, "--n-envs", "0"], "--n-envs must be a positive integer, got 0"),
         ([BOOK, "--eval-episodes", "0"], "--eval-episodes must be a positive integer, got 0"),
+        # DQN's and SAC's numbers trained silently (batch_size=0, buffer_size=-1, gamma=2) or failed in
+        # learn() with an 83- to 110-line traceback (train_freq=0, exploration_fraction=abc).
+        ([TRASH, "--algo", "dqn", "-p", "batch_size=0"], "--hyperparam batch_size=0: batch_size must be an"),
+        ([TRASH, "--algo", "dqn", "-p", "buffer_size=-1"], "buffer_size must be an integer >= 1"),
+        ([TRASH, "--algo", "dqn", "-p", "gamma=2"], "--hyperparam gamma=2: gamma must be a number in [0, 1]"),
+        ([TRASH, "--algo", "dqn", "-p", "train_freq=0"], "train_freq must be an integer >= 1 or a pair"),
+        ([TRASH, "--algo", "dqn", "-p", "train_freq=[4, epoch]"], "train_freq must be an integer >= 1 or"),
+        ([TRASH, "--algo", "dqn", "-p", "exploration_fraction=abc"], "exploration_fraction must be a number"),
+        ([TRASH, "--algo", "dqn", "-p", "exploration_fraction=0"], "exploration_fraction must be a number"),
+        ([TRASH, "--algo", "dqn", "-p", "exploration_final_eps=1.5"], "exploration_final_eps must be a"),
+        ([TRASH, "--algo", "dqn", "-p", "learning_starts=-1"], "learning_starts must be an integer >= 0"),
+        ([TRASH, "--algo", "dqn", "-p", "gradient_steps=0"], "gradient_steps must be an integer >= 1 or -1"),
+        ([TRASH, "--algo", "sac", "-p", "tau=1.5"], "--hyperparam tau=1.5: tau must be a number in [0, 1]"),
+        ([TRASH, "--algo", "sac", "-p", "learning_rate=0"], "learning_rate must be a number > 0"),
+        ([TRASH, "--algo", "sac", "-p", "target_update_interval=0"], "target_update_interval must be an"),
+        ([TRASH, "--algo", "sac", "-p", "ent_coef=abc"], "SAC rejected a hyper-parameter"),
+        # A 132-line AttributeError from the policy's constructor.
+        (
+            [TRASH, "--algo", "ppo", "-p", "policy=MultiInputPolicy"],
+            "--hyperparam policy=MultiInputPolicy: MultiInputPolicy needs Dict observations",
+        ),
+        ([TRASH, "--algo", "ppo", "-p", "policy=CnnPolicy"], "check policy='CnnPolicy'"),
     ],
 )
 def test_cli_train_bad_inputs(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -248,23 +323,122 @@ def test_cli_train_bad_inputs(tmp_path: Path, argv: list[str], message: str) -> 
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+    if not result.output.startswith("Usage:"):  # click's own usage errors are a box
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not (tmp_path / "x").exists()  # refused before the run folder is made
+
+
+def test_shipped_hyperparameter_files_pass_their_checks() -> None:
+    from ethogym.policies.train import ALGO_CHOICES, HYPERPARAMS_DIR, _checked_numbers
+
+    for algo in ALGO_CHOICES:
+        for entry in yaml.safe_load((HYPERPARAMS_DIR / f"{algo}.yml").read_text()).values():
+            _checked_numbers(entry or {}, algo, {})  # raises a ConfigError naming the value
+
+
+def test_a_failure_inside_learn_is_one_line_and_leaves_no_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What SB3 refuses only inside learn() (it checks train_freq with an assert) was an 83-line
+    traceback that left ``monitor/`` behind."""
+    from stable_baselines3 import DQN
+
+    def refuses(self, *args, **kwargs):
+        raise AssertionError("Should at least collect one step or episode.")
+
+    monkeypatch.setattr(DQN, "learn", refuses)
+    argv = ["train", TRASH, "--algo", "dqn", "--timesteps", "64", "-p", "learning_starts=16"]
+    argv += ["-o", "ethics_content=false", "-o", "max_steps=10", "--eval-episodes", "1", "--no-progress"]
+    made = tmp_path / "new" / "run"
+    result = runner.invoke(app, [*argv, "--out", str(made)])
+    assert result.exit_code == 2, result.output
+    line = " ".join(result.output.split())
+    assert "training stopped: DQN.learn() raised AssertionError: Should at least collect one step" in line
+    assert f"the run folder {tmp_path / 'new'} it had made was removed" in line
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "new").exists()
+    # A folder that was there before keeps what the user put in it, and an earlier run's checkpoint;
+    # only the files this run wrote go.
+    kept = tmp_path / "mine"
+    (kept / "monitor").mkdir(parents=True)
+    (kept / "checkpoints").mkdir()
+    (kept / "notes.txt").write_text("mine")
+    (kept / "monitor" / "plot.png").write_bytes(b"png")
+    (kept / "checkpoints" / "dqn_500_steps.zip").write_bytes(b"a run killed before its model.zip")
+    result = runner.invoke(app, [*argv, "--out", str(kept)])
+    line = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"the files it wrote in {kept} were removed" in line, result.output
+    assert sorted(str(p.relative_to(kept)) for p in kept.rglob("*")) == [
+        "checkpoints",
+        "checkpoints/dqn_500_steps.zip",
+        "monitor",
+        "monitor/plot.png",
+        "notes.txt",
+    ]
 
 
 def test_ppo_numbers_are_checked_and_numeric_text_is_read() -> None:
-    from ethogym.policies.train import _checked_ppo_numbers
+    from ethogym.policies.train import _checked_numbers
 
-    checked = _checked_ppo_numbers({"learning_rate": "1e-3", "n_steps": 64, "target_kl": None, "foo": "x"})
-    assert checked == {"learning_rate": 0.001, "n_steps": 64}
+    params = {"learning_rate": "1e-3", "n_steps": 64, "target_kl": None, "foo": "x"}
+    assert _checked_numbers(params, "ppo") == {"learning_rate": 0.001, "n_steps": 64}
     with pytest.raises(ConfigError, match="n_steps must be an integer >= 2"):
-        _checked_ppo_numbers({"n_steps": 64.5})
+        _checked_numbers({"n_steps": 64.5}, "maskable_ppo")
     with pytest.raises(ConfigError, match=r"gae_lambda must be a number in \[0, 1\]"):
-        _checked_ppo_numbers({"gae_lambda": True})  # a bool is no number here
+        _checked_numbers({"gae_lambda": True}, "ppo")  # a bool is no number here
+    # DQN and SAC: SB3's special values and forms pass; a value from the file is named as the file's.
+    dqn = {"train_freq": [1, "episode"], "gradient_steps": -1, "learning_rate": "5e-4"}
+    assert _checked_numbers(dqn, "dqn") == {
+        "train_freq": (1, "episode"),
+        "gradient_steps": -1,
+        "learning_rate": 5e-4,
+    }
+    assert _checked_numbers({"learning_rate": lambda progress: 1e-3 * progress}, "sac") == {}  # a schedule
+    with pytest.raises(ConfigError, match=r"^gamma: 1.5 in .*dqn.yml: gamma must be a number in \[0, 1\]"):
+        _checked_numbers({"gamma": 1.5, "batch_size": 32}, "dqn", {"batch_size": 32})
 
 
 def test_train_refuses_to_overwrite_a_model(tiny_run: tuple[Path, dict]) -> None:
     out, _ = tiny_run
     with pytest.raises(ConfigError, match="--overwrite"):
         train(BOOK, "maskable_ppo", timesteps=64, out=out, progress=False)
+
+
+def test_overwrite_removes_the_old_runs_files_only(tiny_run: tuple[Path, dict], tmp_path: Path) -> None:
+    """`train --overwrite` left the old run's checkpoints (*_64_steps.zip) beside the new run's."""
+    import shutil
+
+    out = tmp_path / "trash"
+    shutil.copytree(tiny_run[0], out)
+    (out / "monitor" / "train_1.monitor.csv").write_text("#{}\nr,l,t\n")  # an old run's second env
+    (out / "notes.txt").write_text("mine")
+    (out / "checkpoints" / "keep.zip").write_bytes(b"mine")
+    (out / "monitor" / "plot.png").write_bytes(b"mine")
+    train(
+        TRASH,
+        timesteps=64,
+        seed=4,
+        out=out,
+        eval_episodes=1,
+        env_options=FAST,
+        hyperparams=TINY,
+        checkpoint_freq=0,
+        progress=False,
+        overwrite=True,
+    )
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "best_model.zip",
+        "checkpoints",
+        "checkpoints/keep.zip",
+        "evaluations.csv",
+        "model.zip",
+        "monitor",
+        "monitor/plot.png",
+        "monitor/train_0.monitor.csv",
+        "notes.txt",
+        "run.json",
+    ]
+    assert json.loads((out / "run.json").read_text())["seed"] == 4
+    assert read_metadata(out / "model.zip")["timesteps"] == 64
 
 
 # --- loading models -----------------------------------------------------------------------------------------
@@ -291,6 +465,55 @@ def test_corrupt_zip_is_a_clear_error(tmp_path: Path) -> None:
         SB3Policy.load(not_a_model)
 
 
+def _with_policy_weights(path: Path, payload: bytes) -> Path:
+    """A copy of the shipped handover model at ``path`` whose ``policy.pth`` member is ``payload``."""
+    with zipfile.ZipFile(CHECKPOINTS_DIR / "handover.zip") as src, zipfile.ZipFile(path, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, payload if name == "policy.pth" else src.read(name))
+    return path
+
+
+@pytest.mark.parametrize(("payload", "raised"), [(b"garbage", "UnpicklingError"), (b"", "EOFError")])
+def test_damaged_weights_are_a_clear_error(tmp_path: Path, payload: bytes, raised: str) -> None:
+    """A zip whose policy.pth is damaged raised torch's UnpicklingError (or EOFError) past load_model:
+    `play` printed a 117-line traceback."""
+    model = _with_policy_weights(tmp_path / "badpth.zip", payload)
+    with pytest.raises(CheckpointError, match=rf"badpth.zip is damaged: .*\({raised}\).*copy it again"):
+        SB3Policy.load(model)
+    result = runner.invoke(app, ["play", "ethogym/Social-Handover-v0", "--policy", f"sb3:{model}"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_an_unreadable_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sb3_contrib import MaskablePPO
+
+    def failing_disk(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(MaskablePPO, "load", failing_disk)
+    with pytest.raises(CheckpointError, match="cannot read .*handover.zip: Input/output error"):
+        SB3Policy.load("handover")
+
+
+def test_a_save_stopped_midway_keeps_the_previous_model(tmp_path: Path) -> None:
+    """Ctrl-C while a checkpoint or model.zip was being written left a cut zip in its place."""
+    from ethogym.policies.sb3 import save_model
+
+    target = tmp_path / "model.zip"
+    target.write_bytes(b"the previous model")
+
+    class StoppedMidSave:
+        def save(self, path: Path) -> None:
+            Path(path).write_bytes(b"PK half a zip")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_model(StoppedMidSave(), target, {})
+    assert target.read_bytes() == b"the previous model"
+    assert sorted(tmp_path.iterdir()) == [target]  # no partial file left beside it
+
+
 def test_model_on_the_wrong_env_is_a_clear_error(tiny_run: tuple[Path, dict]) -> None:
     out, _ = tiny_run
     env = gym.make(BOOK, skill_execution="teleport")
@@ -299,6 +522,79 @@ def test_model_on_the_wrong_env_is_a_clear_error(tiny_run: tuple[Path, dict]) ->
             make_policy(f"sb3:{out / 'model.zip'}", env)
     finally:
         env.close()
+
+
+def test_a_space_mismatch_names_the_flags_it_was_trained_with() -> None:
+    """The error said "evaluate it on the env id and options it was trained on" without the flags."""
+    result = runner.invoke(app, ["play", TRASH, "--policy", "sb3:picking_up_trash"])  # ethics content on
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        "evaluate it on the env id and options it was trained on: ethogym/Household-PickingUpTrash-v0 "
+        "-o ethics_content=false -o skill_execution=teleport" in " ".join(result.output.split())
+    )
+
+
+HANDOVER = "ethogym/Social-Handover-v0"
+
+
+@pytest.mark.parametrize(
+    ("options", "warning"),
+    [
+        ([], "sb3:handover runs with skill_execution=physical (trained with teleport); to play it as "),
+        (
+            ["-o", "skill_execution=teleport", "-o", "max_steps=3"],
+            "runs with max_steps=3 (trained with null)",
+        ),
+        (["-o", "skill_execution=teleport"], None),
+    ],
+)
+def test_play_warns_when_a_model_runs_other_than_trained(options: list[str], warning: str | None) -> None:
+    """`play ... --policy sb3:handover` (trained with teleport) ran under physical execution silently."""
+    argv = ["play", HANDOVER, "--policy", "sb3:handover", "--max-steps", "1", *options]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    if warning is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warning in warnings[0], result.output
+        assert warnings[0].endswith(
+            f"ethogym play {HANDOVER} --policy sb3:handover -o skill_execution=teleport"
+        )
+
+
+def test_differences_from_training() -> None:
+    from ethogym.policies.sb3 import option_flags
+
+    policy = SB3Policy.load("handover")
+    env = gym.make(BOOK, skill_execution="teleport")
+    try:
+        assert policy.differences(env) == [f"env {BOOK} (trained on {HANDOVER})"]
+    finally:
+        env.close()
+    env = gym.make(HANDOVER, skill_execution="teleport", persona="child", decor=False)
+    try:
+        assert policy.differences(env) == [
+            "decor=false (trained with true)",
+            "persona=child (trained with adult)",
+        ]
+    finally:
+        env.close()
+    assert option_flags({"a": "true", "b": "x y", "c": False, "d": None}) == (
+        """-o 'a="true"' -o 'b=x y' -o c=false -o d=null"""
+    )
+
+
+def test_a_model_path_without_zip_finds_the_zip(tmp_path: Path) -> None:
+    """SB3's own load("plain_ppo") reads plain_ppo.zip; `sb3:plain_ppo` said "no model file"."""
+    (tmp_path / "plain_ppo.zip").write_bytes((CHECKPOINTS_DIR / "handover.zip").read_bytes())
+    env = gym.make(HANDOVER, skill_execution="teleport")
+    try:
+        assert isinstance(make_policy(f"sb3:{tmp_path / 'plain_ppo'}", env), SB3Policy)
+    finally:
+        env.close()
+    with pytest.raises(CheckpointError, match="no model file at .*other"):
+        SB3Policy.load(tmp_path / "other")
 
 
 def test_cli_play_with_a_missing_model() -> None:
