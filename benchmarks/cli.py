@@ -192,9 +192,7 @@ def export(
     """Export the stored episodes to Parquet or CSV (JSON columns as JSON text)."""
     _choice(format, EXPORT_FORMATS, "--format")
     out = out or db.with_suffix(f".{format}")
-    check_output(out, "--out", example=f"episodes.{format}")
-    if out.is_file() and not overwrite:
-        _fail(f"--out {out} already exists; pass --overwrite to replace it, or choose another path")
+    check_output(out, "--out", example=f"episodes.{format}", overwrite=overwrite)
     if out.suffix != f".{format}":  # 'bench export' and read_export() tell the format by it
         other = f" or --format {out.suffix[1:]}" if out.suffix[1:] in EXPORT_FORMATS else ""
         _fail(

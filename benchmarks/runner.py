@@ -54,7 +54,7 @@ from ethogym.benchmarks.episode import (
 from ethogym.benchmarks.store import ResultsStore, describe_code
 from ethogym.benchmarks.suite import EpisodeSpec, Suite
 from ethogym.envs.sim.quiet import quiet_stdout
-from ethogym.errors import ConfigError, EthogymError
+from ethogym.errors import ConfigError, EthogymError, first_line, strip_ansi
 
 EXECUTORS = ("local", "ray")
 VIDEO_DIR = "videos"
@@ -375,7 +375,6 @@ _RAY_FIX = (
     "start the cluster with `ray start --head` on the head node and set RAY_ADDRESS to the address it "
     "prints, or unset RAY_ADDRESS to run a local Ray"
 )
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _start_ray(ray: Any, workers: int) -> None:
@@ -395,7 +394,7 @@ def _start_ray(ray: Any, workers: int) -> None:
     except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
         where = f"RAY_ADDRESS={address}" if not local else "a local Ray (RAY_ADDRESS is unset)"
         raise ConfigError(
-            f"cannot start Ray with {where}: {type(exc).__name__}: {_first_line(exc)}; {_RAY_FIX}"
+            f"cannot start Ray with {where}: {type(exc).__name__}: {first_line(exc)}; {_RAY_FIX}"
         ) from exc
 
 
@@ -429,12 +428,6 @@ def _check_ray_address(address: str) -> None:
         raise ConfigError(
             f"cannot reach the Ray cluster at RAY_ADDRESS={address}{seen}: {why}; {_RAY_FIX}"
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message, without terminal colour codes."""
-    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def make_executor(executor: str, workers: int) -> _LocalExecutor | _RayExecutor:
@@ -832,7 +825,7 @@ def _worker_error(exc: BaseException) -> tuple[BaseException, str]:
     while task_error is not None and isinstance(exc, task_error):
         cause = getattr(exc, "cause", None)
         if not isinstance(cause, BaseException) or cause is exc:
-            lines = _ANSI.sub("", str(exc)).strip().splitlines() or [type(exc).__name__]
+            lines = strip_ansi(str(exc)).strip().splitlines() or [type(exc).__name__]
             return exc, lines[-1]  # the traceback's last line: "module.Error: message"
         exc = cause
     return exc, str(exc)

@@ -108,15 +108,13 @@ def check_seed(seed: int) -> None:
 def check_video_path(video: Path, overwrite: bool) -> None:
     """One-line errors (exit code 2) for a ``--video`` path the H.264 writer cannot produce, before the
     episode runs (FFmpeg would only refuse it at the first frame)."""
-    check_output(video, "--video", example="episode.mp4")
+    check_output(video, "--video", example="episode.mp4", overwrite=overwrite)
     if video.suffix.lower() not in VIDEO_SUFFIXES:
         got = f"{video.suffix!r}" if video.suffix else "no extension"
         _fail(
             f"--video {video} has {got}; the H.264 video is written as {', '.join(VIDEO_SUFFIXES)}: "
             f"use e.g. --video {video.with_suffix('.mp4')}"
         )
-    if video.exists() and not overwrite:
-        _fail(f"{video} already exists; pass --overwrite to replace it")
 
 
 def make_env(env_id: str, render_mode: str | None = None, **options: Any) -> gym.Env:
@@ -281,11 +279,7 @@ def perf(
     for env_id in envs or ():
         check_env_id(env_id)
     if json_path is not None:
-        check_output(json_path, "--json", example="perf.json")
-        if json_path.exists() and not overwrite:
-            _fail(
-                f"--json {json_path} already exists; pass --overwrite to replace it, or choose another path"
-            )
+        check_output(json_path, "--json", example="perf.json", overwrite=overwrite)
     options = parse_env_options(option, "perf")
     why = perf_bench.FIXED_OPTIONS
     fixed = sorted(set(options) & set(why))

@@ -21,14 +21,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def check_output(path: Path, option: str, *, folder: bool = False, example: str = "") -> None:
+def check_output(
+    path: Path, option: str, *, folder: bool = False, example: str = "", overwrite: bool | None = None
+) -> None:
     """A one-line error (exit code 2), before any work, when ``path`` cannot be written: a folder where
     a file goes (``example`` names a file to put in it), a file where a folder goes, a folder on the
-    way that is a file, or a folder where no file can be made."""
+    way that is a file, or a folder where no file can be made; and, with ``overwrite=False``, a file
+    that exists (a command's output never replaces one unless its --overwrite is given)."""
     if folder and path.exists() and not path.is_dir():
         fail(f"{option} {path} is a file, not a folder; choose a folder path")
     if not folder and path.is_dir():
         fail(f"{option} {path} is a folder; give a file path, e.g. {option} {path / example}")
+    if overwrite is False and path.is_file():
+        fail(f"{option} {path} already exists; pass --overwrite to replace it, or choose another path")
     existing = next(p for p in (path, *path.parents) if p.exists())  # '.' ends a relative path
     if existing != path and not existing.is_dir():
         fail(f"{option} {path}: {existing} is a file, so no folder can be made in it; choose another path")

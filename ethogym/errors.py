@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class EthogymError(Exception):
     """Base class of every error ethogym raises on purpose."""
@@ -33,3 +35,18 @@ class ConfigError(EthogymError, ValueError):
 
 class EnvStateError(EthogymError, RuntimeError):
     """An environment used out of order: before ``reset()``, after ``close()``, or copied."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (Ray colours the tracebacks it forwards)."""
+    return _ANSI.sub("", text)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, without terminal colour codes (errors from
+    SB3, torch and Ray run to several lines), or its type's name when it has none."""
+    lines = [line.strip() for line in strip_ansi(str(exc)).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

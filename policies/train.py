@@ -37,7 +37,7 @@ import numpy as np
 import typer
 import yaml
 
-from ethogym.errors import ConfigError, EthogymError
+from ethogym.errors import ConfigError, EthogymError, first_line
 
 from .sb3 import ALGOS, AlgoSpec, HideDoneSkill, SB3Policy, check_algo_fits, done_skill_index, save_model
 
@@ -561,12 +561,6 @@ def _hyperparam_source(algo: str) -> str:
     return f"--hyperparam/-p or {HYPERPARAMS_DIR / (algo + '.yml')}"
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (SB3's and torch's run to several), or its type."""
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0].strip() if lines else type(exc).__name__
-
-
 def _suspects(exc: BaseException, params: Mapping[str, Any]) -> str:
     """``; check name=value, ...`` for the hyper-parameters an error's text names, by key or by a text
     value (``Policy NoSuchPolicy unknown``); empty when it names none."""
@@ -602,7 +596,7 @@ def _build_model(spec: AlgoSpec, algo: str, params: Mapping[str, Any], env: Any,
     except MODEL_ERRORS as exc:
         raise ConfigError(
             f"{spec.cls} rejected a hyper-parameter ({_hyperparam_source(algo)}): "
-            f"{_first_line(exc)}{_suspects(exc, params)}"
+            f"{first_line(exc)}{_suspects(exc, params)}"
         ) from exc
 
 
@@ -744,10 +738,10 @@ def _learn(
         except KeyboardInterrupt:
             interrupted = True
         except EthogymError as exc:  # the env refused something: its own message names the fix
-            raise ConfigError(f"training stopped: {type(exc).__name__}: {_first_line(exc)}") from exc
+            raise ConfigError(f"training stopped: {type(exc).__name__}: {first_line(exc)}") from exc
         except MODEL_ERRORS as exc:  # what the tables and the trial build miss: SB3 asserts some only here
             raise ConfigError(
-                f"training stopped: {spec.cls}.learn() raised {type(exc).__name__}: {_first_line(exc)}; "
+                f"training stopped: {spec.cls}.learn() raised {type(exc).__name__}: {first_line(exc)}; "
                 f"check the hyper-parameters ({_hyperparam_source(algo)}){_suspects(exc, params)}"
             ) from exc
         train_seconds = time.perf_counter() - start
