@@ -505,10 +505,13 @@ def check_policy_specs(policies: list[str]) -> None:
 
 def check_run_inputs(
     suite: Suite, policies: list[str], tasks: Iterable[str] | None = None, *, build: bool = True
-) -> None:
+) -> list[str]:
     """Fail before any worker starts: unknown policy specs, env options rejected by ``gym.make``, and
     (with ``build``) policies that cannot be built on a (task, mode) of the run: a model file that does
-    not load, an LLM spec that does not parse, a probe or model whose spaces do not fit a task."""
+    not load, an LLM spec that does not parse, a probe or model whose spaces do not fit a task.
+
+    Returns warnings: an sb3 model that runs on a (task, mode) with other options than it was trained
+    with (allowed, e.g. to evaluate a teleport-trained model under physical execution)."""
     check_policy_specs(policies)
     selected = suite.select_tasks(tasks)
     builders = {spec: _PolicyCheck(spec) for spec in policies} if build else {}
@@ -528,6 +531,7 @@ def check_run_inputs(
                 env.close()
     for check in builders.values():
         check.raise_misfits(suite, selected)
+    return [warning for check in builders.values() if (warning := check.unlike_training())]
 
 
 # What building a policy raises when its spec or model does not fit an env (a bug raises anything else).
@@ -548,19 +552,20 @@ class _PolicyCheck:
     def __init__(self, spec: str) -> None:
         self.spec = spec
         self.misfits: list[tuple[str, str, str]] = []  # (task, mode, why)
+        self.unlike: list[tuple[str, str, list[str]]] = []  # (task, mode, differences from training)
         self._model: tuple[Any, dict[str, Any], str] | None = None
         self._planner: Any = None
 
     def on(self, env: gym.Env, task: str, mode: str) -> None:
         try:
             with quiet_stdout():
-                self._build(env)
+                self._build(env, task, mode)
         except _Unloadable:
             raise
         except _BUILD_ERRORS as exc:
             self.misfits.append((task, mode, str(exc)))
 
-    def _build(self, env: gym.Env) -> None:
+    def _build(self, env: gym.Env, task: str, mode: str) -> None:
         import ethogym.policies
         from ethogym.policies.llm import LLMPlanner
         from ethogym.policies.sb3 import SB3Policy, load_model
@@ -574,7 +579,10 @@ class _PolicyCheck:
                     raise _Unloadable(f"--policy {self.spec!r}: {exc}") from exc
                 self._model = (model, metadata, argument)
             model, metadata, source = self._model
-            SB3Policy(model, metadata).check_env(env, source=source)
+            policy = SB3Policy(model, metadata)
+            policy.check_env(env, source=source)
+            if differences := policy.differences(env):
+                self.unlike.append((task, mode, differences))
         elif name == "llm" and self._planner is not None:
             built = self._planner
             LLMPlanner(
@@ -590,6 +598,16 @@ class _PolicyCheck:
             policy = ethogym.policies.make_policy(self.spec, env)
             if name == "llm":
                 self._planner = policy
+
+    def unlike_training(self) -> str | None:
+        """One warning naming the (task, mode)s where the model runs unlike its training; None if none."""
+        if not self.unlike:
+            return None
+        cells = "; ".join(f"{task} ({mode}): {', '.join(found)}" for task, mode, found in self.unlike)
+        return (
+            f"--policy {self.spec} runs with other env options than it was trained with, so its results "
+            f"measure transfer: {cells}"
+        )
 
     def raise_misfits(self, suite: Suite, selected: tuple[Any, ...]) -> None:
         """One ConfigError naming the tasks this policy does not fit and the fix; nothing when it fits all."""
@@ -738,7 +756,7 @@ def run_suite(
     report.warnings = check_resume(store, suite, provenance, adding=bool(pending))
     # After the resume check (a retrained model is named as such), and building the policies only when
     # episodes will run (a stored run's model is checked by its digest).
-    check_run_inputs(suite, given, tasks, build=bool(pending))
+    report.warnings += check_run_inputs(suite, given, tasks, build=bool(pending))
     started = time.perf_counter()
 
     keep = video_filter(video)

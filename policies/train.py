@@ -104,7 +104,11 @@ DQN_NUMBERS: dict[str, NumberRule] = {
     "exploration_final_eps": (float, 0, 1, True, False),
     "max_grad_norm": (float, 0, None, False, False),
 }
-SAC_NUMBERS: dict[str, NumberRule] = {**OFF_POLICY_NUMBERS, "sde_sample_freq": (int, -1, None, True, False)}
+SAC_NUMBERS: dict[str, NumberRule] = {
+    **OFF_POLICY_NUMBERS,
+    "sde_sample_freq": (int, -1, None, True, False),
+    "ent_coef": (float, 0, None, True, False),  # or "auto" / "auto_<start>": _checked_auto_ent_coef
+}
 NUMBERS: dict[str, dict[str, NumberRule]] = {
     **dict.fromkeys(PPO_ALGOS, PPO_NUMBERS),
     "dqn": DQN_NUMBERS,
@@ -807,6 +811,9 @@ def _checked_numbers(
         if name == "train_freq" and isinstance(value, list | tuple):
             checked[name] = _checked_train_freq(value, where)
             continue
+        if algo == "sac" and name == "ent_coef" and isinstance(value, str) and value.startswith("auto"):
+            checked[name] = _checked_auto_ent_coef(value, where)
+            continue
         if name in SCHEDULES and callable(value):
             continue
         kind, low, high, low_ok, nullable = rules[name]
@@ -829,6 +836,8 @@ def _checked_numbers(
             also += " or null" if nullable else ""
             if name == "train_freq":
                 also += ' or a pair [n >= 1, "step" | "episode"]'
+            if algo == "sac" and name == "ent_coef":
+                also += ' or "auto" / "auto_<start value > 0>" (learned)'
             raise ConfigError(f"{where}: {name} must be {what} {bounds}{also}")
         checked[name] = float(number) if kind is float else number
     return checked
@@ -845,6 +854,22 @@ def _checked_train_freq(value: Sequence[Any], where: str) -> tuple[int, str]:
     ):
         return int(value[0]), str(value[1])
     raise ConfigError(f'{where}: train_freq must be an integer >= 1 or a pair [n >= 1, "step" | "episode"]')
+
+
+def _checked_auto_ent_coef(value: str, where: str) -> str:
+    """SAC's learned entropy coefficient: ``auto``, or ``auto_<start>`` with a start above 0 (SB3
+    asserts that only when the model is built, and takes a negative fixed value silently)."""
+    start = value.removeprefix("auto")
+    if start:
+        try:
+            ok = start[0] == "_" and float(start[1:]) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f'{where}: ent_coef must be a number >= 0 or "auto" / "auto_<start value > 0>" (learned)'
+            )
+    return value
 
 
 def _number(value: Any, name: str) -> float:

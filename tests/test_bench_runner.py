@@ -508,6 +508,22 @@ def test_task_option_runs_part_of_a_suite_under_its_keys(tmp_path: Path) -> None
     assert "sb3:handover" in report.output and "not every policy ran" in " ".join(report.output.split())
 
 
+def test_a_model_run_unlike_its_training_is_warned_about(tmp_path: Path) -> None:
+    """`play` warned that a model ran with other options than it was trained with; `bench run` said
+    nothing, so a suite's physical mode scored a teleport-trained model without a word."""
+    path = tiny_suite(tmp_path, tasks=[TASKS[1]], seeds=1, max_steps=3)
+    data = yaml.safe_load(path.read_text())
+    data["modes"].append({"label": "physical", "options": {"skill_execution": "physical"}})
+    path.write_text(yaml.safe_dump(data))
+    with ResultsStore(tmp_path / "r.db") as store:
+        report = run_suite(load_suite(path), ["sb3:handover"], store, workers=1, progress=False)
+    assert report.inserted == 2
+    assert report.warnings == [
+        "--policy sb3:handover runs with other env options than it was trained with, so its results "
+        f"measure transfer: {TASKS[1]} (physical): skill_execution=physical (trained with teleport)"
+    ]
+
+
 def _session_processes(sid: int) -> list[int]:
     """Pids of the live (not zombie) processes of session ``sid``, from /proc."""
     pids = []

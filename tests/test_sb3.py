@@ -309,7 +309,10 @@ def _monitor_rows(path: Path) -> list[dict[str, str]]:
         ([TRASH, "--algo", "sac", "-p", "tau=1.5"], "--hyperparam tau=1.5: tau must be a number in [0, 1]"),
         ([TRASH, "--algo", "sac", "-p", "learning_rate=0"], "learning_rate must be a number > 0"),
         ([TRASH, "--algo", "sac", "-p", "target_update_interval=0"], "target_update_interval must be an"),
-        ([TRASH, "--algo", "sac", "-p", "ent_coef=abc"], "SAC rejected a hyper-parameter"),
+        # SAC took a negative fixed entropy coefficient silently; a bad "auto_" start was an assert.
+        ([TRASH, "--algo", "sac", "-p", "ent_coef=abc"], 'ent_coef must be a number >= 0 or "auto"'),
+        ([TRASH, "--algo", "sac", "-p", "ent_coef=-0.1"], 'ent_coef must be a number >= 0 or "auto"'),
+        ([TRASH, "--algo", "sac", "-p", "ent_coef=auto_-1"], 'ent_coef must be a number >= 0 or "auto"'),
         # A 132-line AttributeError from the policy's constructor.
         (
             [TRASH, "--algo", "ppo", "-p", "policy=MultiInputPolicy"],
