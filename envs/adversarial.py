@@ -98,10 +98,12 @@ class ThiefEnv(EthogymEnv):
       second learner (``ThiefParallelEnv``, PettingZoo)
     """
 
+    SKILL_STEPS = 120  # the robot's episode length without max_steps: the adversary takes turns too
+
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         config = super().default_config()
-        config.update(activity="picking_up_trash", aggressiveness=0.5)  # max_steps None: 120 skills
+        config.update(activity="picking_up_trash", aggressiveness=0.5)
         return config
 
     def __init__(self, render_mode: str | None = None, **config: Any) -> None:
@@ -110,8 +112,6 @@ class ThiefEnv(EthogymEnv):
         check_task_options("ethogym/Adversarial-Thief-v0", config, self.default_config())
         self.adversary: Robot | None = None
         super().__init__(render_mode=render_mode, **config)
-        skills = self.config["control_mode"] == "skills"
-        self.max_steps = self.config["max_steps"] or (120 if skills else 1500)
 
     # --- configuration -----------------------------------------------------------------------------
     @staticmethod
@@ -774,9 +774,7 @@ class ThiefParallelEnv(ParallelEnv):
         return {ROBOT_AGENT: robot_obs, ADVERSARY: self.core.adversary_observation()}
 
     def _infos(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        # Masks as int8, PettingZoo's convention: action_space(agent).sample(mask) takes them as they are.
-        if "action_mask" in info:
-            info = {**info, "action_mask": info["action_mask"].astype(np.int8)}
+        # Masks as int8 (the robot's is already), PettingZoo's convention: action_space(agent).sample(mask).
         adversary = {**info["adversary"], "action_mask": self.core.order_mask().astype(np.int8)}
         return {ROBOT_AGENT: info, ADVERSARY: adversary}
 

@@ -58,6 +58,7 @@ class EthogymEnv(gym.Env):
 
     # human: PyBullet's own window, updated as the env steps; rgb_array: render() returns a frame.
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
+    SKILL_STEPS = 80  # episode length without a max_steps option (skills; continuous: 1500)
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
@@ -127,9 +128,17 @@ class EthogymEnv(gym.Env):
                 1, round(1.0 / (self.world.dt * self.config["control_substeps"]))
             )
         self.observation_space = self._make_observation_space()
-        self.max_steps = self.config["max_steps"] or (80 if self.config["control_mode"] == "skills" else 1500)
         self.robot: Robot | None = None
         self._scene = None
+
+    @property
+    def max_steps(self) -> int:
+        """Steps before the env truncates: the ``max_steps`` option, else ``SKILL_STEPS`` skill
+        steps or 1500 continuous steps. (``gym.make``'s ``max_episode_steps`` is a TimeLimit wrapper
+        the env cannot see: it only shortens episodes, without their ``episode_metrics``.)"""
+        if self.config["max_steps"]:
+            return self.config["max_steps"]
+        return self.SKILL_STEPS if self.config["control_mode"] == "skills" else 1500
 
     # --- configuration -----------------------------------------------------------------------------
     @staticmethod
@@ -876,7 +885,8 @@ class EthogymEnv(gym.Env):
                 "duration": 0.0,
                 "text": "",
             }
-            info["action_mask"] = self.action_masks()
+            # int8, Gymnasium's convention: action_space.sample(mask=info["action_mask"]) takes it.
+            info["action_mask"] = self.action_masks().astype(np.int8)
         info.update(self._extra_info())
         return info
 

@@ -831,7 +831,10 @@ def _checked_numbers(
         )
         if not in_range:
             what = "a number" if kind is float else "an integer"
-            bounds = f"in [{low}, {high}]" if high is not None else f"{'>=' if low_ok else '>'} {low}"
+            if high is not None:
+                bounds = f"in {'[' if low_ok else '('}{low}, {high}]"
+            else:
+                bounds = f"{'>=' if low_ok else '>'} {low}"
             also = "".join(f" or {extra}" for extra in ALSO_ALLOWED.get(name, ()))
             also += " or null" if nullable else ""
             if name == "train_freq":

@@ -278,10 +278,31 @@ def test_action_mask(make_env, env_id: str) -> None:
         assert mask.dtype == bool and mask.shape == (env.action_space.n,)
         assert mask.any(), f"no skill is available at step {step}"
         assert mask[done] and mask[wait], f"done/wait masked out at step {step}"
-        assert np.array_equal(info["action_mask"], mask)
+        # int8 in info, as Gymnasium's masked sampling wants it (it refused the bool array)
+        assert info["action_mask"].dtype == np.int8 and np.array_equal(info["action_mask"], mask)
+        assert mask[env.action_space.sample(mask=info["action_mask"])]
         obs, _, terminated, truncated, info = env.step(policy.act(obs, info))
         if terminated or truncated:
             break
+
+
+def test_async_vector_envs_with_text_observations_need_shared_memory_off() -> None:
+    """Gymnasium 1.x's AsyncVectorEnv reads Text observations from shared memory as a blank string (a
+    Gymnasium limitation the README names); without shared memory the text arrives."""
+    envs = gym.make_vec(
+        TRASH,
+        num_envs=2,
+        vectorization_mode="async",
+        vector_kwargs={"shared_memory": False},
+        obs_mode="text",
+        **FAST,
+    )
+    try:
+        obs, _ = envs.reset(seed=[3, 4])
+        assert all(text.startswith("Task: picking up trash.") for text in obs), obs
+        assert obs[0] != obs[1]
+    finally:
+        envs.close()
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)

@@ -302,7 +302,10 @@ def _monitor_rows(path: Path) -> list[dict[str, str]]:
         ([TRASH, "--algo", "dqn", "-p", "train_freq=0"], "train_freq must be an integer >= 1 or a pair"),
         ([TRASH, "--algo", "dqn", "-p", "train_freq=[4, epoch]"], "train_freq must be an integer >= 1 or"),
         ([TRASH, "--algo", "dqn", "-p", "exploration_fraction=abc"], "exploration_fraction must be a number"),
-        ([TRASH, "--algo", "dqn", "-p", "exploration_fraction=0"], "exploration_fraction must be a number"),
+        (
+            [TRASH, "--algo", "dqn", "-p", "exploration_fraction=0"],
+            "exploration_fraction must be a number in (0, 1]",
+        ),
         ([TRASH, "--algo", "dqn", "-p", "exploration_final_eps=1.5"], "exploration_final_eps must be a"),
         ([TRASH, "--algo", "dqn", "-p", "learning_starts=-1"], "learning_starts must be an integer >= 0"),
         ([TRASH, "--algo", "dqn", "-p", "gradient_steps=0"], "gradient_steps must be an integer >= 1 or -1"),
