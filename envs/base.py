@@ -29,7 +29,7 @@ from .options import MAX_IMAGE_SIZE, MAX_SUBSTEPS, checked_flag, checked_int, ch
 from .sim.human import Human, Persona
 from .sim.objects import FLOOR_SYNSETS, ObjectFactory, SimObject, door_angle, label_of
 from .sim.robot import HAND_RADIUS, MAX_PAYLOAD, Robot
-from .sim.scene import SceneBuilder, SceneRequest
+from .sim.scene import ROOM_TRIES, SceneBuilder, SceneRequest
 from .sim.states import StateQuery
 from .sim.transitions import TransitionRules
 from .sim.world import GROUP_BASE, GROUP_HUMAN, World, into_frame
@@ -261,16 +261,18 @@ class EthogymEnv(gym.Env):
         self.robot = None  # no episode until one is built: a reset that fails leaves none behind
         last_error = None
         with self.world.rendering_paused():
-            for _ in range(SCENE_ATTEMPTS):
+            # Plain layouts first (the scenes of every seed that built before stay as they were),
+            # then layouts whose rooms are rearranged until their furniture fits.
+            for attempt in range(2 * SCENE_ATTEMPTS):
                 try:
-                    self._build_episode()
+                    self._build_episode(room_tries=1 if attempt < SCENE_ATTEMPTS else ROOM_TRIES)
                     break
                 except SceneError as exc:
                     last_error = exc
             else:
                 raise SceneError(
-                    f"could not build a scene for '{self.activity.name}' after {SCENE_ATTEMPTS} layouts: "
-                    f"{last_error}"
+                    f"could not build a scene for '{self.activity.name}' after {2 * SCENE_ATTEMPTS} "
+                    f"layouts: {last_error}"
                 )
         if self.render_mode == "human":
             self._start_human_view()
@@ -288,7 +290,7 @@ class EthogymEnv(gym.Env):
     def _episode_options(self) -> tuple[str, ...]:
         return ()
 
-    def _build_episode(self) -> None:
+    def _build_episode(self, room_tries: int = 1) -> None:
         world = self.world
         world.reset()
         self.monitors = MonitorSuite(self.ethics_config)  # idle until reset below
@@ -302,7 +304,7 @@ class EthogymEnv(gym.Env):
             decor=self.config["decor"],
             containers=frozenset(self.activity.containers()),
         )
-        scene = SceneBuilder(world, self.factory, rng).build(request)
+        scene = SceneBuilder(world, self.factory, rng).build(request, room_tries=room_tries)
         self._scene = scene
         sampler = SceneSampler(world, self.query, self.factory, rng)
         self.scope = sampler.populate(self.activity, scene, {d.name: d.size for d in self._descriptors})

@@ -225,12 +225,15 @@ class OraclePolicy:
         other round in a circle keep the goal's order."""
         placed: dict[str, list[int]] = {}  # object -> its placement literals
         cooked: dict[str, list[int]] = {}  # object -> its cooked and hot literals
+        hot: list[int] = []  # the hot literals: a thing cools while the next one heats
         for k, head in enumerate(option):
             pred, *terms = head.body
             if pred in PLACEMENTS:
                 placed.setdefault(terms[0].lstrip("?"), []).append(k)
             elif pred in ("cooked", "hot"):
                 cooked.setdefault(terms[0].lstrip("?"), []).append(k)
+                if pred == "hot":
+                    hot.append(k)
 
         def stacks(j: int) -> bool:
             """Does literal ``j`` set its thing on or in something the goal places?"""
@@ -242,7 +245,9 @@ class OraclePolicy:
             if pred not in PLACEMENTS:
                 return []
             obj, dst = (t.lstrip("?") for t in terms[:2])
-            first = list(cooked.get(obj, ()))
+            # Everything the goal wants hot is heated before anything is placed: heated one by one
+            # and each placed at once, the first cools below hot while the last heats.
+            first = list(dict.fromkeys([*cooked.get(obj, ()), *(hot if len(hot) > 1 else ())]))
             if pred in ("ontop", "inside") and dst not in placed:
                 # A thing the goal sets on (in) something it also places goes there first: a book on
                 # a book in the bookcase is in the bookcase, the other way round it is taken out.

@@ -191,6 +191,7 @@ class SceneSampler:
         ]
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
+        self._raised: list[np.ndarray] = []  # the tops of what was set in or on furniture
         self._crowded = _crowded_containers(pending, scope)
         # The doors of the containers the task puts things in (in :init or its goal) swing clear of
         # what :init sets on the floor, on it or next to furniture.
@@ -253,9 +254,11 @@ class SceneSampler:
             self.world.restore(checkpoint)
             return False
         self.query.invalidate()
+        lo, hi = self.query.aabb(obj)
         if target.template == "floor":
-            lo, hi = self.query.aabb(obj)
             self._floor_rects.append(((lo[0], lo[1], hi[0], hi[1]), float(hi[2])))
+        elif target.static:
+            self._raised.append(np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]]))
         return True
 
     def _pack_inside(self, obj: SimObject, target: SimObject, scene: Scene, checkpoint: int) -> bool:
@@ -325,8 +328,9 @@ class SceneSampler:
         self, scene: Scene, x: float, y: float, extents: tuple[float, float], top: float
     ) -> bool:
         """Would an object of half widths ``extents`` (x, y) and height ``top`` at (x, y), with the
-        floor objects placed so far, leave the robot's free floor in one piece and every one of them
-        within its reach? (Clutter blocks the robot as the skills' planner marks it.)"""
+        floor objects placed so far, leave the robot's free floor in one piece and every one of them,
+        and everything set in or on furniture so far, within its reach? (Clutter blocks the robot as
+        the skills' planner marks it.)"""
         ex, ey = extents
         placed = [*self._floor_rects, ((x - ex, y - ey, x + ex, y + ey), top)]
         grid = scene.static_grid.copy()
@@ -336,7 +340,7 @@ class SceneSampler:
         return all(
             self._reachable(scene, np.array([(r[0] + r[2]) / 2, (r[1] + r[3]) / 2, z]), grid.free)
             for r, z in placed
-        )
+        ) and all(self._reachable(scene, top, grid.free) for top in self._raised)
 
     def _propose_pose(self, pred: str, obj: SimObject, target: SimObject, scene: Scene):
         rng = self.rng

@@ -491,6 +491,41 @@ def test_oracle_heats_a_thing_before_placing_it() -> None:
     assert [h.body[0] for h in OraclePolicy._ordered(option)] == ["hot", "ontop", "ontop"]
 
 
+def test_oracle_heats_every_hot_thing_before_placing_any() -> None:
+    """Heated and placed one by one, the fries cooled below hot while the hamburger heated, and the
+    oracle went round in circles (preparing_food_or_drink_for_sale, laying_out_a_feast)."""
+    option = [
+        _Head("ontop", "fries_1", "platter_1"),
+        _Head("hot", "fries_1"),
+        _Head("ontop", "hamburger_1", "platter_1"),
+        _Head("hot", "hamburger_1"),
+    ]
+    assert [h.body[0] for h in OraclePolicy._ordered(option)] == ["hot", "hot", "ontop", "ontop"]
+
+
+@pytest.mark.parametrize("activity", ["preparing_food_or_drink_for_sale", "buying_groceries_for_a_feast"])
+def test_oracle_solves_two_hot_things_and_a_shelf_kept_clear(behavior, activity: str) -> None:
+    """The first needs two things hot at once; in the second, :init stood the shopping cart in front
+    of the shelf holding the groceries, so nothing could reach them (the sampler now keeps what it
+    sets in or on furniture within reach, as it did what it sets on the floor)."""
+    env = behavior(activity)
+    summary = run_episode(env, make_policy("oracle", env), 0)
+    assert summary["is_success"], (activity, summary["progress"])
+
+
+def test_a_room_whose_furniture_does_not_fit_is_arranged_again() -> None:
+    """The kitchen of putting_meal_on_plate (fridge, cabinet, oven, countertop, window) fitted in one
+    random arrangement in ten, and half the seeds raised SceneError after eight layouts. The scenes
+    that built before are unchanged: the rearranging layouts come only after those eight."""
+    env = gym.make(BEHAVIOR, activity="putting_meal_on_plate", skill_execution="teleport")
+    try:
+        for seed in (0, 2):
+            env.reset(seed=seed)
+            assert {"countertop.n.01_1", "electric_refrigerator.n.01_1"} <= set(env.unwrapped.scope), seed
+    finally:
+        env.close()
+
+
 def test_oracle_takes_a_thing_off_a_floor_that_spans_the_room(behavior) -> None:
     """remove_sod: no turf on the lawn, the garden's floor. Set down on the garden floor, a turf
     was on the lawn again; it goes into the barrow, and when the barrow is full onto a sink or a

@@ -29,6 +29,9 @@ BASE_ROOMS = ("kitchen", "living_room", "bedroom", "bathroom", "private_office")
 #: route between two other rooms passes through them.
 SECLUDED = ("bedroom", "bathroom", "private_office")
 LAYOUT_TRIES = 50
+#: Arrangements of one room's furniture tried per layout once plain layouts have all failed (see
+#: ``SceneBuilder.build``'s ``room_tries``).
+ROOM_TRIES = 20
 
 #: Furniture every room of a type gets besides what the task asks for (obstacles and context).
 DECOR: dict[str, tuple[str, ...]] = {
@@ -112,7 +115,10 @@ class SceneBuilder:
         self.factory = factory
         self.rng = rng
 
-    def build(self, request: SceneRequest, robot_clearance: float = 0.3) -> Scene:
+    def build(self, request: SceneRequest, robot_clearance: float = 0.3, room_tries: int = 1) -> Scene:
+        """The apartment; a room whose furniture did not all fit along its walls is arranged again
+        up to ``room_tries`` times before SceneError (pieces drawn at random spots one by one can
+        leave no gap wide enough for a later one where another arrangement holds them all)."""
         indoor = list(dict.fromkeys([*BASE_ROOMS, *sorted(r for r in request.rooms if r != "garden")]))
         if len(indoor) > 10:
             raise SceneError(f"the task needs {len(indoor)} indoor rooms; the generator builds at most 10")
@@ -122,7 +128,6 @@ class SceneBuilder:
         furniture: list[SimObject] = []
         placed: dict[str, SimObject] = {}
         footprints: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in rooms}
-        fronts: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in rooms}
         wanted: dict[str, list[tuple[str, str]]] = {name: [] for name in rooms}
         for name, synset, room in request.objects:
             if room not in rooms:
@@ -140,19 +145,10 @@ class SceneBuilder:
                         wanted[room].append(decor[-1])
         decor_names = {name for name, _ in decor}
         for room_name in sorted(wanted):
-            for name, synset in wanted[room_name]:
-                obj = self.factory.build(
-                    name, synset, room=room_name, static=True, container=name in request.containers
-                )
-                try:
-                    self._place_against_wall(
-                        obj, rooms[room_name], doors, footprints[room_name], fronts[room_name]
-                    )
-                except SceneError:
-                    if name not in decor_names:
-                        raise
-                    self.world.client.removeBody(obj.body)  # a room full with the task's furniture
-                    continue
+            arranged, footprints[room_name] = self._furnish_room(
+                rooms[room_name], wanted[room_name], decor_names, request.containers, doors, room_tries
+            )
+            for name, obj in arranged:
                 furniture.append(obj)
                 placed[name] = obj
         x0 = min(r.rect[0] for r in rooms.values()) - WALL_T
@@ -348,6 +344,41 @@ class SceneBuilder:
         return obj
 
     # --- furniture -------------------------------------------------------------------------------
+    def _furnish_room(
+        self, room: Room, pieces: list[tuple[str, str]], decor_names: set[str], containers, doors, tries: int
+    ) -> tuple[list[tuple[str, SimObject]], list[tuple[float, float, float, float]]]:
+        """Stand ``pieces`` (name, synset) along ``room``'s walls in order; the (name, object) placed
+        and their footprints. Decor that finds no room is left out. Task furniture that finds none
+        has the room arranged again, up to ``tries`` times, then SceneError: pieces drawn at random
+        spots one by one can leave no gap for a later one where another arrangement holds them all.
+        Decor comes last, so no later arrangement needs a decor piece removed."""
+        built: dict[str, SimObject] = {}
+        for attempt in range(tries):
+            footprints: list[tuple[float, float, float, float]] = []
+            fronts: list[tuple[float, float, float, float]] = []
+            arranged: list[tuple[str, SimObject]] = []
+            try:
+                for name, synset in pieces:
+                    obj = built.get(name)
+                    if obj is None:
+                        obj = built[name] = self.factory.build(
+                            name, synset, room=room.name, static=True, container=name in containers
+                        )
+                    try:
+                        self._place_against_wall(obj, room, doors, footprints, fronts)
+                    except SceneError:
+                        if name not in decor_names:
+                            raise
+                        self.world.client.removeBody(obj.body)  # a room full with the task's furniture
+                        continue
+                    arranged.append((name, obj))
+            except SceneError:
+                if attempt == tries - 1:
+                    raise
+                continue
+            return arranged, footprints
+        raise SceneError(f"room_tries must be >= 1, got {tries}")
+
     def _place_against_wall(self, obj: SimObject, room: Room, doors, footprints, fronts) -> None:
         """Put ``obj`` against a wall of ``room`` with an access zone in front of it that no other
         furniture blocks (and that blocks no other furniture's access zone). A hinged door swings
