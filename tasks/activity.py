@@ -677,15 +677,30 @@ def _unfitting(activity: Activity) -> list[str]:
             if head == "forn":
                 return not value or sum(cases) >= int(expr[1][0])
             return all(cases) if (head == "forall") == value else any(cases)
-        return True  # forpairs, fornpairs: not judged
+        if head in ("forpairs", "fornpairs"):
+            (var, _, kind), (other, _, other_kind) = expr[-3], expr[-2]
+            pairs = [
+                [
+                    can(expr[-1], value, {**bound, var.lstrip("?"): a, other.lstrip("?"): b})
+                    for b in activity.objects.get(other_kind, ())
+                ]
+                for a in activity.objects.get(kind, ())
+            ]
+            if not value:
+                return any(any(row) for row in pairs)
+            # Each first thing (or, fornpairs, that many of them) pairs with some second one.
+            need = int(expr[1][0]) if head == "fornpairs" else len(pairs)
+            return sum(any(row) for row in pairs) >= need
+        return True
 
     if all(can(expr, True, {}) for expr in activity.goal):
         return problems
-    return problems + [
-        f"the goal puts {_misfit_text(objects[a], objects[b])}"
-        for (a, b), bad in sorted(misfits.items())
-        if bad
-    ]
+    bad = [pair for pair, misfit in sorted(misfits.items()) if misfit]
+    # Two examples: a goal over eight pots and four flowers would list 32 pairs.
+    texts = [f"the goal puts {_misfit_text(objects[a], objects[b])}" for a, b in bad[:2]]
+    if len(bad) > 2:
+        texts.append(f"{len(bad) - 2} more such pairs")
+    return problems + texts
 
 
 def _drops_into(obj: SimObject, box: SimObject, activity: Activity) -> bool:

@@ -880,7 +880,6 @@ def test_a_container_loaded_beyond_its_room_is_built_bigger(behavior) -> None:
     "activity",
     [
         "cook_chorizo",  # a tupperware of five chorizos, in a fridge
-        "planting_flowers",
         "set_up_a_home_office_in_your_garage",
         "unloading_shopping_items",
         "packing_moving_van",  # a mattress on the floor

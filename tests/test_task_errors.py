@@ -15,7 +15,13 @@ from ethogym.envs.sim.objects import container_inside
 from ethogym.errors import ConfigError, SamplingError, TaskDefinitionError, UnsupportedActivityError
 from ethogym.policies import make_policy
 from ethogym.tasks import activity as activity_module
-from ethogym.tasks.activity import check_supported, describe_objects, goal_literals, load_activity
+from ethogym.tasks.activity import (
+    check_supported,
+    describe_objects,
+    goal_literals,
+    load_activity,
+    supported_activities,
+)
 from ethogym.tasks.sampler import placement_order
 
 CAN_IN_BIN = "(inside can__of__soda.n.01_1 ashcan.n.01_1)"
@@ -441,6 +447,18 @@ def test_substance_no_tool_takes_off_is_unsupported(tmp_path: Path) -> None:
     # A rag wipes dust off with no condition: the same goal is supported once the task has one.
     with_rag = _with_objects(bare, "rag.n.01_1 - rag.n.01", placed="(ontop rag.n.01_1 floor.n.01_2)")
     check_supported(load_activity(path=str(_write(tmp_path, with_rag, "with_rag.bddl"))))
+
+
+@pytest.mark.parametrize(("activity", "more"), [("freeze_pies", 2), ("planting_flowers", 30)])
+def test_a_forpairs_goal_that_does_not_fit_is_unsupported(activity: str, more: int) -> None:
+    """forpairs and fornpairs were never size-checked: freeze_pies (pies wider than the tupperware)
+    and planting_flowers set up, and no policy could ever meet their goals. The message gives two
+    pairs and counts the rest."""
+    assert activity not in supported_activities()
+    with pytest.raises(UnsupportedActivityError) as excinfo:
+        gym.make("ethogym/Behavior-v0", activity=activity)
+    message = str(excinfo.value)
+    assert message.count("the goal puts") == 2 and f"; {more} more such pairs." in message
 
 
 def test_goal_putting_a_thing_in_a_container_too_small_is_unsupported(tmp_path: Path) -> None:
