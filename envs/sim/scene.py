@@ -377,7 +377,7 @@ class SceneBuilder:
                     raise
                 continue
             return arranged, footprints
-        raise SceneError(f"room_tries must be >= 1, got {tries}")
+        raise ValueError(f"room_tries must be >= 1, got {tries}")
 
     def _place_against_wall(self, obj: SimObject, room: Room, doors, footprints, fronts) -> None:
         """Put ``obj`` against a wall of ``room`` with an access zone in front of it that no other
