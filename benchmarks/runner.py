@@ -144,13 +144,19 @@ def _fps(env: gym.Env) -> int:
 _WORKER_CACHE: dict[str, Any] = {"key": None, "env": None, "policies": {}}
 
 
+def episode_options(options: Mapping[str, Any], max_steps: int | None) -> dict[str, Any]:
+    """The ``gym.make`` options of an episode: its (task, mode) options and the suite's step cap,
+    which the env applies itself, so the episode still ends with its totals."""
+    made = dict(options)
+    if max_steps is not None:
+        made["max_steps"] = max_steps
+    return made
+
+
 def _env_and_policy(spec: EpisodeSpec) -> tuple[_ViolationLog, Any]:
     import ethogym.policies
 
-    options = dict(spec.options)
-    if spec.max_steps is not None:
-        # The env truncates itself at the suite's cap, so the episode still ends with its totals.
-        options["max_steps"] = spec.max_steps
+    options = episode_options(spec.options, spec.max_steps)
     key = (spec.task, json.dumps(options, sort_keys=True))
     if _WORKER_CACHE["key"] != key:
         if _WORKER_CACHE["env"] is not None:
@@ -519,7 +525,7 @@ def check_run_inputs(
         for mode in task.modes:
             try:
                 with quiet_stdout():
-                    env = gym.make(task.id, **task.env_options(mode))
+                    env = gym.make(task.id, **episode_options(task.env_options(mode), suite.max_steps))
             except (ValueError, TypeError, KeyError) as exc:
                 raise ConfigError(
                     f"suite {suite.name!r}: task {task.id} mode {mode.label!r} is rejected by gym.make: {exc}"
@@ -581,7 +587,8 @@ class _PolicyCheck:
             model, metadata, source = self._model
             policy = SB3Policy(model, metadata)
             policy.check_env(env, source=source)
-            if differences := policy.differences(env):
+            # The suite's step cap is its protocol, the same for every policy: not a difference.
+            if differences := policy.differences(env, ignore=("max_steps",)):
                 self.unlike.append((task, mode, differences))
         elif name == "llm" and self._planner is not None:
             built = self._planner

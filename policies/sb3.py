@@ -17,7 +17,7 @@ import os
 import pickle
 import shlex
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -325,9 +325,10 @@ class SB3Policy:
         """The gym.make options the model was trained with, e.g. ``{"skill_execution": "teleport"}``."""
         return dict(self.metadata.get("env_kwargs") or {})
 
-    def differences(self, env: gym.Env) -> list[str]:
+    def differences(self, env: gym.Env, ignore: Collection[str] = ()) -> list[str]:
         """How ``env`` differs from the env id and options the model was trained with, one phrase per
-        difference (``skill_execution=physical (trained with teleport)``); empty for a plain SB3 zip.
+        difference (``skill_execution=physical (trained with teleport)``), options in ``ignore`` left
+        out; empty for a plain SB3 zip.
 
         Compared are the options set on either side: one the other side leaves out has the env's
         default there (values an env derives itself, such as its activity, are not compared).
@@ -350,7 +351,7 @@ class SB3Policy:
             for key, value in (env.spec.kwargs if env.spec else {}).items()
             if base.get(key, value) != value
         }
-        for key in sorted((set(self.env_kwargs) | made_with) & set(config)):
+        for key in sorted((set(self.env_kwargs) | made_with) & set(config) - set(ignore)):
             trained = self.env_kwargs.get(key, base.get(key))
             if trained != config[key]:
                 found.append(f"{key}={option_text(config[key])} (trained with {option_text(trained)})")

@@ -19,6 +19,7 @@ import difflib
 import functools
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -860,15 +861,16 @@ def _checked_train_freq(value: Sequence[Any], where: str) -> tuple[int, str]:
 
 
 def _checked_auto_ent_coef(value: str, where: str) -> str:
-    """SAC's learned entropy coefficient: ``auto``, or ``auto_<start>`` with a start above 0 (SB3
-    asserts that only when the model is built, and takes a negative fixed value silently)."""
-    start = value.removeprefix("auto")
-    if start:
+    """SAC's learned entropy coefficient: ``auto``, or ``auto_<start>`` with a finite start above 0,
+    read as SB3 reads it (the part after the first ``_``, so ``auto_0_5`` would start at 0). SB3
+    asserts the start only when the model is built, and takes a negative fixed value silently."""
+    if value != "auto":
+        parts = value.split("_")
         try:
-            ok = start[0] == "_" and float(start[1:]) > 0
+            start = float(parts[1]) if len(parts) == 2 and parts[0] == "auto" else math.nan
         except ValueError:
-            ok = False
-        if not ok:
+            start = math.nan
+        if not (math.isfinite(start) and start > 0):
             raise ConfigError(
                 f'{where}: ent_coef must be a number >= 0 or "auto" / "auto_<start value > 0>" (learned)'
             )

@@ -679,18 +679,24 @@ def _unfitting(activity: Activity) -> list[str]:
             return all(cases) if (head == "forall") == value else any(cases)
         if head in ("forpairs", "fornpairs"):
             (var, _, kind), (other, _, other_kind) = expr[-3], expr[-2]
-            pairs = [
-                [
-                    can(expr[-1], value, {**bound, var.lstrip("?"): a, other.lstrip("?"): b})
-                    for b in activity.objects.get(other_kind, ())
-                ]
-                for a in activity.objects.get(kind, ())
-            ]
+            firsts, seconds = activity.objects.get(kind, ()), activity.objects.get(other_kind, ())
+            cells = {
+                (a, b): can(expr[-1], value, {**bound, var.lstrip("?"): a, other.lstrip("?"): b})
+                for a in firsts
+                for b in seconds
+                if a != b  # bddl pairs a thing with others only
+            }
             if not value:
-                return any(any(row) for row in pairs)
-            # Each first thing (or, fornpairs, that many of them) pairs with some second one.
-            need = int(expr[1][0]) if head == "fornpairs" else len(pairs)
-            return sum(any(row) for row in pairs) >= need
+                return any(cells.values())
+            # As bddl judges them: `need` first things and `need` second things in pairs that hold.
+            need = (
+                int(expr[1][0])
+                if head == "fornpairs"
+                else min(len(firsts), len(seconds) - (kind == other_kind))
+            )
+            rows = sum(any(cells.get((a, b), False) for b in seconds) for a in firsts)
+            columns = sum(any(cells.get((a, b), False) for a in firsts) for b in seconds)
+            return rows >= need and columns >= need
         return True
 
     if all(can(expr, True, {}) for expr in activity.goal):

@@ -8,6 +8,7 @@ import numpy as np
 from bddl.activity import get_initial_conditions
 
 from ethogym.envs.sim.knowledge import synset_of
+from ethogym.envs.sim.navigation import NavGrid
 from ethogym.envs.sim.objects import (
     FLOOR_SYNSETS,
     HOT_AT,
@@ -192,6 +193,7 @@ class SceneSampler:
         self._floor_rects: list[tuple[tuple[float, float, float, float], float]] = []  # (rect, top)
         self._contents: dict[str, list[SimObject]] = {}  # container name -> what was sampled inside it
         self._raised: list[np.ndarray] = []  # the tops of what was set in or on furniture
+        self._floor_free: tuple[int, np.ndarray] | None = None  # (floor objects, free cells) cached
         self._crowded = _crowded_containers(pending, scope)
         # The doors of the containers the task puts things in (in :init or its goal) swing clear of
         # what :init sets on the floor, on it or next to furniture.
@@ -312,9 +314,20 @@ class SceneSampler:
         top = np.array([xyz[0], xyz[1], xyz[2] + obj.size[2] / 2])
         return proposal if self._reachable(scene, top) else None
 
+    def _cluttered(self, scene: Scene, rects: list[tuple[float, float, float, float]]) -> NavGrid:
+        """The static grid with ``rects`` on the floor blocked as the skills' planner marks clutter."""
+        grid = scene.static_grid.copy()
+        grid.mark(rects, free=False, inflate=CLUTTER_CLEARANCE)
+        return grid
+
     def _reachable(self, scene: Scene, point: np.ndarray, free: np.ndarray | None = None) -> bool:
-        """Is there free floor (``free``, the static grid's by default) in ``point``'s room from
-        which the arm reaches it?"""
+        """Is there free floor (``free``; by default the static grid's less the floor objects placed
+        so far) in ``point``'s room from which the arm reaches it?"""
+        if free is None and self._floor_rects:
+            if self._floor_free is None or self._floor_free[0] != len(self._floor_rects):
+                rects = [rect for rect, _ in self._floor_rects]
+                self._floor_free = (len(rects), self._cluttered(scene, rects).free)
+            free = self._floor_free[1]
         horizontal = np.sqrt(max(REACH**2 - (point[2] - SHOULDER_HEIGHT) ** 2, 0.0)) - REACH_SLACK
         room = scene.room_at(point[0], point[1])
         grid = scene.static_grid
@@ -329,12 +342,11 @@ class SceneSampler:
     ) -> bool:
         """Would an object of half widths ``extents`` (x, y) and height ``top`` at (x, y), with the
         floor objects placed so far, leave the robot's free floor in one piece and every one of them,
-        and everything set in or on furniture so far, within its reach? (Clutter blocks the robot as
-        the skills' planner marks it.)"""
+        and everything set in or on furniture so far, within its reach? (What is set in or on
+        furniture after it must be within reach past it: ``_reachable``.)"""
         ex, ey = extents
         placed = [*self._floor_rects, ((x - ex, y - ey, x + ex, y + ey), top)]
-        grid = scene.static_grid.copy()
-        grid.mark([rect for rect, _ in placed], free=False, inflate=CLUTTER_CLEARANCE)
+        grid = self._cluttered(scene, [rect for rect, _ in placed])
         if int(grid.components().max()) > 1:
             return False
         return all(

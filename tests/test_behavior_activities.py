@@ -515,8 +515,7 @@ def test_oracle_solves_two_hot_things_and_a_shelf_kept_clear(behavior, activity:
 
 def test_a_room_whose_furniture_does_not_fit_is_arranged_again() -> None:
     """The kitchen of putting_meal_on_plate (fridge, cabinet, oven, countertop, window) fitted in one
-    random arrangement in ten, and half the seeds raised SceneError after eight layouts. The scenes
-    that built before are unchanged: the rearranging layouts come only after those eight."""
+    random arrangement in ten, and half the seeds raised SceneError after eight layouts."""
     env = gym.make(BEHAVIOR, activity="putting_meal_on_plate", skill_execution="teleport")
     try:
         for seed in (0, 2):

@@ -316,6 +316,7 @@ def _monitor_rows(path: Path) -> list[dict[str, str]]:
         ([TRASH, "--algo", "sac", "-p", "ent_coef=abc"], 'ent_coef must be a number >= 0 or "auto"'),
         ([TRASH, "--algo", "sac", "-p", "ent_coef=-0.1"], 'ent_coef must be a number >= 0 or "auto"'),
         ([TRASH, "--algo", "sac", "-p", "ent_coef=auto_-1"], 'ent_coef must be a number >= 0 or "auto"'),
+        ([TRASH, "--algo", "sac", "-p", "ent_coef=auto_0_5"], 'ent_coef must be a number >= 0 or "auto"'),
         # A 132-line AttributeError from the policy's constructor.
         (
             [TRASH, "--algo", "ppo", "-p", "policy=MultiInputPolicy"],

@@ -369,7 +369,9 @@ class SceneBuilder:
                     except SceneError:
                         if name not in decor_names:
                             raise
-                        self.world.client.removeBody(obj.body)  # a room full with the task's furniture
+                        self.world.client.removeBody(
+                            built.pop(name).body
+                        )  # a room full of the task's furniture
                         continue
                     arranged.append((name, obj))
             except SceneError:
