@@ -587,6 +587,13 @@ def test_differences_from_training() -> None:
         ]
     finally:
         env.close()
+    # A bench suite's step cap is its protocol: bench run leaves it out of its warning.
+    env = gym.make(HANDOVER, skill_execution="teleport", max_steps=5)
+    try:
+        assert policy.differences(env) == ["max_steps=5 (trained with null)"]
+        assert policy.differences(env, ignore=("max_steps",)) == []
+    finally:
+        env.close()
     assert option_flags({"a": "true", "b": "x y", "c": False, "d": None}) == (
         """-o 'a="true"' -o 'b=x y' -o c=false -o d=null"""
     )
