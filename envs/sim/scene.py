@@ -116,9 +116,8 @@ class SceneBuilder:
         self.rng = rng
 
     def build(self, request: SceneRequest, robot_clearance: float = 0.3, room_tries: int = 1) -> Scene:
-        """The apartment; a room whose furniture did not all fit along its walls is arranged again
-        up to ``room_tries`` times before SceneError (pieces drawn at random spots one by one can
-        leave no gap wide enough for a later one where another arrangement holds them all)."""
+        """The apartment; each room's furniture gets up to ``room_tries`` arrangements
+        (``_furnish_room``) before SceneError."""
         indoor = list(dict.fromkeys([*BASE_ROOMS, *sorted(r for r in request.rooms if r != "garden")]))
         if len(indoor) > 10:
             raise SceneError(f"the task needs {len(indoor)} indoor rooms; the generator builds at most 10")
@@ -369,9 +368,8 @@ class SceneBuilder:
                     except SceneError:
                         if name not in decor_names:
                             raise
-                        self.world.client.removeBody(
-                            built.pop(name).body
-                        )  # a room full of the task's furniture
+                        # A room full of the task's furniture goes without this decor piece.
+                        self.world.client.removeBody(built.pop(name).body)
                         continue
                     arranged.append((name, obj))
             except SceneError:
